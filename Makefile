@@ -1,0 +1,68 @@
+# The two commands a newcomer needs: `make report` and `make test`.
+# Both create the virtual environment on first use (python3 >= 3.11 and make are enough).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   := data/snapshots/LATEST
+
+.PHONY: help report test test-fast lab demo-data status plan lint format strip bench clean
+
+help:
+	@echo "make report     run the whole plan on the data (demo data when there is none) and publish reports/"
+	@echo "make test       run every test (package, notebooks, reports in headless Chromium)"
+	@echo "make lab        open JupyterLab on the notebooks"
+	@echo "make demo-data  create the demo data snapshot"
+	@echo "make status     list recent runs"
+	@echo "make lint       ruff check and format check (code and notebooks)"
+	@echo "make bench      run the benchmark scripts (figures in the README)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("python >= 3.11 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (evaluation)" >/dev/null
+	touch $(STAMP)
+
+$(DATA): | $(STAMP)
+	$(PY) -m evaluation demo
+
+demo-data: $(STAMP)
+	$(PY) -m evaluation demo
+
+report: $(STAMP) $(DATA)
+	$(PY) -m evaluation run
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not browser" -p no:nbval tests
+
+lab: $(STAMP) $(DATA)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+status: $(STAMP)
+	$(PY) -m evaluation status
+
+plan: $(STAMP)
+	$(PY) -m evaluation plan
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+strip: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+bench: $(STAMP) $(DATA)
+	$(PY) benchmarks/bench_report.py
+
+clean:
+	rm -rf reports/ .pytest_cache/ .ruff_cache/

@@ -1,0 +1,212 @@
+"""Versioned data snapshots: how every notebook gets its data.
+
+A snapshot is an immutable folder ``data/snapshots/<id>/`` with one Parquet file per table
+and a ``manifest.json`` (sources and their hashes, row counts, creation time). The id is a
+hash of the tables' content, so the same data always has the same id and writing it again
+changes nothing. ``data/snapshots/LATEST`` names the newest snapshot; notebooks load
+``"latest"`` or a named id, and the run manifest records which id was used.
+
+The demo generator and the ingest of real exports both write through :func:`write_snapshot`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evaluation.paths import Paths, paths
+
+LATEST = "latest"
+ID_LENGTH = 16
+MANIFEST = "manifest.json"
+
+
+class SnapshotError(LookupError):
+    """A snapshot or table that was asked for does not exist."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What a snapshot is: its id, folder and manifest."""
+
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def tables(self) -> list[str]:
+        return sorted(self.manifest.get("tables", {}))
+
+    @property
+    def source(self) -> str:
+        return str(self.manifest.get("source", {}).get("kind", "unknown"))
+
+
+def content_id(tables: Mapping[str, Any]) -> str:
+    """Hash of the tables' names, columns, dtypes and values (not of file bytes).
+
+    Uses :func:`pandas.util.hash_pandas_object`, so the id does not depend on the Parquet
+    writer's version.
+    """
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        df = tables[name]
+        digest.update(name.encode())
+        digest.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:ID_LENGTH]
+
+
+def write_snapshot(
+    tables: Mapping[str, Any],
+    *,
+    source: Mapping[str, Any],
+    root: Paths | None = None,
+    make_latest: bool = True,
+) -> SnapshotInfo:
+    """Write ``tables`` as an immutable snapshot and return its info.
+
+    Parameters
+    ----------
+    tables
+        Table name to DataFrame, in the post-ingest form.
+    source
+        What the data came from, e.g. ``{"kind": "demo", "seed": 1}`` or the ingested files
+        with their hashes; stored in the manifest.
+    root
+        Workspace paths; the default workspace when omitted.
+    make_latest
+        Point ``LATEST`` at this snapshot.
+
+    Notes
+    -----
+    The folder is written under a temporary name and renamed into place, so a snapshot is
+    either complete or absent. A snapshot with the same content id is not written again.
+    """
+    p = root or paths()
+    snap_id = content_id(tables)
+    target = p.snapshots / snap_id
+    if not (target / MANIFEST).exists():
+        p.snapshots.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{snap_id}-", dir=p.snapshots))
+        try:
+            for name, df in tables.items():
+                df.to_parquet(staging / f"{name}.parquet", index=False)
+            manifest = {
+                "id": snap_id,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": dict(source),
+                "tables": {
+                    name: {"rows": int(len(df)), "columns": [str(c) for c in df.columns]}
+                    for name, df in tables.items()
+                },
+            }
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+            os.chmod(staging, 0o755)
+            try:
+                os.rename(staging, target)
+            except OSError:  # written meanwhile by another process: theirs is identical
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    if make_latest:
+        atomic_write_text(p.snapshots / "LATEST", snap_id + "\n")
+    return snapshot_info(snap_id, root=p)
+
+
+def resolve(snapshot: str = LATEST, *, root: Paths | None = None) -> str:
+    """Return the id a snapshot name stands for (``"latest"`` or an id or its prefix)."""
+    p = root or paths()
+    if snapshot == LATEST:
+        pointer = p.snapshots / "LATEST"
+        if not pointer.exists():
+            raise SnapshotError(
+                f"no data snapshot in {p.snapshots}: run `make demo-data` or "
+                "`python -m evaluation ingest FILES` first"
+            )
+        return pointer.read_text().strip()
+    if (p.snapshots / snapshot / MANIFEST).exists():
+        return snapshot
+    matches = [d.name for d in p.snapshots.glob(f"{snapshot}*") if (d / MANIFEST).exists()]
+    if len(matches) == 1:
+        return matches[0]
+    raise SnapshotError(f"snapshot {snapshot!r} not found in {p.snapshots}")
+
+
+def snapshot_info(snapshot: str = LATEST, *, root: Paths | None = None) -> SnapshotInfo:
+    """Return id, folder and manifest of a snapshot."""
+    p = root or paths()
+    snap_id = resolve(snapshot, root=p)
+    folder = p.snapshots / snap_id
+    return SnapshotInfo(snap_id, folder, json.loads((folder / MANIFEST).read_text()))
+
+
+def load(table: str, *, snapshot: str = LATEST, root: Paths | None = None):
+    """Load one table of a snapshot as a DataFrame.
+
+    Parameters
+    ----------
+    table
+        Table name, e.g. ``"enrolments"``.
+    snapshot
+        ``"latest"`` (default) or a snapshot id (a unique prefix is enough).
+    """
+    import pandas as pd
+
+    info = snapshot_info(snapshot, root=root)
+    file = info.path / f"{table}.parquet"
+    if not file.exists():
+        raise SnapshotError(f"table {table!r} is not in snapshot {info.id} (it has: {', '.join(info.tables)})")
+    return pd.read_parquet(file)
+
+
+def load_all(*, snapshot: str = LATEST, root: Paths | None = None) -> dict[str, Any]:
+    """Load every table of a snapshot."""
+    info = snapshot_info(snapshot, root=root)
+    return {name: load(name, snapshot=info.id, root=root) for name in info.tables}
+
+
+def ensure_demo(*, root: Paths | None = None, force: bool = False) -> SnapshotInfo:
+    """Create the demo snapshot when no data is there (or always, with ``force``)."""
+    p = root or paths()
+    if not force and (p.snapshots / "LATEST").exists():
+        return snapshot_info(root=p)
+    from evaluation import demo
+
+    return write_snapshot(
+        demo.generate(),
+        source={"kind": "demo", "seed": demo.SEED, "generator": "evaluation.demo", "as_of": str(demo.as_of())},
+        root=p,
+    )
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

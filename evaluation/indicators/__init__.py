@@ -1,0 +1,1 @@
+"""Indicators: pure functions from data-snapshot tables to tables of figures."""

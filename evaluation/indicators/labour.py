@@ -1,0 +1,217 @@
+"""Labour-market integration: reach, exits, follow-up status, recognition decisions.
+
+Follow-up status follows the Bundesagentur für Arbeit's definitions, measured on the
+agency's own follow-up contacts:
+
+* **Eingliederungsquote**: share of programme exits in employment subject to social
+  insurance (``svb``) ``k`` months after exit;
+* **Verbleibsquote**: share of exits not registered unemployed ``k`` months after exit.
+
+The BA counts every exit through administrative data. The agency only knows the status of
+people it reached, so the shares here are among exits *with known status*, and the response
+rate (known / due) is reported beside them. Like the BA's, the figures are descriptive, not
+causal.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from evaluation.indicators.common import in_period, wilson
+from evaluation.labels import RECOGNITION_DECISIONS
+
+LABOUR_PROJECTS = ("anerkennung", "jobeinstieg")
+DECIDED = ("voll", "teilweise", "ausgleich", "keine")
+DAYS_PER_MONTH = 30.4375
+
+
+def reach(enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS) -> pd.DataFrame:
+    """Participants reached, entries and exits per project in a period.
+
+    Returns one row per project plus ``"total"`` with columns ``participants`` (distinct
+    persons with an enrolment active in the period), ``entries``, ``exits`` and
+    ``dropouts`` (exits before the planned end).
+    """
+    e = enrolments[enrolments["project"].isin(projects)]
+    active = e[(e["entry_date"] <= pd.Timestamp(end)) & (e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start)))]
+    exits = e[in_period(e["exit_date"], start, end)]
+
+    def counts(a: pd.DataFrame, x: pd.DataFrame) -> dict[str, int]:
+        return {
+            "participants": a["person_id"].nunique(),
+            "entries": int(in_period(a["entry_date"], start, end).sum()),
+            "exits": len(x),
+            "dropouts": int((x["exit_reason"] == "abbruch").sum()),
+        }
+
+    rows = {p: counts(active[active["project"] == p], exits[exits["project"] == p]) for p in projects}
+    rows["total"] = counts(active, exits)
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "project"
+    return out
+
+
+def followup_status(
+    enrolments: pd.DataFrame,
+    followups: pd.DataFrame,
+    *,
+    exit_from: date,
+    exit_to: date,
+    months: int,
+    data_end: date,
+    by: tuple[str, ...] = ("project", "cohort"),
+) -> pd.DataFrame:
+    """Status ``months`` after exit for exits in ``[exit_from, exit_to]``, by project and entry cohort.
+
+    Parameters
+    ----------
+    enrolments, followups
+        Tables as in the data snapshot.
+    exit_from, exit_to
+        Exits counted (inclusive).
+    months
+        Follow-up point (6 or 12 as the BA uses; 1, 3, 9, 18 also recorded by some).
+    data_end
+        Last day the data covers: exits whose follow-up date lies after it are not yet due.
+    by
+        Grouping columns; ``cohort`` is the calendar year of entry.
+
+    Returns
+    -------
+    DataFrame
+        Per group: ``exits``, ``due``, ``known`` (status known), ``svb``, ``not_unemployed``,
+        ``response_rate``, ``eingliederungsquote`` and ``verbleibsquote`` with Wilson 95 %
+        intervals (``*_ci_low``, ``*_ci_high``).
+    """
+    e = enrolments[enrolments["project"].isin(LABOUR_PROJECTS) & in_period(enrolments["exit_date"], exit_from, exit_to)].copy()
+    e["cohort"] = e["entry_date"].dt.year.astype("Int64").astype(str)
+    due_date = e["exit_date"] + pd.to_timedelta(np.round(months * DAYS_PER_MONTH), unit="D")
+    e["due"] = due_date <= pd.Timestamp(data_end)
+    f = followups[followups["months_after_exit"] == months][["enrolment_id", "status"]]
+    e = e.merge(f, on="enrolment_id", how="left")
+    e["known"] = e["due"] & e["status"].notna()
+    e["svb"] = e["known"] & (e["status"] == "svb")
+    e["not_unemployed"] = e["known"] & (e["status"] != "arbeitslos")
+    grouped = e.groupby(list(by), observed=True) if by else e.assign(_all="total").groupby("_all")
+    out = grouped.agg(
+        exits=("enrolment_id", "size"),
+        due=("due", "sum"),
+        known=("known", "sum"),
+        svb=("svb", "sum"),
+        not_unemployed=("not_unemployed", "sum"),
+    )
+    out["response_rate"] = out["known"] / out["due"].where(out["due"] > 0)
+    for name, count in (("eingliederungsquote", "svb"), ("verbleibsquote", "not_unemployed")):
+        share, low, high = wilson(out[count], out["known"])
+        out[name], out[f"{name}_ci_low"], out[f"{name}_ci_high"] = share, low, high
+    return out
+
+
+def recognition_decisions(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Recognition decisions taken in the period, by decision category and regulation.
+
+    Rows are the decision categories (including withdrawn), columns ``regulated`` /
+    ``not_regulated`` and ``total``: counts of decisions dated in the period.
+    """
+    c = cases[in_period(cases["decision_date"], start, end) & (cases["decision"] != "offen")]
+    table = pd.crosstab(c["decision"], np.where(c["regulated"], "regulated", "not_regulated"))
+    order = [d for d in RECOGNITION_DECISIONS if d != "offen"]
+    table = table.reindex(index=order, columns=["regulated", "not_regulated"], fill_value=0)
+    table.index.name = "decision"
+    table.columns.name = None
+    return table
+
+
+def time_to_decision(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Months from application to decision for decisions in the period, by regulation.
+
+    Withdrawn applications are left out (they end without a decision). Returns ``n``,
+    ``median``, ``q1`` and ``q3`` (months) per group and in total.
+    """
+    c = cases[in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)].copy()
+    c["months"] = (c["decision_date"] - c["application_date"]).dt.days / DAYS_PER_MONTH
+    c["group"] = np.where(c["regulated"], "regulated", "not_regulated")
+
+    def describe(s: pd.Series) -> pd.Series:
+        return pd.Series({"n": len(s), "median": s.median(), "q1": s.quantile(0.25), "q3": s.quantile(0.75)})
+
+    rows = {g: describe(c.loc[c["group"] == g, "months"]) for g in ("regulated", "not_regulated")}
+    rows["total"] = describe(c["months"])
+    out = pd.DataFrame(rows).T
+    out["n"] = out["n"].astype(int)
+    out.index.name = "group"
+    return out
+
+
+def full_equivalence_share(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Share of decisions (excluding withdrawn) granting full equivalence, by regulation."""
+    c = cases[in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)]
+    c = c.assign(group=np.where(c["regulated"], "regulated", "not_regulated"), full=c["decision"] == "voll")
+    out = c.groupby("group").agg(n=("full", "size"), full=("full", "sum")).reindex(["regulated", "not_regulated"], fill_value=0)
+    out.loc["total"] = out.sum()
+    out["share"], out["ci_low"], out["ci_high"] = wilson(out["full"], out["n"])
+    return out
+
+
+def pending_at(cases: pd.DataFrame, day: date) -> int:
+    """Applications filed by ``day`` without a decision by ``day``."""
+    t = pd.Timestamp(day)
+    return int(((cases["application_date"] <= t) & (cases["decision_date"].isna() | (cases["decision_date"] > t))).sum())
+
+
+def _shift_months(day: date, months: int) -> date:
+    return (pd.Timestamp(day) - pd.DateOffset(months=months)).date()
+
+
+def followup_in_period(
+    enrolments: pd.DataFrame,
+    followups: pd.DataFrame,
+    period,
+    *,
+    months: int,
+    data_end: date,
+    by: tuple[str, ...] = ("project", "cohort"),
+) -> pd.DataFrame:
+    """Follow-up status for exits whose follow-up date (exit + ``months``) lies in ``period``.
+
+    A yearly report thus always has complete follow-ups: the status measured in the year.
+    """
+    return followup_status(
+        enrolments,
+        followups,
+        exit_from=_shift_months(period.start, months),
+        exit_to=_shift_months(period.end, months),
+        months=months,
+        data_end=data_end,
+        by=by,
+    )
+
+
+def followup_with_margins(enrolments: pd.DataFrame, followups: pd.DataFrame, period, *, months: int, data_end: date) -> pd.DataFrame:
+    """:func:`followup_in_period` by project and cohort plus ``"total"`` rows for each margin."""
+    kwargs = {"months": months, "data_end": data_end}
+    cells = followup_in_period(enrolments, followups, period, by=("project", "cohort"), **kwargs)
+    if cells.empty:
+        return cells
+    by_project = followup_in_period(enrolments, followups, period, by=("project",), **kwargs).assign(cohort="total")
+    by_cohort = followup_in_period(enrolments, followups, period, by=("cohort",), **kwargs).assign(project="total")
+    overall = followup_in_period(enrolments, followups, period, by=(), **kwargs).assign(project="total", cohort="total")
+    parts = [cells.reset_index(), by_project.reset_index(), by_cohort.reset_index(), overall.reset_index(drop=True)]
+    return pd.concat(parts, ignore_index=True).set_index(["project", "cohort"]).sort_index()
+
+
+def yearly_trend(enrolments: pd.DataFrame, followups: pd.DataFrame, *, until: date, months: int, data_end: date) -> pd.DataFrame:
+    """Overall follow-up status by year of the follow-up date, from the first year with exits."""
+    first = int(enrolments["exit_date"].dropna().dt.year.min())
+    rows = {}
+    for year in range(first, until.year + 1):
+        window = type("Y", (), {"start": date(year, 1, 1), "end": min(date(year, 12, 31), until)})
+        row = followup_in_period(enrolments, followups, window, months=months, data_end=data_end, by=())
+        if not row.empty and row["due"].iloc[0] > 0:
+            rows[str(year)] = row.iloc[0]
+    out = pd.DataFrame(rows).T
+    out.index.name = "year"
+    return out

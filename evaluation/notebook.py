@@ -1,0 +1,249 @@
+"""What a notebook calls: one context per run with data, display and recording.
+
+A notebook starts with its ``parameters`` cell and then::
+
+    from evaluation.notebook import start
+    ctx = start(period_start=period_start, period_end=period_end, agency=agency,
+                snapshot=snapshot, language=language,
+                suppression_threshold=suppression_threshold)
+
+The context loads tables from the data snapshot, shows tables only through disclosure
+control, shows charts in the house style, and records headline figures into the results
+history. Run by the runner (report mode), raw DataFrames cannot be displayed at all, and the
+recorded figures are committed to the history only if the whole run succeeds. Run
+interactively in JupyterLab, nothing is written: :meth:`Context.record` collects the figures
+so the evaluator can look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from evaluation import data, labels, plots
+from evaluation.disclosure import DisclosedTable, SuppressionRule, guard_dataframes, suppress_frame, suppress_table
+from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, ENV_RUN_ID, FIGURES_FILE
+from evaluation.plan import CADENCES, Period
+
+Language = Literal["de", "en"]
+
+
+def period_of(start: date, end: date) -> Period:
+    """The calendar period ``[start, end]`` is, or a free period labelled by its dates."""
+    for cadence in CADENCES:
+        candidate = Period.containing(start, cadence)  # type: ignore[arg-type]
+        if candidate.start == start and candidate.end == end:
+            return candidate
+    return Period(start, end, f"{start.isoformat()}–{end.isoformat()}")
+
+
+@dataclass
+class Context:
+    """A notebook run: its period, data snapshot, language and suppression rule."""
+
+    period: Period
+    agency: str
+    snapshot: str
+    language: Language
+    rule: SuppressionRule
+    report_mode: bool
+    run_id: str | None
+    run_dir: Path | None
+    figures: list[dict[str, Any]] = field(default_factory=list)
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    # ---- data -------------------------------------------------------------------------
+    @property
+    def snapshot_info(self) -> data.SnapshotInfo:
+        return data.snapshot_info(self.snapshot)
+
+    @property
+    def data_end(self) -> date:
+        """Last day the data covers (demo: its as-of date; otherwise the snapshot date)."""
+        source = self.snapshot_info.manifest.get("source", {})
+        value = source.get("as_of") or self.snapshot_info.manifest.get("created_at", "")[:10]
+        return date.fromisoformat(value)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A table of the snapshot (loaded once per run)."""
+        if name not in self._tables:
+            self._tables[name] = data.load(name, snapshot=self.snapshot)
+        return self._tables[name].copy()
+
+    # ---- words --------------------------------------------------------------------------
+    def t(self, key: str) -> str:
+        """A reader-facing word (see :data:`evaluation.labels.TERMS`)."""
+        return labels.term(key, self.language)
+
+    def label(self, codes: dict[str, tuple[str, str]], code: str) -> str:
+        """The reader-facing label of a code."""
+        return labels.label(code, codes, self.language)
+
+    def relabel(self, frame: pd.DataFrame, columns: dict[str, dict[str, tuple[str, str]]]) -> pd.DataFrame:
+        """Replace codes by labels in the given columns or index levels."""
+        out = frame.copy()
+        for column, codes in columns.items():
+            mapping = {**labels.labels_for(codes, self.language), "total": self.t("total")}
+            if column in out.columns:
+                out[column] = out[column].map(lambda v, m=mapping: m.get(v, v))
+            elif column in (out.index.names or []):
+                out = out.rename(index=mapping, level=column if out.index.nlevels > 1 else None)
+        return out
+
+    def reader_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rename columns and index names that have a reader-facing term."""
+        out = frame.rename(columns=labels.terms_for(frame.columns, self.language))
+        names = [labels.term(n, self.language) if n in labels.TERMS else n for n in out.index.names]
+        return out.rename_axis(names)
+
+    # ---- display ------------------------------------------------------------------------
+    def show(self, table: DisclosedTable) -> DisclosedTable:
+        """Display a protected table (the only way tables reach readers)."""
+        from IPython.display import display
+
+        display(table)
+        return table
+
+    def counts_table(self, counts: pd.DataFrame | pd.Series, *, caption: str, margins: bool = True) -> DisclosedTable:
+        """Protect and display a table of counts (see :func:`evaluation.disclosure.suppress_table`)."""
+        return self.show(
+            suppress_table(
+                counts, rule=self.rule, margins=margins, caption=caption, language=self.language, total_label=self.t("total")
+            )
+        )
+
+    def indicator_table(
+        self, frame: pd.DataFrame, *, caption: str, hide: list[str] | tuple[str, ...] = (), **options: Any
+    ) -> DisclosedTable:
+        """Protect and display an indicator table; return the whole protected table.
+
+        ``options`` go to :func:`evaluation.disclosure.suppress_frame`. Columns in ``hide``
+        take part in the protection (e.g. numerators of shares, interval bounds) but are not
+        displayed; the returned table still has them, for charts.
+        """
+        options.setdefault("total_label", self.t("total"))
+        table = suppress_frame(frame, rule=self.rule, caption=caption, language=self.language, **options)
+        self.show(table.drop(list(hide)) if hide else table)
+        return table
+
+    def chart(self, fig: Any) -> None:
+        """Display a plotly figure."""
+        from IPython.display import display
+
+        display(fig)
+
+    def definition(self, text: str) -> None:
+        """Display a definition box beside a figure (markdown allowed)."""
+        import mistune
+        from IPython.display import HTML, display
+
+        display(HTML(f'<div class="definition">{mistune.html(text)}</div>'))
+
+    def heading(self, text: str, level: int = 2) -> None:
+        """Display a section heading (it appears in the report's table of contents)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"{'#' * level} {text}"))
+
+    # ---- history ------------------------------------------------------------------------
+    def record(
+        self,
+        indicator_id: str,
+        value: float | None,
+        *,
+        n: int | None = None,
+        ci: tuple[float | None, float | None] = (None, None),
+        group: tuple[str, str] = ("", ""),
+        suppressed: bool | None = None,
+    ) -> None:
+        """Record one headline figure for this period.
+
+        ``suppressed`` defaults to ``n`` being below the suppression threshold; suppressed
+        figures are stored without value, n and interval.
+        """
+        if suppressed is None:
+            suppressed = bool(n is not None and 0 < n < self.rule.threshold)
+        self.figures.append(
+            {
+                "indicator_id": indicator_id,
+                "period": self.period.label,
+                "period_start": self.period.start.isoformat(),
+                "period_end": self.period.end.isoformat(),
+                "group_var": group[0],
+                "group_value": group[1],
+                "value": None if value is None or pd.isna(value) else float(value),
+                "n": None if n is None or pd.isna(n) else int(n),
+                "ci_low": None if ci[0] is None or pd.isna(ci[0]) else float(ci[0]),
+                "ci_high": None if ci[1] is None or pd.isna(ci[1]) else float(ci[1]),
+                "suppressed": bool(suppressed),
+            }
+        )
+        self._flush()
+
+    def record_frame(
+        self,
+        frame: pd.DataFrame,
+        indicator_id: str,
+        *,
+        value: str,
+        n: str | None = None,
+        ci: tuple[str, str] | None = None,
+        group_var: str = "",
+    ) -> None:
+        """Record one figure per row of ``frame``; the index gives the group value."""
+        for key, row in frame.iterrows():
+            group_value = "" if key == "total" or not group_var else str(key)
+            self.record(
+                indicator_id,
+                row[value],
+                n=row[n] if n else None,
+                ci=(row[ci[0]], row[ci[1]]) if ci else (None, None),
+                group=(group_var if group_value else "", group_value),
+            )
+
+    def recorded(self) -> pd.DataFrame:
+        """The figures recorded so far in this run."""
+        return pd.DataFrame(self.figures)
+
+    def _flush(self) -> None:
+        if self.run_dir is None:
+            return
+        data.atomic_write_text(self.run_dir / FIGURES_FILE, json.dumps(self.figures, ensure_ascii=False))
+
+
+def start(
+    *,
+    period_start: str,
+    period_end: str,
+    agency: str,
+    snapshot: str = data.LATEST,
+    language: Language = "de",
+    suppression_threshold: int = 5,
+) -> Context:
+    """Set up a notebook run from its parameters and return its context."""
+    if language not in ("de", "en"):
+        raise ValueError(f"language must be 'de' or 'en', not {language!r}")
+    start_day, end_day = date.fromisoformat(period_start), date.fromisoformat(period_end)
+    if end_day < start_day:
+        raise ValueError(f"period_end {period_end} is before period_start {period_start}")
+    report_mode = os.environ.get(ENV_REPORT_MODE) == "1"
+    run_dir = os.environ.get(ENV_RUN_DIR)
+    plots.setup(language)
+    if report_mode:
+        guard_dataframes(True)
+    return Context(
+        period=period_of(start_day, end_day),
+        agency=agency,
+        snapshot=data.resolve(snapshot),
+        language=language,
+        rule=SuppressionRule(threshold=suppression_threshold),
+        report_mode=report_mode,
+        run_id=os.environ.get(ENV_RUN_ID),
+        run_dir=Path(run_dir) if run_dir else None,
+    )

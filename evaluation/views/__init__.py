@@ -1,0 +1,1 @@
+"""Views: indicator tables turned into reader tables and charts (labels, order, layout)."""
