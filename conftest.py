@@ -1,0 +1,32 @@
+"""Test session setup shared by the package tests and nbval's notebook runs.
+
+Every test session works in a temporary workspace (``EVALUATION_HOME``) holding the demo data
+snapshot, so tests never read or write the real ``data/`` and ``reports/``. Kernels started
+by nbval inherit the variable and load the same snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def pytest_configure(config):
+    if os.environ.get("EVALUATION_HOME"):
+        return
+    from evaluation.data import ensure_demo
+    from evaluation.paths import paths
+
+    home = Path(tempfile.mkdtemp(prefix="evaluation-tests-"))
+    ensure_demo(root=paths(home))
+    os.environ["EVALUATION_HOME"] = str(home)
+    config._evaluation_home = home
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_evaluation_home", None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+        os.environ.pop("EVALUATION_HOME", None)

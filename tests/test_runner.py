@@ -1,0 +1,190 @@
+"""The main job: execution, skipping, failure isolation, locking, atomic publishing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import nbformat
+import pytest
+from filelock import FileLock
+
+from evaluation import history, provenance
+from evaluation.execute import lock_path
+from evaluation.runner import environment, prepare, run_plan
+from evaluation.plan import load_plan
+from tests.conftest import set_probe_failure
+
+pytestmark = pytest.mark.slow
+TODAY = date(2026, 11, 24)
+
+
+def run(ws, **kwargs):
+    out = io.StringIO()
+    summary = run_plan(root=ws, today=TODAY, out=out, **kwargs)
+    return summary, out.getvalue()
+
+
+def published(ws):
+    return sorted(p.relative_to(ws.reports).as_posix() for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts)
+
+
+def never(job):
+    raise AssertionError(f"{job.run_key} should not have been executed")
+
+
+def test_runs_publish_reports_manifests_and_history(probe_workspace):
+    ws = probe_workspace
+    summary, out = run(ws)
+    assert summary.exit_code == 0 and summary.count("ok") == 3, out
+    assert "[3/3]" in out and "Report index:" in out
+    for year in (2022, 2023, 2024):
+        folder = ws.reports / "probe" / "jahr" / str(year)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["status"] == "ok"
+        assert manifest["parameters"]["period_start"] == f"{year}-01-01"
+        assert manifest["data"]["snapshot_id"] == manifest["parameters"]["snapshot"] != "latest"
+        assert manifest["code"]["source_fingerprint"] == provenance.source_fingerprint()
+        assert {"pandas", "statsmodels", "plotly", "papermill"} <= set(manifest["environment"])
+        assert manifest["duration_s"] > 0 and manifest["ended_at"] >= manifest["started_at"]
+        html = (folder / "report.html").read_text()
+        assert manifest["run_id"] in html, "the footer names the run"
+    figures = history.read("probe_reached", db=ws.history)
+    assert figures["period"].tolist() == ["2022", "2023", "2024"]
+    small = history.read("probe_small", db=ws.history)
+    assert small["suppressed"].all() and small["value"].isna().all()
+    index = (ws.reports / "index.html").read_text()
+    assert index.count("probe/jahr/") == 3 and "Testfeld" in index
+    runs = history.recent_runs(root=ws)
+    assert {r["status"] for r in runs} == {"ok"} and len(runs) == 3
+
+
+def test_nothing_changed_means_nothing_runs_and_nothing_is_written(probe_workspace):
+    ws = probe_workspace
+    run(ws)
+    before = {p: p.stat().st_mtime_ns for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts}
+    summary, out = run(ws, executor=never)
+    assert summary.count("skipped") == 3 and summary.exit_code == 0
+    assert out.startswith("Nothing to do: 3 runs are up to date.")
+    after = {p: p.stat().st_mtime_ns for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts}
+    assert after == before
+
+
+def _fingerprints(ws):
+    env = environment(ws)
+    return {r.key: prepare(r, ws, env=env).manifest["fingerprint"] for r in load_plan(root=ws, today=TODAY)}
+
+
+def test_fingerprint_follows_notebook_parameters_and_data(probe_workspace, demo_tables):
+    ws = probe_workspace
+    base = _fingerprints(ws)
+    assert _fingerprints(ws) == base
+    # saving outputs in JupyterLab is not a change; editing a cell is
+    nb_path = ws.notebooks / "probe.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[2].execution_count = 7
+    nbformat.write(nb, nb_path)
+    assert _fingerprints(ws) == base
+    nb.cells[2].source += "\n# changed"
+    nbformat.write(nb, nb_path)
+    changed_nb = _fingerprints(ws)
+    assert all(changed_nb[k] != base[k] for k in base)
+    # one parameter for everyone
+    params = ws.params / "probe.yml"
+    params.write_text(params.read_text().replace("agency: Testagentur", "agency: Andere"))
+    changed_params = _fingerprints(ws)
+    assert all(changed_params[k] != changed_nb[k] for k in base)
+    # new data snapshot
+    from evaluation import data
+
+    tables = dict(demo_tables)
+    tables["participants"] = tables["participants"].iloc[:-1]
+    data.write_snapshot(tables, source={"kind": "test"}, root=ws)
+    assert all(_fingerprints(ws)[k] != changed_params[k] for k in base)
+
+
+def test_package_source_change_changes_the_fingerprint(tmp_path):
+    package = Path(provenance.__file__).parent
+    import shutil
+
+    copy = tmp_path / "evaluation"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = provenance.source_fingerprint(copy)
+    (copy / "labels.py").write_text((copy / "labels.py").read_text() + "\n# edit\n")
+    provenance.source_fingerprint.cache_clear()
+    assert provenance.source_fingerprint(copy) != before
+
+
+def test_a_failing_notebook_does_not_stop_the_others(probe_workspace):
+    ws = probe_workspace
+    run(ws)
+    good = (ws.reports / "probe/jahr/2023/report.html").read_text()
+    set_probe_failure(ws, "2023-01-01")
+    summary, out = run(ws)
+    assert summary.exit_code == 1
+    assert summary.count("ok") == 2 and summary.count("failed") == 1
+    line = next(l for l in out.splitlines() if l.startswith("FAILED probe/jahr/2023"))
+    assert "probe.ipynb, cell" in line and "ValueError: planted failure for 2023-01-01" in line
+    folder = ws.reports / "probe/jahr/2023"
+    executed = nbformat.read(folder / "failed.ipynb", as_version=4)
+    banner = "".join(c.source for c in executed.cells if c.cell_type == "markdown")
+    assert "An Exception was encountered" in banner, "papermill's error banner is kept"
+    assert (folder / "report.html").read_text() == good, "the last good report stays"
+    failed = json.loads((folder / "failed.json").read_text())
+    assert failed["status"] == "failed" and failed["error"]["ename"] == "ValueError"
+    assert "fehlgeschlagen" in (ws.reports / "index.html").read_text()
+    newest = next(r for r in history.recent_runs(root=ws) if r["run_key"] == "probe/jahr/2023")
+    assert newest["status"] == "failed" and "planted failure" in newest["error"]
+    # a failed run is retried next time even though nothing changed
+    summary, _ = run(ws)
+    assert summary.count("failed") == 1 and summary.count("skipped") == 2
+
+
+def test_a_run_held_by_another_process_is_left_to_it(probe_workspace):
+    ws = probe_workspace
+    lock_file = lock_path(ws, "probe/jahr/2022")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_file)):
+        summary, out = run(ws, only=["probe/jahr/2022", "probe/jahr/2023"])
+    statuses = {o.run_key: o.status for o in summary.outcomes}
+    assert statuses == {"probe/jahr/2022": "locked", "probe/jahr/2023": "ok"}
+    assert "running in another process" in out
+    assert not (ws.reports / "probe/jahr/2022").exists()
+
+
+def test_killed_run_leaves_no_half_written_file(probe_workspace):
+    ws = probe_workspace
+    run(ws, only=["probe/jahr/2022"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evaluation", "run", "--force", "--today", TODAY.isoformat()],
+        env={**os.environ, "EVALUATION_HOME": str(ws.root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    staging = ws.state / "staging"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(staging.glob("*/notebook.ipynb")):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    for path in ws.reports.rglob("*"):
+        if not path.is_file() or ".state" in path.parts:
+            continue
+        assert not path.name.startswith("."), f"temporary file visible: {path}"
+        if path.suffix == ".html":
+            assert path.read_text().rstrip().endswith("</html>"), path
+        if path.suffix in (".json", ".ipynb"):
+            json.loads(path.read_text())
+    # and the next run completes the plan
+    summary, _ = run(ws)
+    assert summary.exit_code == 0
+    assert len([p for p in published(ws) if p.endswith("report.html")]) == 3
