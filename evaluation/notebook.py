@@ -236,7 +236,7 @@ def start(
     run_dir = os.environ.get(ENV_RUN_DIR)
     plots.setup(language)
     if report_mode:
-        guard_dataframes(True)
+        guard_dataframes(True, language=language, strict=True)
     return Context(
         period=period_of(start_day, end_day),
         agency=agency,

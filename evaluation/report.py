@@ -215,6 +215,7 @@ def export_html(
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
+        language_code=language,
     )
     resources = {
         "metadata": {"name": title},

@@ -188,3 +188,16 @@ def test_killed_run_leaves_no_half_written_file(probe_workspace):
     summary, _ = run(ws)
     assert summary.exit_code == 0
     assert len([p for p in published(ws) if p.endswith("report.html")]) == 3
+
+
+def test_a_raw_table_cannot_reach_a_report(probe_workspace):
+    """In report mode the DataFrame guard turns a raw table into a failed run."""
+    ws = probe_workspace
+    nb_path = ws.notebooks / "probe.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("people.head()"))
+    nbformat.write(nb, nb_path)
+    summary, out = run(ws, only=["probe/jahr/2024"])
+    assert summary.count("failed") == 1, out
+    assert "DisclosureError" in out
+    assert not (ws.reports / "probe/jahr/2024/report.html").exists()

@@ -1,0 +1,66 @@
+"""Benchmark of the main job (figures for the README).
+
+Measures, in a temporary workspace with the demo data:
+
+1. the whole plan from cold (no reports yet): wall time of the whole process, the sum of
+   per-run times from the manifests, and that sum divided by the workers (the ideal);
+2. the same command again with nothing changed (whole process, Python start included);
+3. the size of the labour-market report.
+
+Usage: ``python benchmarks/bench_report.py [--jobs N]`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        home = Path(tmp)
+        shutil.copytree(REPO / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(REPO / "params", home / "params")
+        env = {**os.environ, "EVALUATION_HOME": str(home)}
+        run = [sys.executable, "-m", "evaluation", "run", "--jobs", str(args.jobs)]
+        demo = timed([sys.executable, "-m", "evaluation", "demo"], env)
+        cold = timed(run, env)
+        manifests = [json.loads(p.read_text()) for p in (home / "reports").rglob("manifest.json")]
+        per_run = [m["duration_s"] for m in manifests]
+        warm = [timed(run, env) for _ in range(3)]
+        sizes = sorted(p.stat().st_size for p in (home / "reports").rglob("report.html"))
+        labour = home / "reports" / "labour_market" / "jahr" / "2024" / "report.html"
+        labour_size = labour.stat().st_size if labour.exists() else None
+    print("| figure | value |")
+    print("| --- | --- |")
+    print(f"| demo data snapshot created | {demo:.1f} s |")
+    print(f"| runs in the plan | {len(per_run)} |")
+    print(f"| whole plan, cold, whole process ({args.jobs} workers) | {cold:.1f} s |")
+    print(f"| sum of per-run times | {sum(per_run):.1f} s (mean {sum(per_run) / max(len(per_run), 1):.1f} s per run) |")
+    print(f"| ideal: sum / workers | {sum(per_run) / args.jobs:.1f} s |")
+    print(f"| second run, nothing changed (best of 3, whole process) | {min(warm):.2f} s |")
+    print(f"| labour-market report 2024 | {labour_size / 1e6:.2f} MB |" if labour_size else "| report | missing |")
+    print(f"| largest report | {sizes[-1] / 1e6:.2f} MB |" if sizes else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
