@@ -37,7 +37,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         home = Path(tmp)
-        shutil.copytree(REPO / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            REPO / "notebooks",
+            home / "notebooks",
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+        )
         shutil.copytree(REPO / "params", home / "params")
         env = {**os.environ, "EVALUATION_HOME": str(home)}
         run = [sys.executable, "-m", "evaluation", "run", "--jobs", str(args.jobs)]
@@ -54,10 +58,16 @@ def main() -> int:
     print(f"| demo data snapshot created | {demo:.1f} s |")
     print(f"| runs in the plan | {len(per_run)} |")
     print(f"| whole plan, cold, whole process ({args.jobs} workers) | {cold:.1f} s |")
-    print(f"| sum of per-run times | {sum(per_run):.1f} s (mean {sum(per_run) / max(len(per_run), 1):.1f} s per run) |")
+    print(
+        f"| sum of per-run times | {sum(per_run):.1f} s (mean {sum(per_run) / max(len(per_run), 1):.1f} s per run) |"
+    )
     print(f"| ideal: sum / workers | {sum(per_run) / args.jobs:.1f} s |")
     print(f"| second run, nothing changed (best of 3, whole process) | {min(warm):.2f} s |")
-    print(f"| labour-market report 2024 | {labour_size / 1e6:.2f} MB |" if labour_size else "| report | missing |")
+    print(
+        f"| labour-market report 2024 | {labour_size / 1e6:.2f} MB |"
+        if labour_size
+        else "| report | missing |"
+    )
     print(f"| largest report | {sizes[-1] / 1e6:.2f} MB |" if sizes else "")
     return 0
 

@@ -28,11 +28,29 @@ def _parser() -> argparse.ArgumentParser:
             "file stops everything before any kernel starts (exit status 2)."
         ),
     )
-    run.add_argument("files", nargs="*", type=Path, help="parameter files (default: all of params/)")
-    run.add_argument("--due", action="store_true", help="only periods that are due by today (honours lag_days); catches up missed periods")
-    run.add_argument("--only", action="append", metavar="PLAN", help="only this plan (file stem) or run-key prefix; repeatable")
-    run.add_argument("--period", action="append", metavar="LABEL", help="only this period label, e.g. 2024 or 2024-Q1; repeatable")
-    run.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: one per core)")
+    run.add_argument(
+        "files", nargs="*", type=Path, help="parameter files (default: all of params/)"
+    )
+    run.add_argument(
+        "--due",
+        action="store_true",
+        help="only periods that are due by today (honours lag_days); catches up missed periods",
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="PLAN",
+        help="only this plan (file stem) or run-key prefix; repeatable",
+    )
+    run.add_argument(
+        "--period",
+        action="append",
+        metavar="LABEL",
+        help="only this period label, e.g. 2024 or 2024-Q1; repeatable",
+    )
+    run.add_argument(
+        "--jobs", "-j", type=int, default=None, help="parallel workers (default: one per core)"
+    )
     run.add_argument("--force", action="store_true", help="run even when nothing changed")
     run.add_argument("--today", type=date.fromisoformat, default=None, help=argparse.SUPPRESS)
 
@@ -46,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("index", help="rebuild reports/index.html")
 
-    ingest = sub.add_parser("ingest", help="read agency exports into a validated, pseudonymised snapshot", add_help=False)
+    ingest = sub.add_parser(
+        "ingest",
+        help="read agency exports into a validated, pseudonymised snapshot",
+        add_help=False,
+    )
     ingest.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
@@ -81,7 +103,9 @@ def _status(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in rows:
         duration = f"{r['duration_s']:.1f} s" if r["duration_s"] is not None else ""
-        print(f"{r['started_at'] or '':<26} {r['status']:<7} {duration:>8}  {r['run_key']}  ({r['run_id']})")
+        print(
+            f"{r['started_at'] or '':<26} {r['status']:<7} {duration:>8}  {r['run_key']}  ({r['run_id']})"
+        )
         if r["error"]:
             import json
 
@@ -108,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         from evaluation.data import ensure_demo
 
         info = ensure_demo(force=args.force)
-        print(f"Data snapshot {info.id} ({info.source}) with {len(info.tables)} tables in {info.path}")
+        print(
+            f"Data snapshot {info.id} ({info.source}) with {len(info.tables)} tables in {info.path}"
+        )
         return EXIT_OK
     if args.command == "index":
         from evaluation.report import write_index

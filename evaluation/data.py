@@ -111,7 +111,9 @@ def write_snapshot(
                     for name, df in tables.items()
                 },
             }
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+            (staging / MANIFEST).write_text(
+                json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+            )
             os.chmod(staging, 0o755)
             try:
                 os.rename(staging, target)
@@ -167,7 +169,9 @@ def load(table: str, *, snapshot: str = LATEST, root: Paths | None = None):
     info = snapshot_info(snapshot, root=root)
     file = info.path / f"{table}.parquet"
     if not file.exists():
-        raise SnapshotError(f"table {table!r} is not in snapshot {info.id} (it has: {', '.join(info.tables)})")
+        raise SnapshotError(
+            f"table {table!r} is not in snapshot {info.id} (it has: {', '.join(info.tables)})"
+        )
     return pd.read_parquet(file)
 
 
@@ -186,7 +190,12 @@ def ensure_demo(*, root: Paths | None = None, force: bool = False) -> SnapshotIn
 
     return write_snapshot(
         demo.generate(),
-        source={"kind": "demo", "seed": demo.SEED, "generator": "evaluation.demo", "as_of": str(demo.as_of())},
+        source={
+            "kind": "demo",
+            "seed": demo.SEED,
+            "generator": "evaluation.demo",
+            "as_of": str(demo.as_of()),
+        },
         root=p,
     )
 

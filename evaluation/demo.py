@@ -111,8 +111,21 @@ _COUNTRIES = {
     "ukraine": (["Ukraine"], [1.0]),
 }
 # Person effect on the monthly probability of svB employment, by target group.
-_GROUP_EMPLOYMENT = {"russischsprachig": 0.10, "eu_suedost": 0.12, "gefluechtete": 0.02, "ukraine": 0.06}
-_STADTTEIL_WEIGHTS = {"401": 0.30, "402": 0.14, "403": 0.16, "404": 0.09, "405": 0.12, "406": 0.09, "ausserhalb": 0.10}
+_GROUP_EMPLOYMENT = {
+    "russischsprachig": 0.10,
+    "eu_suedost": 0.12,
+    "gefluechtete": 0.02,
+    "ukraine": 0.06,
+}
+_STADTTEIL_WEIGHTS = {
+    "401": 0.30,
+    "402": 0.14,
+    "403": 0.16,
+    "404": 0.09,
+    "405": 0.12,
+    "406": 0.09,
+    "ausserhalb": 0.10,
+}
 _REFERRAL_WEIGHTS = {"selbst": 0.30, "umfeld": 0.30, "jobcenter": 0.30, "beratungsstelle": 0.10}
 # Reference professions: (name, regulated, academic)
 _PROFESSIONS = [
@@ -135,8 +148,12 @@ _OTHER_STATUS = (
     [0.15, 0.03, 0.12, 0.45, 0.25],
 )
 _SGB2_BY_STATUS = {
-    "svb": 0.10, "minijob": 0.45, "selbststaendig": 0.15, "ausbildung": 0.35,
-    "arbeitslos": 0.75, "nicht_erwerbstaetig": 0.60,
+    "svb": 0.10,
+    "minijob": 0.45,
+    "selbststaendig": 0.15,
+    "ausbildung": 0.35,
+    "arbeitslos": 0.75,
+    "nicht_erwerbstaetig": 0.60,
 }
 _ASSIGNMENTS = {
     # type: (weight, median hours)
@@ -151,13 +168,17 @@ _EVENTS_PER_YEAR = {"mso_fortbildung": 6, "iko_training": 5, "kulturzentrum": 24
 _PARENT_GROUPS = ["Elterncafé Ehrenfeld", "Eltern-Kind-Gruppe Bickendorf"]
 
 
-def _dates(rng: np.random.Generator, start: pd.Timestamp, days: np.ndarray | int, n: int | None = None) -> pd.Series:
+def _dates(
+    rng: np.random.Generator, start: pd.Timestamp, days: np.ndarray | int, n: int | None = None
+) -> pd.Series:
     offsets = rng.integers(0, np.maximum(days, 1), size=n) if n is not None else days
     return pd.Series(start + pd.to_timedelta(offsets, unit="D"))
 
 
 def _choice(rng: np.random.Generator, options: dict[str, float] | tuple, size: int) -> np.ndarray:
-    keys, weights = (list(options), list(options.values())) if isinstance(options, dict) else options
+    keys, weights = (
+        (list(options), list(options.values())) if isinstance(options, dict) else options
+    )
     weights = np.asarray(weights, dtype=float)
     return rng.choice(np.asarray(keys, dtype=object), size=size, p=weights / weights.sum())
 
@@ -174,7 +195,8 @@ def _participants(rng: np.random.Generator) -> pd.DataFrame:
     n = N_PARTICIPANTS
     years = _choice(rng, {y: w for y, w in _YEAR_WEIGHT.items()}, n).astype(int)
     first_contact = pd.Series(
-        pd.to_datetime([f"{y}-01-01" for y in years]) + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+        pd.to_datetime([f"{y}-01-01" for y in years])
+        + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
     )
     group = np.empty(n, dtype=object)
     for year, mix in _GROUP_MIX.items():
@@ -206,7 +228,11 @@ def _participants(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _enrol(
-    rng: np.random.Generator, people: pd.DataFrame, project: str, start: pd.Series, months: np.ndarray
+    rng: np.random.Generator,
+    people: pd.DataFrame,
+    project: str,
+    start: pd.Series,
+    months: np.ndarray,
 ) -> pd.DataFrame:
     """Enrolments of ``people`` in ``project`` with entry ``start`` and planned length."""
     n = len(people)
@@ -231,11 +257,27 @@ def _labour_enrolments(rng: np.random.Generator, persons: pd.DataFrame) -> pd.Da
     u = rng.random(n)
     anerkennung = u < 0.42
     jobeinstieg = (u >= 0.30) & (u < 0.68)  # 0.30–0.42: both projects
-    parts = [_enrol(rng, persons[anerkennung], "anerkennung", entry[anerkennung], rng.uniform(2, 12, anerkennung.sum()))]
-    later = entry[jobeinstieg] + pd.to_timedelta(np.where(anerkennung[jobeinstieg], rng.integers(30, 180, jobeinstieg.sum()), 0), unit="D")
-    parts.append(_enrol(rng, persons[jobeinstieg], "jobeinstieg", later, rng.uniform(3, 12, jobeinstieg.sum())))
+    parts = [
+        _enrol(
+            rng,
+            persons[anerkennung],
+            "anerkennung",
+            entry[anerkennung],
+            rng.uniform(2, 12, anerkennung.sum()),
+        )
+    ]
+    later = entry[jobeinstieg] + pd.to_timedelta(
+        np.where(anerkennung[jobeinstieg], rng.integers(30, 180, jobeinstieg.sum()), 0), unit="D"
+    )
+    parts.append(
+        _enrol(
+            rng, persons[jobeinstieg], "jobeinstieg", later, rng.uniform(3, 12, jobeinstieg.sum())
+        )
+    )
     rest = ~(anerkennung | jobeinstieg)
-    parts.append(_enrol(rng, persons[rest], "orientierung", entry[rest], rng.uniform(0.2, 2, rest.sum())))
+    parts.append(
+        _enrol(rng, persons[rest], "orientierung", entry[rest], rng.uniform(0.2, 2, rest.sum()))
+    )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -282,7 +324,9 @@ def _parent_work(
             "project": "elternarbeit",
             "entry_date": assigned["start_date"],
             "exit_date": assigned["end_date"].where(assigned["end_date"] <= LAST_DAY),
-            "exit_reason": np.where(assigned["end_date"] > LAST_DAY, None, np.where(dropout, "abbruch", "regulaer")),
+            "exit_reason": np.where(
+                assigned["end_date"] > LAST_DAY, None, np.where(dropout, "abbruch", "regulaer")
+            ),
             "cycle_id": assigned["cycle_id"],
             "arm": np.where(waitlist, "wartegruppe", "teilnahme"),
             "sessions_attended": attended,
@@ -291,7 +335,9 @@ def _parent_work(
     return enrol, _surveys(rng, assigned, waitlist, attended)
 
 
-def _surveys(rng: np.random.Generator, assigned: pd.DataFrame, waitlist: np.ndarray, attended: np.ndarray) -> pd.DataFrame:
+def _surveys(
+    rng: np.random.Generator, assigned: pd.DataFrame, waitlist: np.ndarray, attended: np.ndarray
+) -> pd.DataFrame:
     n = len(assigned)
     # One-factor item model; loading chosen so that alpha is about PLANTED.fsw_alpha.
     k = len(FSW_ITEMS)
@@ -305,7 +351,9 @@ def _surveys(rng: np.random.Generator, assigned: pd.DataFrame, waitlist: np.ndar
     p_missing_post = np.where(waitlist, 0.20, 0.08 + 0.5 * (attended < 5))
     responded = post_done.to_numpy() & (rng.random(n) >= p_missing_post)
 
-    def wave(name: str, latent: np.ndarray, when: pd.Series, p_school: np.ndarray, mask: np.ndarray) -> pd.DataFrame:
+    def wave(
+        name: str, latent: np.ndarray, when: pd.Series, p_school: np.ndarray, mask: np.ndarray
+    ) -> pd.DataFrame:
         items = np.clip(np.rint(3.5 + loading * latent[:, None] + rng.normal(0, 1, (n, k))), 1, 6)
         frame = pd.DataFrame(items.astype(int), columns=FSW_ITEMS)
         missing_item = rng.random((n, k)) < 0.01  # item nonresponse
@@ -313,12 +361,16 @@ def _surveys(rng: np.random.Generator, assigned: pd.DataFrame, waitlist: np.ndar
         frame.insert(0, "person_id", assigned["person_id"].to_numpy())
         frame.insert(1, "cycle_id", assigned["cycle_id"].to_numpy())
         frame.insert(2, "wave", name)
-        frame.insert(3, "survey_date", (when + pd.to_timedelta(rng.integers(-3, 8, n), unit="D")).to_numpy())
+        frame.insert(
+            3, "survey_date", (when + pd.to_timedelta(rng.integers(-3, 8, n), unit="D")).to_numpy()
+        )
         frame["school_contact"] = rng.random(n) < p_school
         frame["parent_evening"] = rng.random(n) < p_school * 0.85
         kita = rng.random(n) < np.where(name == "pre", 0.55, np.where(waitlist, 0.55, 0.70))
         frame["kita_enrolled"] = pd.array(np.where(has_young_child, kita, pd.NA), dtype="boolean")
-        frame["german_course"] = rng.random(n) < np.where(name == "pre", 0.40, np.where(waitlist, 0.40, 0.52))
+        frame["german_course"] = rng.random(n) < np.where(
+            name == "pre", 0.40, np.where(waitlist, 0.40, 0.52)
+        )
         return frame[mask]
 
     pre_p = np.full(n, PLANTED.school_contact_pre)
@@ -339,12 +391,22 @@ def _contacts(rng: np.random.Generator, enrolments: pd.DataFrame) -> pd.DataFram
         {
             "person_id": e["person_id"].to_numpy()[idx],
             "project": e["project"].to_numpy()[idx],
-            "contact_date": e["entry_date"].to_numpy()[idx] + pd.to_timedelta(rng.integers(1, np.maximum(span, 2)), unit="D"),
+            "contact_date": e["entry_date"].to_numpy()[idx]
+            + pd.to_timedelta(rng.integers(1, np.maximum(span, 2)), unit="D"),
             "kind": "folgekontakt",
         }
     )
-    first = pd.DataFrame({"person_id": e["person_id"], "project": e["project"], "contact_date": e["entry_date"], "kind": "erstkontakt"})
-    out = pd.concat([first, follow], ignore_index=True).sort_values(["contact_date", "person_id"], kind="stable")
+    first = pd.DataFrame(
+        {
+            "person_id": e["person_id"],
+            "project": e["project"],
+            "contact_date": e["entry_date"],
+            "kind": "erstkontakt",
+        }
+    )
+    out = pd.concat([first, follow], ignore_index=True).sort_values(
+        ["contact_date", "person_id"], kind="stable"
+    )
     out["minutes"] = rng.choice([30, 45, 60, 90], size=len(out), p=[0.3, 0.35, 0.25, 0.1])
     out.insert(0, "contact_id", [f"K{i:06d}" for i in range(1, len(out) + 1)])
     return out.reset_index(drop=True)
@@ -357,7 +419,9 @@ def _time_trend(months: pd.Series) -> np.ndarray:
     return (0.01 * years - 0.04 * covid).to_numpy()
 
 
-def _employment(rng: np.random.Generator, persons: pd.DataFrame, enrolments: pd.DataFrame) -> pd.DataFrame:
+def _employment(
+    rng: np.random.Generator, persons: pd.DataFrame, enrolments: pd.DataFrame
+) -> pd.DataFrame:
     labour = enrolments[enrolments["project"].isin(["anerkennung", "jobeinstieg"])]
     spans = labour.groupby("person_id").agg(entry=("entry_date", "min"), exit=("exit_date", "max"))
     spans = spans.join(persons.set_index("person_id")[["target_group", "academic_degree"]])
@@ -365,11 +429,15 @@ def _employment(rng: np.random.Generator, persons: pd.DataFrame, enrolments: pd.
     first = entry_month - pd.DateOffset(months=12)
     exit_filled = spans["exit"].fillna(LAST_DAY)
     last = _month_start(_add_months(exit_filled, 12)).clip(upper=pd.Timestamp("2025-12-01"))
-    n_months = ((last.dt.year - first.dt.year) * 12 + (last.dt.month - first.dt.month) + 1).to_numpy()
+    n_months = (
+        (last.dt.year - first.dt.year) * 12 + (last.dt.month - first.dt.month) + 1
+    ).to_numpy()
     idx = np.repeat(np.arange(len(spans)), n_months)
     offset = np.arange(len(idx)) - np.repeat(np.cumsum(n_months) - n_months, n_months)
     month = pd.Series(first.to_numpy()[idx]) + pd.to_timedelta(0, unit="D")
-    month = pd.Series([m + pd.DateOffset(months=int(o)) for m, o in zip(month, offset, strict=True)])
+    month = pd.Series(
+        [m + pd.DateOffset(months=int(o)) for m, o in zip(month, offset, strict=True)]
+    )
     event_month = offset - 12
     base = (
         0.06
@@ -380,13 +448,19 @@ def _employment(rng: np.random.Generator, persons: pd.DataFrame, enrolments: pd.
     p = base[idx] + _time_trend(month) + PLANTED.employment_effect(event_month)
     u = rng.random(len(idx))
     status = np.where(u < p, "svb", _choice(rng, _OTHER_STATUS, len(idx)))
-    frame = pd.DataFrame({"person_id": spans.index.to_numpy()[idx], "month": month, "status": status})
+    frame = pd.DataFrame(
+        {"person_id": spans.index.to_numpy()[idx], "month": month, "status": status}
+    )
     keep = rng.random(len(frame)) >= 0.04  # months with no record in the case file
     return frame[keep].reset_index(drop=True)
 
 
-def _followups(rng: np.random.Generator, enrolments: pd.DataFrame, employment: pd.DataFrame) -> pd.DataFrame:
-    exits = enrolments[enrolments["project"].isin(["anerkennung", "jobeinstieg"]) & enrolments["exit_date"].notna()]
+def _followups(
+    rng: np.random.Generator, enrolments: pd.DataFrame, employment: pd.DataFrame
+) -> pd.DataFrame:
+    exits = enrolments[
+        enrolments["project"].isin(["anerkennung", "jobeinstieg"]) & enrolments["exit_date"].notna()
+    ]
     status = employment.set_index(["person_id", "month"])["status"]
     rows = []
     for months, reach in ((6, 0.80), (12, 0.70)):
@@ -398,17 +472,27 @@ def _followups(rng: np.random.Generator, enrolments: pd.DataFrame, employment: p
         part["reference_date"] = ref[reached].to_numpy()
         key = pd.MultiIndex.from_arrays([part["person_id"], _month_start(part["reference_date"])])
         known = status.reindex(key).to_numpy()
-        drawn = _choice(rng, (["svb", *_OTHER_STATUS[0]], [0.3, *np.multiply(_OTHER_STATUS[1], 0.7)]), len(part))
+        drawn = _choice(
+            rng, (["svb", *_OTHER_STATUS[0]], [0.3, *np.multiply(_OTHER_STATUS[1], 0.7)]), len(part)
+        )
         part["status"] = np.where(pd.isna(known), drawn, known)
-        part["sgb2_receipt"] = rng.random(len(part)) < part["status"].map(_SGB2_BY_STATUS).to_numpy()
+        part["sgb2_receipt"] = (
+            rng.random(len(part)) < part["status"].map(_SGB2_BY_STATUS).to_numpy()
+        )
         rows.append(part)
-    out = pd.concat(rows, ignore_index=True).sort_values(["reference_date", "enrolment_id"], kind="stable")
+    out = pd.concat(rows, ignore_index=True).sort_values(
+        ["reference_date", "enrolment_id"], kind="stable"
+    )
     return out.reset_index(drop=True)
 
 
-def _recognition(rng: np.random.Generator, enrolments: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+def _recognition(
+    rng: np.random.Generator, enrolments: pd.DataFrame, persons: pd.DataFrame
+) -> pd.DataFrame:
     e = enrolments[enrolments["project"] == "anerkennung"]
-    e = e[rng.random(len(e)) < 0.8].merge(persons[["person_id", "country_of_origin", "academic_degree"]], on="person_id")
+    e = e[rng.random(len(e)) < 0.8].merge(
+        persons[["person_id", "country_of_origin", "academic_degree"]], on="person_id"
+    )
     n = len(e)
     prof = np.empty(n, dtype=int)
     for academic in (True, False):
@@ -417,9 +501,13 @@ def _recognition(rng: np.random.Generator, enrolments: pd.DataFrame, persons: pd
         prof[idx] = rng.choice(pool, size=len(idx))
     regulated = np.array([_PROFESSIONS[i][1] for i in prof])
     application = e["entry_date"] + pd.to_timedelta(rng.integers(14, 120, n), unit="D")
-    mean = PLANTED.recognition_mean_months_nonregulated / np.where(regulated, PLANTED.recognition_hr_regulated, 1.0)
+    mean = PLANTED.recognition_mean_months_nonregulated / np.where(
+        regulated, PLANTED.recognition_hr_regulated, 1.0
+    )
     decision_date = _add_months(application.reset_index(drop=True), rng.exponential(mean))
-    decision = np.where(regulated, _choice(rng, _DECISIONS_REGULATED, n), _choice(rng, _DECISIONS_OPEN, n))
+    decision = np.where(
+        regulated, _choice(rng, _DECISIONS_REGULATED, n), _choice(rng, _DECISIONS_OPEN, n)
+    )
     pending = (decision_date > LAST_DAY).to_numpy()
     applied = (application <= LAST_DAY).to_numpy()
     return pd.DataFrame(
@@ -441,7 +529,10 @@ def _volunteers(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_per_year = rng.poisson(45, 7)
     years = np.repeat(np.arange(2019, 2026), n_per_year)
     n = len(years)
-    recruited = pd.Series(pd.to_datetime([f"{y}-01-01" for y in years]) + pd.to_timedelta(rng.integers(0, 365, n), unit="D"))
+    recruited = pd.Series(
+        pd.to_datetime([f"{y}-01-01" for y in years])
+        + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    )
     trained = rng.random(n) < 0.7
     trained_date = (recruited + pd.to_timedelta(rng.integers(14, 100, n), unit="D")).where(trained)
     left = _add_months(recruited, rng.exponential(np.where(trained, 24, 12)))
@@ -455,7 +546,9 @@ def _volunteers(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     vols = vols[vols["qualification_date"].isna() | (vols["qualification_date"] <= LAST_DAY)]
-    active_months = ((vols["left_date"].fillna(LAST_DAY) - vols["recruited_date"]).dt.days / DAYS_PER_MONTH).to_numpy()
+    active_months = (
+        (vols["left_date"].fillna(LAST_DAY) - vols["recruited_date"]).dt.days / DAYS_PER_MONTH
+    ).to_numpy()
     counts = rng.poisson(1.5 * np.maximum(active_months, 0.2))
     idx = np.repeat(np.arange(len(vols)), counts)
     span = (vols["left_date"].fillna(LAST_DAY) - vols["recruited_date"]).dt.days.to_numpy()
@@ -464,7 +557,8 @@ def _volunteers(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     assignments = pd.DataFrame(
         {
             "volunteer_id": vols["volunteer_id"].to_numpy()[idx],
-            "assignment_date": vols["recruited_date"].to_numpy()[idx] + pd.to_timedelta(rng.integers(0, np.maximum(span[idx], 1)), unit="D"),
+            "assignment_date": vols["recruited_date"].to_numpy()[idx]
+            + pd.to_timedelta(rng.integers(0, np.maximum(span[idx], 1)), unit="D"),
             "assignment_type": kinds,
             "hours": np.round(median_hours * rng.lognormal(0, 0.4, len(idx)) * 4) / 4,
         }
@@ -480,10 +574,13 @@ def _events(rng: np.random.Generator) -> pd.DataFrame:
             for day in np.sort(rng.integers(0, 365, count)):
                 rows.append(
                     {
-                        "event_date": pd.Timestamp(year=year, month=1, day=1) + pd.Timedelta(days=int(day)),
+                        "event_date": pd.Timestamp(year=year, month=1, day=1)
+                        + pd.Timedelta(days=int(day)),
                         "event_kind": kind,
                         "location": "Chorweiler" if kind == "kulturzentrum" else "Ehrenfeld",
-                        "participants": int(rng.poisson(40 if kind in ("kulturzentrum", "sozialraum") else 12)),
+                        "participants": int(
+                            rng.poisson(40 if kind in ("kulturzentrum", "sozialraum") else 12)
+                        ),
                         "partner_organisations": int(rng.integers(0, 5)),
                     }
                 )
@@ -508,9 +605,27 @@ _SOZIALRAUM_ROWS = [
     ("T01", "Einwohnerinnen und Einwohner", "EW", "Einwohner insgesamt", "pop"),
     ("T01", "Einwohnerinnen und Einwohner", "U18", "unter 18 Jahre", "u18"),
     ("T01", "Einwohnerinnen und Einwohner", "65PLUS", "65 Jahre und älter", "65plus"),
-    ("T02", "Nationalität und Migrationshintergrund", "AUSL", "Ausländerinnen und Ausländer", "foreign"),
-    ("T02", "Nationalität und Migrationshintergrund", "MIG", "Einwohner mit Migrationshintergrund", "mig"),
-    ("T02", "Nationalität und Migrationshintergrund", "MIG_U18", "unter 18-Jährige mit Migrationshintergrund", "mig_u18"),
+    (
+        "T02",
+        "Nationalität und Migrationshintergrund",
+        "AUSL",
+        "Ausländerinnen und Ausländer",
+        "foreign",
+    ),
+    (
+        "T02",
+        "Nationalität und Migrationshintergrund",
+        "MIG",
+        "Einwohner mit Migrationshintergrund",
+        "mig",
+    ),
+    (
+        "T02",
+        "Nationalität und Migrationshintergrund",
+        "MIG_U18",
+        "unter 18-Jährige mit Migrationshintergrund",
+        "mig_u18",
+    ),
     ("T03", "Soziale Lage", "SGB2", "Personen in Bedarfsgemeinschaften nach SGB II", "sgb2"),
     ("T03", "Soziale Lage", "ALO", "Arbeitslose", "alo"),
     ("T04", "Haushalte", "HH_KIND", "Haushalte mit Kindern", "hh_kind"),
@@ -523,7 +638,16 @@ def _sozialraum(rng: np.random.Generator) -> pd.DataFrame:
     for year in range(2019, 2026):
         t = year - 2019
         refugee_wave = 1.0 + 0.02 * max(0, year - 2021)
-        for raum_id, (name, pop0, foreign, mig, mig_u18, sgb2, alo, single) in _SOZIALRAUM_BASE.items():
+        for raum_id, (
+            name,
+            pop0,
+            foreign,
+            mig,
+            mig_u18,
+            sgb2,
+            alo,
+            single,
+        ) in _SOZIALRAUM_BASE.items():
             pop = pop0 * (1 + 0.004 * t) * rng.normal(1, 0.002)
             u18 = pop * 0.16
             hh_kind = pop / 1.9 * 0.19
@@ -540,8 +664,12 @@ def _sozialraum(rng: np.random.Generator) -> pd.DataFrame:
                 "single": hh_kind * single,
             }
             for tab_id, tabelle, zei_id, zeile, kind in _SOZIALRAUM_ROWS:
-                rows.append((tab_id, tabelle, year, raum_id, name, zei_id, zeile, int(round(values[kind]))))
-    out = pd.DataFrame(rows, columns=["tab_id", "tabelle", "jahr", "raum_id", "raum", "zei_id", "zeile", "zahl"])
+                rows.append(
+                    (tab_id, tabelle, year, raum_id, name, zei_id, zeile, int(round(values[kind])))
+                )
+    out = pd.DataFrame(
+        rows, columns=["tab_id", "tabelle", "jahr", "raum_id", "raum", "zei_id", "zeile", "zahl"]
+    )
     out.insert(0, "id", np.arange(1, len(out) + 1))
     return out
 
@@ -563,12 +691,16 @@ def generate(seed: int = SEED) -> dict[str, pd.DataFrame]:
     persons = _participants(rng)
     cycles = _parent_groups()
     last_cycle = cycles["start_date"].dt.to_period("M").dt.to_timestamp().max()
-    parent_share = (rng.random(len(persons)) < 0.22) & (persons["first_contact"] <= last_cycle).to_numpy()
+    parent_share = (rng.random(len(persons)) < 0.22) & (
+        persons["first_contact"] <= last_cycle
+    ).to_numpy()
     parents, others = persons[parent_share], persons[~parent_share]
     parent_enrol, surveys = _parent_work(rng, parents, cycles)
     enrolments = pd.concat([_labour_enrolments(rng, others), parent_enrol], ignore_index=True)
     enrolments = enrolments[enrolments["entry_date"] <= LAST_DAY]
-    enrolments = enrolments.sort_values(["entry_date", "person_id", "project"], kind="stable").reset_index(drop=True)
+    enrolments = enrolments.sort_values(
+        ["entry_date", "person_id", "project"], kind="stable"
+    ).reset_index(drop=True)
     enrolments.insert(0, "enrolment_id", [f"T{i:05d}" for i in range(1, len(enrolments) + 1)])
     enrolments["sessions_attended"] = enrolments["sessions_attended"].astype("Int64")
     employment = _employment(rng, persons, enrolments)
@@ -581,7 +713,9 @@ def generate(seed: int = SEED) -> dict[str, pd.DataFrame]:
         "followups": _followups(rng, enrolments, employment),
         "recognition_cases": _recognition(rng, enrolments, persons),
         "parent_groups": cycles,
-        "parent_surveys": surveys.sort_values(["survey_date", "person_id"], kind="stable").reset_index(drop=True),
+        "parent_surveys": surveys.sort_values(
+            ["survey_date", "person_id"], kind="stable"
+        ).reset_index(drop=True),
         "volunteers": volunteers,
         "volunteer_assignments": assignments,
         "events": _events(rng),

@@ -115,9 +115,16 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
     manifest = dict(job.manifest)
     manifest["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     start = time.perf_counter()
-    env_before = {k: os.environ.get(k) for k in (ENV_RUN_ID, ENV_RUN_DIR, ENV_REPORT_MODE, "EVALUATION_HOME")}
+    env_before = {
+        k: os.environ.get(k) for k in (ENV_RUN_ID, ENV_RUN_DIR, ENV_REPORT_MODE, "EVALUATION_HOME")
+    }
     os.environ.update(
-        {ENV_RUN_ID: job.run_id, ENV_RUN_DIR: str(staging), ENV_REPORT_MODE: "1", "EVALUATION_HOME": str(root.root)}
+        {
+            ENV_RUN_ID: job.run_id,
+            ENV_RUN_DIR: str(staging),
+            ENV_REPORT_MODE: "1",
+            "EVALUATION_HOME": str(root.root),
+        }
     )
     error = None
     log = _redirect_stderr(root.state / "logs" / (job.run_key.replace("/", "__") + ".log"))
@@ -173,7 +180,9 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _finish(manifest: dict[str, Any], start: float, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
+def _finish(
+    manifest: dict[str, Any], start: float, status: str, error: dict[str, Any] | None
+) -> dict[str, Any]:
     manifest["ended_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["duration_s"] = round(time.perf_counter() - start, 2)
     manifest["status"] = status
@@ -181,7 +190,9 @@ def _finish(manifest: dict[str, Any], start: float, status: str, error: dict[str
     return manifest
 
 
-def _publish_success(job: Job, root: Paths, staging: Path, manifest: dict[str, Any], start: float) -> Outcome:
+def _publish_success(
+    job: Job, root: Paths, staging: Path, manifest: dict[str, Any], start: float
+) -> Outcome:
     from evaluation import history, report
     from evaluation.data import atomic_write_text
 
@@ -198,7 +209,11 @@ def _publish_success(job: Job, root: Paths, staging: Path, manifest: dict[str, A
     )
     (staging / "report.html").write_text(html, encoding="utf-8")
     history.commit_figures(
-        figures, run_id=job.run_id, run_key=job.run_key, snapshot_id=manifest["data"]["snapshot_id"], db=root.history
+        figures,
+        run_id=job.run_id,
+        run_key=job.run_key,
+        snapshot_id=manifest["data"]["snapshot_id"],
+        db=root.history,
     )
     target = run_dir(root, job.run_key)
     target.mkdir(parents=True, exist_ok=True)
@@ -207,13 +222,20 @@ def _publish_success(job: Job, root: Paths, staging: Path, manifest: dict[str, A
         os.replace(staging / name, target / name)
     for stale in ("failed.ipynb", "failed.json"):
         (target / stale).unlink(missing_ok=True)
-    atomic_write_text(target / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+    atomic_write_text(
+        target / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    )
     history.record_run(manifest, db=root.history)
     return Outcome(job.run_key, "ok", manifest["duration_s"], None, target, manifest)
 
 
 def _publish_failure(
-    job: Job, root: Paths, staging: Path, manifest: dict[str, Any], start: float, error: dict[str, Any]
+    job: Job,
+    root: Paths,
+    staging: Path,
+    manifest: dict[str, Any],
+    start: float,
+    error: dict[str, Any],
 ) -> Outcome:
     from evaluation import history
     from evaluation.data import atomic_write_text
@@ -225,7 +247,9 @@ def _publish_failure(
     if executed.exists():
         _fsync(executed)
         os.replace(executed, target / "failed.ipynb")
-    atomic_write_text(target / "failed.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+    atomic_write_text(
+        target / "failed.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    )
     history.record_run(manifest, db=root.history)
     return Outcome(job.run_key, "failed", manifest["duration_s"], error, target, manifest)
 

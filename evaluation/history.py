@@ -30,8 +30,17 @@ from typing import Any
 from evaluation.paths import Paths, paths
 
 FIGURE_FIELDS = (
-    "indicator_id", "period", "period_start", "period_end", "group_var", "group_value",
-    "value", "n", "ci_low", "ci_high", "suppressed",
+    "indicator_id",
+    "period",
+    "period_start",
+    "period_end",
+    "group_var",
+    "group_value",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "suppressed",
 )
 REQUIRED_FIELDS = ("indicator_id", "period", "value")
 
@@ -122,7 +131,10 @@ def commit_figures(
             con.executemany(
                 f"INSERT OR REPLACE INTO results ({', '.join(FIGURE_FIELDS)}, run_id, run_key, snapshot_id, recorded_at) "
                 f"VALUES ({', '.join('?' * (len(FIGURE_FIELDS) + 4))})",
-                [(*(r[f] for f in FIGURE_FIELDS), run_id, run_key, snapshot_id, now) for r in records],
+                [
+                    (*(r[f] for f in FIGURE_FIELDS), run_id, run_key, snapshot_id, now)
+                    for r in records
+                ],
             )
             con.execute("COMMIT")
         except BaseException:
@@ -135,11 +147,19 @@ def record_run(manifest: Mapping[str, Any], *, db: Path | None = None) -> None:
     """Store (or update) a run's manifest in the ``runs`` table."""
     error = manifest.get("error")
     row = (
-        manifest["run_id"], manifest["run_key"], manifest.get("plan"), manifest.get("schedule"),
-        manifest.get("period", {}).get("label"), manifest.get("notebook", {}).get("path"),
-        manifest["status"], manifest.get("started_at"), manifest.get("ended_at"),
-        manifest.get("duration_s"), manifest.get("data", {}).get("snapshot_id"),
-        manifest.get("fingerprint"), (manifest.get("code", {}).get("git") or {}).get("commit"),
+        manifest["run_id"],
+        manifest["run_key"],
+        manifest.get("plan"),
+        manifest.get("schedule"),
+        manifest.get("period", {}).get("label"),
+        manifest.get("notebook", {}).get("path"),
+        manifest["status"],
+        manifest.get("started_at"),
+        manifest.get("ended_at"),
+        manifest.get("duration_s"),
+        manifest.get("data", {}).get("snapshot_id"),
+        manifest.get("fingerprint"),
+        (manifest.get("code", {}).get("git") or {}).get("commit"),
         json.dumps(error, ensure_ascii=False) if error else None,
         json.dumps(manifest, ensure_ascii=False, default=str),
     )
@@ -193,7 +213,9 @@ def read(
     sql += " ORDER BY indicator_id, group_var, group_value, period_start"
     db_path = Path(db) if db is not None else paths().history
     if not db_path.exists():
-        return pd.DataFrame(columns=[*FIGURE_FIELDS, "run_id", "run_key", "snapshot_id", "recorded_at"])
+        return pd.DataFrame(
+            columns=[*FIGURE_FIELDS, "run_id", "run_key", "snapshot_id", "recorded_at"]
+        )
     with closing(connect(db_path)) as con:
         frame = pd.read_sql_query(sql, con, params=args)
     frame["suppressed"] = frame["suppressed"].astype(bool)

@@ -21,7 +21,10 @@ PROJECTS: dict[str, tuple[str, str]] = {
 TARGET_GROUPS: dict[str, tuple[str, str]] = {
     "russischsprachig": ("Russischsprachige Zugewanderte", "Russian-speaking immigrants"),
     "eu_suedost": ("EU-Zugewanderte aus Ost-/Südosteuropa", "EU citizens from E/SE Europe"),
-    "gefluechtete": ("Geflüchtete (Syrien, Afghanistan, Irak, Eritrea)", "Refugees (SY, AF, IQ, ER)"),
+    "gefluechtete": (
+        "Geflüchtete (Syrien, Afghanistan, Irak, Eritrea)",
+        "Refugees (SY, AF, IQ, ER)",
+    ),
     "ukraine": ("Geflüchtete aus der Ukraine", "Refugees from Ukraine"),
 }
 

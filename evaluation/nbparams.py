@@ -71,7 +71,9 @@ class Parameter:
 def parameters_cell(nb: dict[str, Any]) -> str:
     """Return the source of the cell tagged ``parameters``."""
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
+            "tags", []
+        ):
             source = cell.get("source", "")
             return "".join(source) if isinstance(source, list) else source
     raise NotebookParameterError("no code cell tagged 'parameters'")
@@ -89,7 +91,11 @@ def parse(source: str) -> dict[str, Parameter]:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             type_name = ast.unparse(node.annotation)
             value_node = node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             type_name, value_node = "", node.value
         else:
             continue
@@ -100,7 +106,9 @@ def parse(source: str) -> dict[str, Parameter]:
             raise NotebookParameterError(f"parameter {name!r}: default is not a literal") from None
         if not type_name:
             type_name = "str" if default is None else type(default).__name__
-        comment = lines[node.lineno - 1].partition("#")[2].strip() if node.lineno <= len(lines) else ""
+        comment = (
+            lines[node.lineno - 1].partition("#")[2].strip() if node.lineno <= len(lines) else ""
+        )
         out[name] = Parameter(name, type_name, default, comment)
     return out
 

@@ -27,7 +27,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from evaluation import data, labels, plots
-from evaluation.disclosure import DisclosedTable, SuppressionRule, guard_dataframes, suppress_frame, suppress_table
+from evaluation.disclosure import (
+    DisclosedTable,
+    SuppressionRule,
+    guard_dataframes,
+    suppress_frame,
+    suppress_table,
+)
 from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, ENV_RUN_ID, FIGURES_FILE
 from evaluation.plan import CADENCES, Period
 
@@ -85,7 +91,9 @@ class Context:
         """The reader-facing label of a code."""
         return labels.label(code, codes, self.language)
 
-    def relabel(self, frame: pd.DataFrame, columns: dict[str, dict[str, tuple[str, str]]]) -> pd.DataFrame:
+    def relabel(
+        self, frame: pd.DataFrame, columns: dict[str, dict[str, tuple[str, str]]]
+    ) -> pd.DataFrame:
         """Replace codes by labels in the given columns or index levels."""
         out = frame.copy()
         for column, codes in columns.items():
@@ -110,16 +118,28 @@ class Context:
         display(table)
         return table
 
-    def counts_table(self, counts: pd.DataFrame | pd.Series, *, caption: str, margins: bool = True) -> DisclosedTable:
+    def counts_table(
+        self, counts: pd.DataFrame | pd.Series, *, caption: str, margins: bool = True
+    ) -> DisclosedTable:
         """Protect and display a table of counts (see :func:`evaluation.disclosure.suppress_table`)."""
         return self.show(
             suppress_table(
-                counts, rule=self.rule, margins=margins, caption=caption, language=self.language, total_label=self.t("total")
+                counts,
+                rule=self.rule,
+                margins=margins,
+                caption=caption,
+                language=self.language,
+                total_label=self.t("total"),
             )
         )
 
     def indicator_table(
-        self, frame: pd.DataFrame, *, caption: str, hide: list[str] | tuple[str, ...] = (), **options: Any
+        self,
+        frame: pd.DataFrame,
+        *,
+        caption: str,
+        hide: list[str] | tuple[str, ...] = (),
+        **options: Any,
     ) -> DisclosedTable:
         """Protect and display an indicator table; return the whole protected table.
 
@@ -128,7 +148,9 @@ class Context:
         displayed; the returned table still has them, for charts.
         """
         options.setdefault("total_label", self.t("total"))
-        table = suppress_frame(frame, rule=self.rule, caption=caption, language=self.language, **options)
+        table = suppress_frame(
+            frame, rule=self.rule, caption=caption, language=self.language, **options
+        )
         self.show(table.drop(list(hide)) if hide else table)
         return table
 
@@ -214,7 +236,9 @@ class Context:
     def _flush(self) -> None:
         if self.run_dir is None:
             return
-        data.atomic_write_text(self.run_dir / FIGURES_FILE, json.dumps(self.figures, ensure_ascii=False))
+        data.atomic_write_text(
+            self.run_dir / FIGURES_FILE, json.dumps(self.figures, ensure_ascii=False)
+        )
 
 
 def start(

@@ -120,7 +120,9 @@ def periods(
     """
     out: list[Period] = []
     current = start
-    while (end is None or current <= end) and current.end.toordinal() + lag_days < today.toordinal():
+    while (
+        end is None or current <= end
+    ) and current.end.toordinal() + lag_days < today.toordinal():
         out.append(current)
         current = current.next(cadence)
     return out
@@ -251,11 +253,25 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
         raise doc.error("parameters", "expected a mapping of parameter names to values")
     schedules = data.get("schedules")
     if not isinstance(schedules, list) or not schedules:
-        raise doc.error("schedules", "missing: give at least one schedule with name, cadence and start")
+        raise doc.error(
+            "schedules", "missing: give at least one schedule with name, cadence and start"
+        )
     plan_name = doc.path.stem
     runs: list[Run] = []
     for i, schedule in enumerate(schedules):
-        runs.extend(_expand_schedule(doc, f"schedules[{i}]", schedule, plan_name, notebook, declared, shared, today, due_only))
+        runs.extend(
+            _expand_schedule(
+                doc,
+                f"schedules[{i}]",
+                schedule,
+                plan_name,
+                notebook,
+                declared,
+                shared,
+                today,
+                due_only,
+            )
+        )
     return runs
 
 
@@ -274,7 +290,9 @@ def _expand_schedule(
         raise doc.error(where, "expected a mapping with name, cadence and start")
     for key in schedule:
         if key not in SCHEDULE_KEYS:
-            raise doc.error(f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(SCHEDULE_KEYS))})")
+            raise doc.error(
+                f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(SCHEDULE_KEYS))})"
+            )
     for key in ("name", "cadence", "start"):
         if key not in schedule:
             raise doc.error(where, f"missing key {key!r}")
@@ -298,7 +316,9 @@ def _expand_schedule(
         raise doc.error(f"{where}.parameters", "expected a mapping of parameter names to values")
     matrix = schedule.get("matrix") or {}
     if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
-        raise doc.error(f"{where}.matrix", "expected a mapping of parameter names to non-empty lists")
+        raise doc.error(
+            f"{where}.matrix", "expected a mapping of parameter names to non-empty lists"
+        )
     fixed = {**shared, **own}
     _check_fixed(doc, where, fixed, own, matrix, declared, notebook)
     fixed = {name: declared[name].coerce(value) for name, value in fixed.items()}
@@ -306,7 +326,12 @@ def _expand_schedule(
     runs = []
     for period in periods(cadence, start, end=end, today=today, lag_days=lag if due_only else 0):
         for combo in _combinations(matrix):
-            params = {**fixed, **combo, "period_start": period.start.isoformat(), "period_end": period.end.isoformat()}
+            params = {
+                **fixed,
+                **combo,
+                "period_start": period.start.isoformat(),
+                "period_end": period.end.isoformat(),
+            }
             runs.append(
                 Run(
                     plan=plan_name,
@@ -328,7 +353,10 @@ def _combinations(matrix: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     if not matrix:
         return [{}]
     names = sorted(matrix)
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(matrix[n] for n in names))]
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(matrix[n] for n in names))
+    ]
 
 
 def _check_fixed(
@@ -349,7 +377,9 @@ def _check_fixed(
 
     for name in RUNNER_PARAMETERS:
         if name not in declared:
-            raise doc.error(where, f"{notebook.name} has no parameter {name!r}, which every scheduled run sets")
+            raise doc.error(
+                where, f"{notebook.name} has no parameter {name!r}, which every scheduled run sets"
+            )
     for name in [*fixed, *matrix]:
         if name in RUNNER_PARAMETERS:
             raise doc.error(key_of(name), "is set by the schedule's periods; do not set it here")
@@ -368,4 +398,6 @@ def _check_fixed(
     given = {*fixed, *matrix, *RUNNER_PARAMETERS}
     for name, param in declared.items():
         if param.required and name not in given:
-            raise doc.error("parameters", f"missing parameter {name!r}, which {notebook.name} requires")
+            raise doc.error(
+                "parameters", f"missing parameter {name!r}, which {notebook.name} requires"
+            )

@@ -26,7 +26,11 @@ def house_template(language: Literal["de", "en"] = "de") -> go.layout.Template:
     template = go.layout.Template()
     template.layout = go.Layout(
         colorway=list(PALETTE),
-        font={"family": "Source Sans Pro, Segoe UI, Arial, sans-serif", "size": 14, "color": "#1f2933"},
+        font={
+            "family": "Source Sans Pro, Segoe UI, Arial, sans-serif",
+            "size": 14,
+            "color": "#1f2933",
+        },
         separators=SEPARATORS[language],
         plot_bgcolor="white",
         paper_bgcolor="white",
@@ -90,7 +94,12 @@ def bar(
         kwargs = {}
         if error:
             low, high = part[error[0]].where(~hidden), part[error[1]].where(~hidden)
-            kwargs["error_y"] = {"type": "data", "array": (high - values).tolist(), "arrayminus": (values - low).tolist(), "thickness": 1.2}
+            kwargs["error_y"] = {
+                "type": "data",
+                "array": (high - values).tolist(),
+                "arrayminus": (values - low).tolist(),
+                "thickness": 1.2,
+            }
         fig.add_trace(
             go.Bar(
                 x=part[x].astype(str).tolist(),
@@ -132,8 +141,27 @@ def line(
         xs = part[x].astype(str).tolist()
         if band:
             low, high = part[band[0]].where(~hidden), part[band[1]].where(~hidden)
-            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=high.tolist() + low.tolist()[::-1], fill="toself", line={"width": 0}, fillcolor=_rgba(colour, 0.15), hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=xs, y=part[y].where(~hidden).tolist(), mode="lines+markers", name=str(name) if name is not None else y_title, line={"color": colour}, showlegend=color is not None))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs + xs[::-1],
+                    y=high.tolist() + low.tolist()[::-1],
+                    fill="toself",
+                    line={"width": 0},
+                    fillcolor=_rgba(colour, 0.15),
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=part[y].where(~hidden).tolist(),
+                mode="lines+markers",
+                name=str(name) if name is not None else y_title,
+                line={"color": colour},
+                showlegend=color is not None,
+            )
+        )
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     fig.update_xaxes(type="category")
     if percent:
@@ -147,15 +175,42 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def step(
-    curves: pd.DataFrame, *, x: str, y: str, color: str, title: str, x_title: str = "", y_title: str = "", percent: bool = True, band: Sequence[str] | None = None
+    curves: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+    band: Sequence[str] | None = None,
 ) -> go.Figure:
     """Step curves (e.g. Kaplan–Meier), one per group, with optional band."""
     fig = go.Figure()
     for i, (name, part) in enumerate(curves.groupby(color, sort=False)):
         colour = PALETTE[i % len(PALETTE)]
         if band:
-            fig.add_trace(go.Scatter(x=part[x].tolist() + part[x].tolist()[::-1], y=part[band[1]].tolist() + part[band[0]].tolist()[::-1], fill="toself", line={"width": 0, "shape": "hv"}, fillcolor=_rgba(colour, 0.12), hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines", line={"shape": "hv", "color": colour}, name=str(name)))
+            fig.add_trace(
+                go.Scatter(
+                    x=part[x].tolist() + part[x].tolist()[::-1],
+                    y=part[band[1]].tolist() + part[band[0]].tolist()[::-1],
+                    fill="toself",
+                    line={"width": 0, "shape": "hv"},
+                    fillcolor=_rgba(colour, 0.12),
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part[y],
+                mode="lines",
+                line={"shape": "hv", "color": colour},
+                name=str(name),
+            )
+        )
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     if percent:
         fig.update_yaxes(tickformat=".0%", range=[0, 1])

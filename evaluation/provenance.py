@@ -19,8 +19,18 @@ from evaluation import __version__
 from evaluation.paths import PACKAGE_DIR
 
 KEY_PACKAGES = (
-    "pandas", "numpy", "scipy", "statsmodels", "linearmodels", "lifelines",
-    "plotly", "papermill", "nbconvert", "nbclient", "ipykernel", "pyarrow",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "linearmodels",
+    "lifelines",
+    "plotly",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "pyarrow",
 )
 SOURCE_SUFFIXES = {".py", ".j2", ".json", ".yml", ".yaml", ".css", ".js"}
 
@@ -42,7 +52,11 @@ def notebook_sha256(path: Path) -> str:
     """
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     cells = [
-        [c.get("cell_type"), "".join(c.get("source", "")), sorted(c.get("metadata", {}).get("tags", []))]
+        [
+            c.get("cell_type"),
+            "".join(c.get("source", "")),
+            sorted(c.get("metadata", {}).get("tags", [])),
+        ]
         for c in nb.get("cells", [])
     ]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
@@ -63,11 +77,29 @@ def git_state(root: Path) -> dict[str, Any]:
     """Commit of the working tree and whether it has uncommitted changes (``None`` outside git)."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "evaluation", "notebooks", "params"],
-            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "evaluation",
+                "notebooks",
+                "params",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}

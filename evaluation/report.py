@@ -122,7 +122,10 @@ def parameter_rows(parameters: Mapping[str, Any], language: str) -> list[dict[st
     """Parameters as reader-facing label/value rows."""
     idx = 0 if language == "de" else 1
     return [
-        {"label": PARAMETER_LABELS.get(name, (name, name))[idx], "value": _format_value(name, value, language)}
+        {
+            "label": PARAMETER_LABELS.get(name, (name, name))[idx],
+            "value": _format_value(name, value, language),
+        }
         for name, value in parameters.items()
     ]
 
@@ -133,7 +136,11 @@ def _time_text(prov: Mapping[str, Any], language: str) -> str:
     when = start.replace("T", " ")[:19] + " UTC" if start else ""
     if duration is None:
         return when
-    return f"{when}, {duration:.1f} s" if language == "en" else f"{when}, Laufzeit {duration:.1f} s".replace(".", ",", 1)
+    return (
+        f"{when}, {duration:.1f} s"
+        if language == "en"
+        else f"{when}, Laufzeit {duration:.1f} s".replace(".", ",", 1)
+    )
 
 
 def _versions_text(versions: Mapping[str, str]) -> str:
@@ -243,7 +250,9 @@ def export_html(
 
 def _manifests(reports: Path) -> list[dict[str, Any]]:
     entries = []
-    for run_dir in sorted({m.parent for m in reports.rglob("*.json") if m.name in ("manifest.json", "failed.json")}):
+    for run_dir in sorted(
+        {m.parent for m in reports.rglob("*.json") if m.name in ("manifest.json", "failed.json")}
+    ):
         if ".state" in run_dir.parts:
             continue
         ok = _read_json(run_dir / "manifest.json")
@@ -298,7 +307,7 @@ def index_html(root: Paths | None = None, *, language: Literal["de", "en"] = "de
         )
     stamp = datetime.now().astimezone().strftime("%d.%m.%Y %H:%M")
     return f"""<!DOCTYPE html>
-<html lang="{language}"><head><meta charset="utf-8"><title>{text['index_title']}</title>
+<html lang="{language}"><head><meta charset="utf-8"><title>{text["index_title"]}</title>
 <style>
 body {{ font-family: "Segoe UI", Arial, sans-serif; max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem; color: #1f2933; }}
 h1 {{ border-bottom: 3px solid #0072B2; padding-bottom: .3rem; }}
@@ -307,8 +316,8 @@ th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #e4e7
 .status-failed {{ color: #b00020; font-weight: 600; }}
 .error {{ font-weight: 400; font-size: .85rem; color: #52606d; }}
 </style></head>
-<body><h1>{text['index_title']}</h1><p>{text['runs_at']}: {stamp}</p>
-{''.join(sections) or '<p>–</p>'}
+<body><h1>{text["index_title"]}</h1><p>{text["runs_at"]}: {stamp}</p>
+{"".join(sections) or "<p>–</p>"}
 </body></html>
 """
 
@@ -335,4 +344,10 @@ def summarise_error(error: Mapping[str, Any] | None) -> str:
     return str(error.get("summary", ""))
 
 
-__all__: Sequence[str] = ["export_html", "index_html", "write_index", "prepare_notebook", "period_text"]
+__all__: Sequence[str] = [
+    "export_html",
+    "index_html",
+    "write_index",
+    "prepare_notebook",
+    "period_text",
+]

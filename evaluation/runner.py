@@ -86,7 +86,11 @@ def prepare(run: Run, root: Paths, *, env: dict[str, Any]) -> Job:
         "schedule": run.schedule,
         "title": run.title if language == "de" else run.title_en,
         "field": run.field,
-        "period": {"label": run.period.label, "start": run.period.start.isoformat(), "end": run.period.end.isoformat()},
+        "period": {
+            "label": run.period.label,
+            "start": run.period.start.isoformat(),
+            "end": run.period.end.isoformat(),
+        },
         "matrix": dict(run.matrix),
         "params_file": _relative(run.source, root.root),
         "parameters": params,
@@ -116,7 +120,9 @@ def prepare(run: Run, root: Paths, *, env: dict[str, Any]) -> Job:
         manifest=manifest,
         root=root.root,
         title=title,
-        period_text=period_text(params["period_start"], params["period_end"], run.period.label, language),
+        period_text=period_text(
+            params["period_start"], params["period_end"], run.period.label, language
+        ),
         field=run.field,
         language=language,
     )
@@ -181,7 +187,10 @@ def run_plan(
         todo = [replace(job, force=True) for job in todo]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     skipped = summary.count("skipped")
-    print(f"{len(todo)} of {summary.planned} runs to execute ({skipped} up to date), {workers} workers", file=out)
+    print(
+        f"{len(todo)} of {summary.planned} runs to execute ({skipped} up to date), {workers} workers",
+        file=out,
+    )
     done = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(executor, job): job for job in todo}
@@ -190,7 +199,9 @@ def run_plan(
             try:
                 outcome = future.result()
             except Exception as exc:  # the worker itself died
-                outcome = Outcome(job.run_key, "failed", error={"summary": f"worker crashed: {exc!r}"})
+                outcome = Outcome(
+                    job.run_key, "failed", error={"summary": f"worker crashed: {exc!r}"}
+                )
             done += 1
             summary.outcomes.append(outcome)
             print(_progress_line(done, len(todo), outcome), file=out, flush=True)
@@ -207,7 +218,9 @@ def _write_index(p: Paths) -> None:
 
 def _progress_line(done: int, total: int, outcome: Outcome) -> str:
     width = len(str(total))
-    mark = {"ok": "ok    ", "failed": "FAILED", "skipped": "same  ", "locked": "busy  "}[outcome.status]
+    mark = {"ok": "ok    ", "failed": "FAILED", "skipped": "same  ", "locked": "busy  "}[
+        outcome.status
+    ]
     line = f"[{done:>{width}}/{total}] {mark} {outcome.run_key}"
     if outcome.duration_s:
         line += f"  ({outcome.duration_s:.1f} s)"
@@ -219,23 +232,41 @@ def _progress_line(done: int, total: int, outcome: Outcome) -> str:
 def _print_summary(summary: Summary, p: Paths, out: TextIO) -> None:
     counts = ", ".join(
         f"{summary.count(s)} {word}"
-        for s, word in (("ok", "ok"), ("failed", "failed"), ("skipped", "up to date"), ("locked", "running elsewhere"))
+        for s, word in (
+            ("ok", "ok"),
+            ("failed", "failed"),
+            ("skipped", "up to date"),
+            ("locked", "running elsewhere"),
+        )
         if summary.count(s)
     )
     print(f"Done: {counts}.", file=out)
     for outcome in summary.failed:
         summary_line = (outcome.error or {}).get("summary", "unknown error")
-        where = f" — executed copy: {outcome.output_dir / 'failed.ipynb'}" if outcome.output_dir else ""
+        where = (
+            f" — executed copy: {outcome.output_dir / 'failed.ipynb'}" if outcome.output_dir else ""
+        )
         print(f"FAILED {outcome.run_key}: {summary_line}{where}", file=out)
     print(f"Report index: {p.reports / 'index.html'}", file=out)
 
 
-def dry_run(*, root: Paths | None = None, due: bool = False, today: date | None = None, out: TextIO = sys.stdout) -> int:
+def dry_run(
+    *,
+    root: Paths | None = None,
+    due: bool = False,
+    today: date | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
     """Print the plan with each run's state, without running anything."""
     p = root or paths()
     env = environment(p)
     for run in load_plan(root=p, today=today, due_only=due):
         job = prepare(run, p, env=env)
-        state = "up to date" if is_current(p, job.run_key, job.manifest["fingerprint"]) else "to run"
-        print(f"{run.key:<45} {state:<10} {json.dumps(dict(run.matrix)) if run.matrix else ''}", file=out)
+        state = (
+            "up to date" if is_current(p, job.run_key, job.manifest["fingerprint"]) else "to run"
+        )
+        print(
+            f"{run.key:<45} {state:<10} {json.dumps(dict(run.matrix)) if run.matrix else ''}",
+            file=out,
+        )
     return 0

@@ -32,11 +32,19 @@ def rendered_dom(page: Path, *, budget_ms: int = 15000) -> str:
     """The DOM after scripts ran (``--dump-dom``), with no network."""
     binary = chromium()
     if binary is None:
-        raise RuntimeError("chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+        raise RuntimeError(
+            "chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
+        )
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         result = subprocess.run(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-             "--dump-dom", page.resolve().as_uri()],
+            [
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                "--dump-dom",
+                page.resolve().as_uri(),
+            ],
             capture_output=True,
             text=True,
             timeout=120,
@@ -65,14 +73,17 @@ class ChartCensus(HTMLParser):
             self.depth_in_chart.append(self.charts)
         if tag == "svg" and "main-svg" in classes and self.depth_in_chart:
             self.drawn.add(self.depth_in_chart[-1])
-        if "jp-CodeMirrorEditor" in classes or "jp-InputPrompt" in classes or "highlight" in classes:
+        if (
+            "jp-CodeMirrorEditor" in classes
+            or "jp-InputPrompt" in classes
+            or "highlight" in classes
+        ):
             self.code_cells += 1
         self.stack.append("plotly-graph-div" in classes)
 
     def handle_endtag(self, tag):
-        if self.stack:
-            if self.stack.pop() and self.depth_in_chart:
-                self.depth_in_chart.pop()
+        if self.stack and self.stack.pop() and self.depth_in_chart:
+            self.depth_in_chart.pop()
 
 
 def census(dom: str) -> ChartCensus:
@@ -84,7 +95,14 @@ def census(dom: str) -> ChartCensus:
 class ResourceCensus(HTMLParser):
     """Static look at a page: external resources it would load, and code elements it shows."""
 
-    LOADING = {"script": "src", "link": "href", "img": "src", "iframe": "src", "source": "src", "embed": "src"}
+    LOADING = {
+        "script": "src",
+        "link": "href",
+        "img": "src",
+        "iframe": "src",
+        "source": "src",
+        "embed": "src",
+    }
     CODE_CLASSES = {"jp-CodeMirrorEditor", "jp-InputPrompt", "highlight", "cm-editor"}
 
     def __init__(self) -> None:

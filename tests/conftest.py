@@ -34,13 +34,17 @@ def _copy_data(source: Path, target: Path) -> None:
 @pytest.fixture
 def workspace(tmp_path: Path, session_home: Path) -> Paths:
     """A fresh workspace: the repository's notebooks and params, the demo snapshot."""
-    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        REPO / "notebooks",
+        tmp_path / "notebooks",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+    )
     shutil.copytree(REPO / "params", tmp_path / "params")
     _copy_data(session_home, tmp_path)
     return paths(tmp_path)
 
 
-PROBE_PARAMETERS = '''
+PROBE_PARAMETERS = """
 period_start: str = "2024-01-01"  # first day
 period_end: str = "2024-12-31"  # last day
 agency: str = "Testagentur"  # agency
@@ -48,9 +52,9 @@ snapshot: str = "latest"  # data snapshot
 language: str = "de"  # language
 suppression_threshold: int = 5  # threshold
 fail_in: str = ""  # period_start of the run that raises
-'''
+"""
 
-PROBE_BODY = '''
+PROBE_BODY = """
 from evaluation.notebook import start
 import plotly.graph_objects as go
 
@@ -61,17 +65,17 @@ year = int(period_start[:4])
 reached = int((people["first_contact"].dt.year == year).sum())
 ctx.record("probe_reached", reached, n=reached)
 ctx.record("probe_small", 3, n=3)
-'''
+"""
 
-PROBE_FAIL = '''
+PROBE_FAIL = """
 if fail_in == period_start:
     raise ValueError("planted failure for " + period_start)
-'''
+"""
 
-PROBE_CHART = '''
+PROBE_CHART = """
 ctx.heading("Ein Diagramm")
 ctx.chart(go.Figure(go.Bar(x=["a", "b"], y=[reached, reached / 2])))
-'''
+"""
 
 
 def make_probe_notebook(path: Path) -> Path:
@@ -84,7 +88,11 @@ def make_probe_notebook(path: Path) -> Path:
         nbformat.v4.new_code_cell(PROBE_FAIL.strip()),
         nbformat.v4.new_code_cell(PROBE_CHART.strip()),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 

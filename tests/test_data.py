@@ -11,12 +11,28 @@ import pytest
 from evaluation import data, demo
 from evaluation.paths import paths
 
-IDENTIFYING = {"name", "vorname", "nachname", "first_name", "last_name", "address", "street", "strasse",
-               "phone", "telefon", "email", "e_mail", "birth_date", "geburtsdatum"}
+IDENTIFYING = {
+    "name",
+    "vorname",
+    "nachname",
+    "first_name",
+    "last_name",
+    "address",
+    "street",
+    "strasse",
+    "phone",
+    "telefon",
+    "email",
+    "e_mail",
+    "birth_date",
+    "geburtsdatum",
+}
 
 
 def _digest(folder):
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.parquet"))}
+    return {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.parquet"))
+    }
 
 
 def test_same_seed_gives_identical_files(tmp_path, demo_tables):
@@ -33,20 +49,37 @@ def test_demo_is_a_realistic_agency(demo_tables):
     assert 1_900 <= len(people) <= 2_100
     years = people["first_contact"].dt.year
     assert years.min() == 2019 and years.max() == 2025
-    assert set(people["target_group"]) == {"russischsprachig", "eu_suedost", "gefluechtete", "ukraine"}
+    assert set(people["target_group"]) == {
+        "russischsprachig",
+        "eu_suedost",
+        "gefluechtete",
+        "ukraine",
+    }
     assert people.loc[people["target_group"] == "ukraine", "first_contact"].dt.year.min() >= 2022
     enrol = demo_tables["enrolments"]
     assert set(enrol["project"]) == {"anerkennung", "jobeinstieg", "elternarbeit", "orientierung"}
     assert enrol["exit_date"].isna().any(), "some participations are still running"
     assert (enrol["exit_reason"] == "abbruch").mean() > 0.05, "drop-outs exist"
-    assert (enrol["exit_date"].dropna() >= enrol.loc[enrol["exit_date"].notna(), "entry_date"]).all()
+    assert (
+        enrol["exit_date"].dropna() >= enrol.loc[enrol["exit_date"].notna(), "entry_date"]
+    ).all()
     assert people["birth_year"].isna().any(), "gaps as in real case files"
     decisions = set(demo_tables["recognition_cases"]["decision"])
     assert {"voll", "teilweise", "ausgleich", "keine", "zurueckgezogen", "offen"} <= decisions
     surveys = demo_tables["parent_surveys"]
     assert set(surveys["wave"]) == {"pre", "post"}
-    assert (surveys["wave"] == "post").sum() < (surveys["wave"] == "pre").sum(), "attrition between waves"
-    assert set(demo_tables["sozialraum"]["raum_id"]) == {"401", "402", "403", "404", "405", "406", "0"}
+    assert (surveys["wave"] == "post").sum() < (surveys["wave"] == "pre").sum(), (
+        "attrition between waves"
+    )
+    assert set(demo_tables["sozialraum"]["raum_id"]) == {
+        "401",
+        "402",
+        "403",
+        "404",
+        "405",
+        "406",
+        "0",
+    }
 
 
 def test_no_identifying_columns_and_no_birth_dates(demo_tables):
@@ -70,9 +103,15 @@ def test_planted_employment_effect_is_visible_in_raw_means(demo_tables):
     """Crude check of the planted effect: svB share 10+ months after entry vs before entry."""
     panel = demo_tables["employment_months"]
     enrol = demo_tables["enrolments"]
-    entry = enrol[enrol["project"].isin(["anerkennung", "jobeinstieg"])].groupby("person_id")["entry_date"].min()
+    entry = (
+        enrol[enrol["project"].isin(["anerkennung", "jobeinstieg"])]
+        .groupby("person_id")["entry_date"]
+        .min()
+    )
     p = panel.join(entry.dt.to_period("M").dt.to_timestamp().rename("entry"), on="person_id")
-    event = (p["month"].dt.year - p["entry"].dt.year) * 12 + (p["month"].dt.month - p["entry"].dt.month)
+    event = (p["month"].dt.year - p["entry"].dt.year) * 12 + (
+        p["month"].dt.month - p["entry"].dt.month
+    )
     svb = p["status"].eq("svb")
     diff = svb[event >= 10].mean() - svb[event < 0].mean()
     assert diff == pytest.approx(demo.PLANTED.employment_plateau, abs=0.06)
@@ -81,7 +120,9 @@ def test_planted_employment_effect_is_visible_in_raw_means(demo_tables):
 def test_planted_effect_profile():
     effect = demo.PLANTED.employment_effect(np.array([-3, -1, 0, 4, 8, 20]))
     assert effect[0] == effect[1] == 0
-    assert effect[2] == pytest.approx(demo.PLANTED.employment_plateau / demo.PLANTED.employment_ramp_months)
+    assert effect[2] == pytest.approx(
+        demo.PLANTED.employment_plateau / demo.PLANTED.employment_ramp_months
+    )
     assert effect[-1] == effect[-2] == demo.PLANTED.employment_plateau
 
 
@@ -93,10 +134,14 @@ def test_snapshot_is_immutable_and_content_addressed(tmp_path, demo_tables):
     assert again.id == first.id
     assert {f: f.stat().st_mtime_ns for f in first.path.iterdir()} == before
     assert again.manifest["source"] == {"kind": "demo"}, "an existing snapshot is never rewritten"
-    assert not [p for p in root.snapshots.iterdir() if p.name.startswith(".")], "no staging left behind"
+    assert not [p for p in root.snapshots.iterdir() if p.name.startswith(".")], (
+        "no staging left behind"
+    )
     assert data.resolve("latest", root=root) == first.id
     assert data.resolve(first.id[:6], root=root) == first.id
-    assert data.load("participants", snapshot="latest", root=root).equals(demo_tables["participants"])
+    assert data.load("participants", snapshot="latest", root=root).equals(
+        demo_tables["participants"]
+    )
 
 
 def test_missing_data_and_tables_say_what_to_do(tmp_path):
@@ -104,7 +149,9 @@ def test_missing_data_and_tables_say_what_to_do(tmp_path):
     with pytest.raises(data.SnapshotError, match="make demo-data"):
         data.resolve("latest", root=root)
     data.write_snapshot({"t": pd.DataFrame({"a": [1]})}, source={"kind": "test"}, root=root)
-    with pytest.raises(data.SnapshotError, match=r"table 'nope' is not in snapshot \w+ \(it has: t\)"):
+    with pytest.raises(
+        data.SnapshotError, match=r"table 'nope' is not in snapshot \w+ \(it has: t\)"
+    ):
         data.load("nope", root=root)
     with pytest.raises(data.SnapshotError, match="snapshot 'zzz' not found"):
         data.load("t", snapshot="zzz", root=root)

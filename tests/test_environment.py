@@ -17,7 +17,9 @@ def _split(spec: str) -> tuple[str, str]:
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + [s for group in project["optional-dependencies"].values() for s in group]
+    specs = project["dependencies"] + [
+        s for group in project["optional-dependencies"].values() for s in group
+    ]
     return dict(_split(s) for s in specs)
 
 

@@ -17,8 +17,12 @@ TODAY = date(2026, 11, 24)
 
 def test_periods_of_each_cadence():
     assert parse_period(2024, "yearly") == Period(date(2024, 1, 1), date(2024, 12, 31), "2024")
-    assert parse_period("2024-Q2", "quarterly") == Period(date(2024, 4, 1), date(2024, 6, 30), "2024-Q2")
-    assert parse_period("2024-02", "monthly") == Period(date(2024, 2, 1), date(2024, 2, 29), "2024-02")
+    assert parse_period("2024-Q2", "quarterly") == Period(
+        date(2024, 4, 1), date(2024, 6, 30), "2024-Q2"
+    )
+    assert parse_period("2024-02", "monthly") == Period(
+        date(2024, 2, 1), date(2024, 2, 29), "2024-02"
+    )
     assert parse_period(date(2024, 11, 5), "quarterly").label == "2024-Q4"
     with pytest.raises(ValueError, match="not a period"):
         parse_period("2024-13", "monthly")
@@ -29,12 +33,19 @@ def test_only_complete_periods_and_lag():
     labels = [p.label for p in periods("monthly", start, today=TODAY)]
     assert labels == ["2026-08", "2026-09", "2026-10"]  # November is not over
     # 31 days lag: October (ended 31.10.) is due from 01.12. on
-    assert [p.label for p in periods("monthly", start, today=TODAY, lag_days=31)] == ["2026-08", "2026-09"]
-    assert [p.label for p in periods("monthly", start, today=date(2026, 12, 2), lag_days=31)][-1] == "2026-10"
+    assert [p.label for p in periods("monthly", start, today=TODAY, lag_days=31)] == [
+        "2026-08",
+        "2026-09",
+    ]
+    assert [p.label for p in periods("monthly", start, today=date(2026, 12, 2), lag_days=31)][
+        -1
+    ] == "2026-10"
 
 
 def test_periods_stop_at_end():
-    out = periods("yearly", parse_period(2019, "yearly"), end=parse_period(2021, "yearly"), today=TODAY)
+    out = periods(
+        "yearly", parse_period(2019, "yearly"), end=parse_period(2021, "yearly"), today=TODAY
+    )
     assert [p.label for p in out] == ["2019", "2020", "2021"]
 
 
@@ -101,7 +112,9 @@ schedules:
 
 def test_unknown_parameter_names_file_line_and_key(plan_dir):
     message = _plan_error(plan_dir, BASE.format(extra="  agnecy: typo"))
-    assert message.startswith(f"{plan_dir.params / 'probe.yml'}:4: parameters.agnecy: unknown parameter")
+    assert message.startswith(
+        f"{plan_dir.params / 'probe.yml'}:4: parameters.agnecy: unknown parameter"
+    )
     assert "agency" in message  # lists the known ones
 
 
@@ -124,9 +137,15 @@ def test_schedule_errors(plan_dir):
     assert "schedules[0].cadence: 'weekly' is not one of" in _plan_error(
         plan_dir, BASE.format(extra="").replace("yearly", "weekly")
     )
-    assert "schedules[0].start:" in _plan_error(plan_dir, BASE.format(extra="").replace("start: 2022", "start: 20x2"))
-    assert "period_start: is set by the schedule" in _plan_error(plan_dir, BASE.format(extra="  period_start: 2020-01-01"))
-    assert "no such notebook" in _plan_error(plan_dir, BASE.format(extra="").replace("probe.ipynb", "nope.ipynb"))
+    assert "schedules[0].start:" in _plan_error(
+        plan_dir, BASE.format(extra="").replace("start: 2022", "start: 20x2")
+    )
+    assert "period_start: is set by the schedule" in _plan_error(
+        plan_dir, BASE.format(extra="  period_start: 2020-01-01")
+    )
+    assert "no such notebook" in _plan_error(
+        plan_dir, BASE.format(extra="").replace("probe.ipynb", "nope.ipynb")
+    )
     assert ": colour: unknown key" in _plan_error(plan_dir, "colour: red\n" + BASE.format(extra=""))
     assert "not valid YAML" in _plan_error(plan_dir, "notebook: [unclosed\n")
 
@@ -162,7 +181,9 @@ def test_notebook_parameters_are_read_without_running(plan_dir):
 
 def test_parameters_cell_errors():
     with pytest.raises(nbparams.NotebookParameterError, match="no code cell tagged 'parameters'"):
-        nbparams.parameters_cell({"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}}]})
+        nbparams.parameters_cell(
+            {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}}]}
+        )
     with pytest.raises(nbparams.NotebookParameterError, match="not a literal"):
         nbparams.parse("x: int = compute()")
     assert nbparams.parse("x = 1.5\ny: list = [1]")["x"].type == "float"

@@ -49,7 +49,11 @@ def test_report_has_no_code_and_loads_nothing_from_outside(labour_report):
 def test_plotly_js_is_embedded_exactly_once(labour_report):
     _, page, _ = labour_report
     html = page.read_text(encoding="utf-8")
-    big_scripts = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S) if len(s) > 1_000_000]
+    big_scripts = [
+        s
+        for s in re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
+        if len(s) > 1_000_000
+    ]
     assert len(big_scripts) == 1
     assert html.count('class="plotly-graph-div"') >= 4
     assert page.stat().st_size < 6_000_000
@@ -63,7 +67,11 @@ def test_report_is_german_with_parameters_toc_and_provenance(labour_report):
     assert "2024 (01.01.2024–31.12.2024)" in html
     assert "Einstellungen dieses Berichts" in html and "Mindestfallzahl für die Anzeige" in html
     assert 'id="toc"' in html and "Herkunft der Zahlen" in html
-    for key in (manifest["run_id"], manifest["data"]["snapshot_id"], manifest["code"]["source_fingerprint"]):
+    for key in (
+        manifest["run_id"],
+        manifest["data"]["snapshot_id"],
+        manifest["code"]["source_fingerprint"],
+    ):
         assert key in html
     assert "Eingliederungsquote" in html and "Geheimhaltung" in html
     assert "Traceback" not in html
@@ -74,8 +82,15 @@ def test_report_figures_are_in_the_history(labour_report):
     figures = history.read(db=ws.history)
     assert set(figures["run_id"]) == {manifest["run_id"]}
     ids = set(figures["indicator_id"])
-    assert {"lm_participants", "lm_eingliederungsquote_6m", "lm_verbleibsquote_12m", "rec_full_share"} <= ids
-    total = figures[(figures["indicator_id"] == "lm_eingliederungsquote_6m") & (figures["group_var"] == "")]
+    assert {
+        "lm_participants",
+        "lm_eingliederungsquote_6m",
+        "lm_verbleibsquote_12m",
+        "rec_full_share",
+    } <= ids
+    total = figures[
+        (figures["indicator_id"] == "lm_eingliederungsquote_6m") & (figures["group_var"] == "")
+    ]
     assert len(total) == 1 and 0 < total["value"].iloc[0] < 1
     assert (total["ci_low"] < total["value"]).all() and (total["value"] < total["ci_high"]).all()
 
@@ -100,7 +115,9 @@ def test_index_lists_reports(labour_report):
 
 
 def test_parameter_rows_and_period_text_for_readers():
-    rows = parameter_rows({"period_start": "2024-01-01", "suppression_threshold": 5, "flag": True}, "de")
+    rows = parameter_rows(
+        {"period_start": "2024-01-01", "suppression_threshold": 5, "flag": True}, "de"
+    )
     assert rows == [
         {"label": "Beginn des Berichtszeitraums", "value": "01.01.2024"},
         {"label": "Mindestfallzahl für die Anzeige", "value": "5"},

@@ -18,8 +18,8 @@ from filelock import FileLock
 
 from evaluation import history, provenance
 from evaluation.execute import lock_path
-from evaluation.runner import environment, prepare, run_plan
 from evaluation.plan import load_plan
+from evaluation.runner import environment, prepare, run_plan
 from tests.conftest import set_probe_failure
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,11 @@ def run(ws, **kwargs):
 
 
 def published(ws):
-    return sorted(p.relative_to(ws.reports).as_posix() for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts)
+    return sorted(
+        p.relative_to(ws.reports).as_posix()
+        for p in ws.reports.rglob("*")
+        if p.is_file() and ".state" not in p.parts
+    )
 
 
 def never(job):
@@ -69,17 +73,28 @@ def test_runs_publish_reports_manifests_and_history(probe_workspace):
 def test_nothing_changed_means_nothing_runs_and_nothing_is_written(probe_workspace):
     ws = probe_workspace
     run(ws)
-    before = {p: p.stat().st_mtime_ns for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts}
+    before = {
+        p: p.stat().st_mtime_ns
+        for p in ws.reports.rglob("*")
+        if p.is_file() and ".state" not in p.parts
+    }
     summary, out = run(ws, executor=never)
     assert summary.count("skipped") == 3 and summary.exit_code == 0
     assert out.startswith("Nothing to do: 3 runs are up to date.")
-    after = {p: p.stat().st_mtime_ns for p in ws.reports.rglob("*") if p.is_file() and ".state" not in p.parts}
+    after = {
+        p: p.stat().st_mtime_ns
+        for p in ws.reports.rglob("*")
+        if p.is_file() and ".state" not in p.parts
+    }
     assert after == before
 
 
 def _fingerprints(ws):
     env = environment(ws)
-    return {r.key: prepare(r, ws, env=env).manifest["fingerprint"] for r in load_plan(root=ws, today=TODAY)}
+    return {
+        r.key: prepare(r, ws, env=env).manifest["fingerprint"]
+        for r in load_plan(root=ws, today=TODAY)
+    }
 
 
 def test_fingerprint_follows_notebook_parameters_and_data(probe_workspace, demo_tables):
@@ -130,7 +145,7 @@ def test_a_failing_notebook_does_not_stop_the_others(probe_workspace):
     summary, out = run(ws)
     assert summary.exit_code == 1
     assert summary.count("ok") == 2 and summary.count("failed") == 1
-    line = next(l for l in out.splitlines() if l.startswith("FAILED probe/jahr/2023"))
+    line = next(x for x in out.splitlines() if x.startswith("FAILED probe/jahr/2023"))
     assert "probe.ipynb, cell" in line and "ValueError: planted failure for 2023-01-01" in line
     folder = ws.reports / "probe/jahr/2023"
     executed = nbformat.read(folder / "failed.ipynb", as_version=4)

@@ -27,6 +27,12 @@ def wilson(count, nobs, *, alpha: float = 0.05) -> tuple[pd.Series, pd.Series, p
     nobs = pd.Series(nobs, dtype=float, index=count.index)
     valid = nobs > 0
     safe_n = nobs.where(valid, 1.0)
-    low, high = proportion_confint(count.to_numpy(), safe_n.to_numpy(), alpha=alpha, method="wilson")
+    low, high = proportion_confint(
+        count.to_numpy(), safe_n.to_numpy(), alpha=alpha, method="wilson"
+    )
     share = (count / safe_n).where(valid)
-    return share, pd.Series(np.asarray(low), index=count.index).where(valid), pd.Series(np.asarray(high), index=count.index).where(valid)
+    return (
+        share,
+        pd.Series(np.asarray(low), index=count.index).where(valid),
+        pd.Series(np.asarray(high), index=count.index).where(valid),
+    )

@@ -28,7 +28,9 @@ DECIDED = ("voll", "teilweise", "ausgleich", "keine")
 DAYS_PER_MONTH = 30.4375
 
 
-def reach(enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS) -> pd.DataFrame:
+def reach(
+    enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS
+) -> pd.DataFrame:
     """Participants reached, entries and exits per project in a period.
 
     Returns one row per project plus ``"total"`` with columns ``participants`` (distinct
@@ -36,7 +38,10 @@ def reach(enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[s
     ``dropouts`` (exits before the planned end).
     """
     e = enrolments[enrolments["project"].isin(projects)]
-    active = e[(e["entry_date"] <= pd.Timestamp(end)) & (e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start)))]
+    active = e[
+        (e["entry_date"] <= pd.Timestamp(end))
+        & (e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start)))
+    ]
     exits = e[in_period(e["exit_date"], start, end)]
 
     def counts(a: pd.DataFrame, x: pd.DataFrame) -> dict[str, int]:
@@ -47,7 +52,9 @@ def reach(enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[s
             "dropouts": int((x["exit_reason"] == "abbruch").sum()),
         }
 
-    rows = {p: counts(active[active["project"] == p], exits[exits["project"] == p]) for p in projects}
+    rows = {
+        p: counts(active[active["project"] == p], exits[exits["project"] == p]) for p in projects
+    }
     rows["total"] = counts(active, exits)
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "project"
@@ -86,7 +93,10 @@ def followup_status(
         ``response_rate``, ``eingliederungsquote`` and ``verbleibsquote`` with Wilson 95 %
         intervals (``*_ci_low``, ``*_ci_high``).
     """
-    e = enrolments[enrolments["project"].isin(LABOUR_PROJECTS) & in_period(enrolments["exit_date"], exit_from, exit_to)].copy()
+    e = enrolments[
+        enrolments["project"].isin(LABOUR_PROJECTS)
+        & in_period(enrolments["exit_date"], exit_from, exit_to)
+    ].copy()
     e["cohort"] = e["entry_date"].dt.year.astype("Int64").astype(str)
     due_date = e["exit_date"] + pd.to_timedelta(np.round(months * DAYS_PER_MONTH), unit="D")
     e["due"] = due_date <= pd.Timestamp(data_end)
@@ -131,12 +141,16 @@ def time_to_decision(cases: pd.DataFrame, start: date, end: date) -> pd.DataFram
     Withdrawn applications are left out (they end without a decision). Returns ``n``,
     ``median``, ``q1`` and ``q3`` (months) per group and in total.
     """
-    c = cases[in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)].copy()
+    c = cases[
+        in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)
+    ].copy()
     c["months"] = (c["decision_date"] - c["application_date"]).dt.days / DAYS_PER_MONTH
     c["group"] = np.where(c["regulated"], "regulated", "not_regulated")
 
     def describe(s: pd.Series) -> pd.Series:
-        return pd.Series({"n": len(s), "median": s.median(), "q1": s.quantile(0.25), "q3": s.quantile(0.75)})
+        return pd.Series(
+            {"n": len(s), "median": s.median(), "q1": s.quantile(0.25), "q3": s.quantile(0.75)}
+        )
 
     rows = {g: describe(c.loc[c["group"] == g, "months"]) for g in ("regulated", "not_regulated")}
     rows["total"] = describe(c["months"])
@@ -149,8 +163,14 @@ def time_to_decision(cases: pd.DataFrame, start: date, end: date) -> pd.DataFram
 def full_equivalence_share(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     """Share of decisions (excluding withdrawn) granting full equivalence, by regulation."""
     c = cases[in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)]
-    c = c.assign(group=np.where(c["regulated"], "regulated", "not_regulated"), full=c["decision"] == "voll")
-    out = c.groupby("group").agg(n=("full", "size"), full=("full", "sum")).reindex(["regulated", "not_regulated"], fill_value=0)
+    c = c.assign(
+        group=np.where(c["regulated"], "regulated", "not_regulated"), full=c["decision"] == "voll"
+    )
+    out = (
+        c.groupby("group")
+        .agg(n=("full", "size"), full=("full", "sum"))
+        .reindex(["regulated", "not_regulated"], fill_value=0)
+    )
     out.loc["total"] = out.sum()
     out["share"], out["ci_low"], out["ci_high"] = wilson(out["full"], out["n"])
     return out
@@ -159,7 +179,12 @@ def full_equivalence_share(cases: pd.DataFrame, start: date, end: date) -> pd.Da
 def pending_at(cases: pd.DataFrame, day: date) -> int:
     """Applications filed by ``day`` without a decision by ``day``."""
     t = pd.Timestamp(day)
-    return int(((cases["application_date"] <= t) & (cases["decision_date"].isna() | (cases["decision_date"] > t))).sum())
+    return int(
+        (
+            (cases["application_date"] <= t)
+            & (cases["decision_date"].isna() | (cases["decision_date"] > t))
+        ).sum()
+    )
 
 
 def _shift_months(day: date, months: int) -> date:
@@ -190,26 +215,43 @@ def followup_in_period(
     )
 
 
-def followup_with_margins(enrolments: pd.DataFrame, followups: pd.DataFrame, period, *, months: int, data_end: date) -> pd.DataFrame:
+def followup_with_margins(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, period, *, months: int, data_end: date
+) -> pd.DataFrame:
     """:func:`followup_in_period` by project and cohort plus ``"total"`` rows for each margin."""
     kwargs = {"months": months, "data_end": data_end}
     cells = followup_in_period(enrolments, followups, period, by=("project", "cohort"), **kwargs)
     if cells.empty:
         return cells
-    by_project = followup_in_period(enrolments, followups, period, by=("project",), **kwargs).assign(cohort="total")
-    by_cohort = followup_in_period(enrolments, followups, period, by=("cohort",), **kwargs).assign(project="total")
-    overall = followup_in_period(enrolments, followups, period, by=(), **kwargs).assign(project="total", cohort="total")
-    parts = [cells.reset_index(), by_project.reset_index(), by_cohort.reset_index(), overall.reset_index(drop=True)]
+    by_project = followup_in_period(
+        enrolments, followups, period, by=("project",), **kwargs
+    ).assign(cohort="total")
+    by_cohort = followup_in_period(enrolments, followups, period, by=("cohort",), **kwargs).assign(
+        project="total"
+    )
+    overall = followup_in_period(enrolments, followups, period, by=(), **kwargs).assign(
+        project="total", cohort="total"
+    )
+    parts = [
+        cells.reset_index(),
+        by_project.reset_index(),
+        by_cohort.reset_index(),
+        overall.reset_index(drop=True),
+    ]
     return pd.concat(parts, ignore_index=True).set_index(["project", "cohort"]).sort_index()
 
 
-def yearly_trend(enrolments: pd.DataFrame, followups: pd.DataFrame, *, until: date, months: int, data_end: date) -> pd.DataFrame:
+def yearly_trend(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, *, until: date, months: int, data_end: date
+) -> pd.DataFrame:
     """Overall follow-up status by year of the follow-up date, from the first year with exits."""
     first = int(enrolments["exit_date"].dropna().dt.year.min())
     rows = {}
     for year in range(first, until.year + 1):
         window = type("Y", (), {"start": date(year, 1, 1), "end": min(date(year, 12, 31), until)})
-        row = followup_in_period(enrolments, followups, window, months=months, data_end=data_end, by=())
+        row = followup_in_period(
+            enrolments, followups, window, months=months, data_end=data_end, by=()
+        )
         if not row.empty and row["due"].iloc[0] > 0:
             rows[str(year)] = row.iloc[0]
     out = pd.DataFrame(rows).T

@@ -28,7 +28,9 @@ FOLLOWUP_DEFINITION = {
 }
 
 
-def _codes(frame: pd.DataFrame, column: str, codes: dict[str, tuple[str, str]], ctx: Any) -> pd.Series:
+def _codes(
+    frame: pd.DataFrame, column: str, codes: dict[str, tuple[str, str]], ctx: Any
+) -> pd.Series:
     mapping = {**labels.labels_for(codes, ctx.language), "total": ctx.t("total")}
     return frame[column].map(lambda v: mapping.get(v, v))
 
@@ -43,26 +45,44 @@ def flows_for_readers(reach: pd.DataFrame, ctx: Any) -> pd.DataFrame:
 def persons_for_readers(reach: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     """Distinct persons reached per project and overall (not a sum: people in both count once)."""
     out = reach[["participants"]].rename(columns={"participants": "persons"}).reset_index()
-    overall = "Personen insgesamt (ohne Doppelzählung)" if ctx.language == "de" else "Persons, unduplicated"
+    overall = (
+        "Personen insgesamt (ohne Doppelzählung)"
+        if ctx.language == "de"
+        else "Persons, unduplicated"
+    )
     out["project"] = _codes(out, "project", labels.PROJECTS, ctx).replace(ctx.t("total"), overall)
     return ctx.reader_columns(out)
 
 
 def followup_table(table: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Follow-up status by project and cohort with margins, and its disclosure options."""
-    cols = ["exits", "known", "svb", "not_unemployed", "eingliederungsquote", "eingliederungsquote_ci_low",
-            "eingliederungsquote_ci_high", "verbleibsquote"]
+    cols = [
+        "exits",
+        "known",
+        "svb",
+        "not_unemployed",
+        "eingliederungsquote",
+        "eingliederungsquote_ci_low",
+        "eingliederungsquote_ci_high",
+        "verbleibsquote",
+    ]
     out = table[cols].reset_index()
     out["project"] = _codes(out, "project", labels.PROJECTS, ctx)
     out["cohort"] = out["cohort"].replace("total", ctx.t("total"))
-    out = out.rename(columns={"eingliederungsquote_ci_low": "ci_low", "eingliederungsquote_ci_high": "ci_high"})
+    out = out.rename(
+        columns={"eingliederungsquote_ci_low": "ci_low", "eingliederungsquote_ci_high": "ci_high"}
+    )
     out = ctx.reader_columns(out)
     t = ctx.t
     options = {
         "n": t("known"),
         "counts": [t("exits")],
-        "numerators": {t("eingliederungsquote"): t("svb"), t("verbleibsquote"): t("not_unemployed"),
-                       t("ci_low"): t("svb"), t("ci_high"): t("svb")},
+        "numerators": {
+            t("eingliederungsquote"): t("svb"),
+            t("verbleibsquote"): t("not_unemployed"),
+            t("ci_low"): t("svb"),
+            t("ci_high"): t("svb"),
+        },
         "percent": [t("eingliederungsquote"), t("verbleibsquote"), t("ci_low"), t("ci_high")],
         "complementary_within": [t("project"), t("cohort")],
         "hide": [t("svb"), t("not_unemployed"), t("ci_low"), t("ci_high")],
@@ -99,12 +119,27 @@ def followup_totals(table: pd.DataFrame) -> pd.DataFrame:
 
 def trend_table(trend: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Yearly Eingliederungsquote with interval, and its disclosure options."""
-    out = trend[["known", "svb", "eingliederungsquote", "eingliederungsquote_ci_low", "eingliederungsquote_ci_high"]]
-    out = out.rename(columns={"eingliederungsquote_ci_low": "ci_low", "eingliederungsquote_ci_high": "ci_high"})
+    out = trend[
+        [
+            "known",
+            "svb",
+            "eingliederungsquote",
+            "eingliederungsquote_ci_low",
+            "eingliederungsquote_ci_high",
+        ]
+    ]
+    out = out.rename(
+        columns={"eingliederungsquote_ci_low": "ci_low", "eingliederungsquote_ci_high": "ci_high"}
+    )
     out = ctx.reader_columns(out.reset_index())
     t = ctx.t
     shares = [t("eingliederungsquote"), t("ci_low"), t("ci_high")]
-    return out, {"n": t("known"), "numerators": dict.fromkeys(shares, t("svb")), "percent": shares, "hide": [t("svb")]}
+    return out, {
+        "n": t("known"),
+        "numerators": dict.fromkeys(shares, t("svb")),
+        "percent": shares,
+        "hide": [t("svb")],
+    }
 
 
 def trend_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
@@ -128,7 +163,9 @@ def trend_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
 def decisions_for_readers(decisions: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     """Decisions by category (rows) and regulation (columns), labelled."""
     out = decisions.rename(index=labels.labels_for(labels.RECOGNITION_DECISIONS, ctx.language))
-    out = out.rename(columns={"regulated": ctx.t("regulated"), "not_regulated": ctx.t("not_regulated")})
+    out = out.rename(
+        columns={"regulated": ctx.t("regulated"), "not_regulated": ctx.t("not_regulated")}
+    )
     return out.rename_axis(index=ctx.t("decision"))
 
 
@@ -157,5 +194,11 @@ def decisions_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
 def duration_for_readers(duration: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     """Months to decision per regulation group and in total."""
     out = duration.reset_index()
-    out["group"] = out["group"].map({"regulated": ctx.t("regulated"), "not_regulated": ctx.t("not_regulated"), "total": ctx.t("total")})
+    out["group"] = out["group"].map(
+        {
+            "regulated": ctx.t("regulated"),
+            "not_regulated": ctx.t("not_regulated"),
+            "total": ctx.t("total"),
+        }
+    )
     return ctx.reader_columns(out)
