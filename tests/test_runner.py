@@ -216,3 +216,54 @@ def test_a_raw_table_cannot_reach_a_report(probe_workspace):
     assert summary.count("failed") == 1, out
     assert "DisclosureError" in out
     assert not (ws.reports / "probe/jahr/2024/report.html").exists()
+
+
+def record_only(job):
+    """Executor stand-in for plan-selection tests: executes nothing, reports success."""
+    from evaluation.execute import Outcome
+
+    return Outcome(job.run_key, "ok", 0.01)
+
+
+def test_due_runs_what_is_due_and_catches_up_missed_periods(probe_workspace):
+    ws = probe_workspace
+    plan = ws.params / "probe.yml"
+    plan.write_text(plan.read_text().replace("    end: 2024\n", "    lag_days: 31\n"))
+    out = io.StringIO()
+    summary = run_plan(root=ws, due=True, today=date(2025, 1, 15), out=out, executor=record_only)
+    assert sorted(o.run_key for o in summary.outcomes) == ["probe/jahr/2022", "probe/jahr/2023"]
+    # the machine was off for a year: the next call catches up 2024 and 2025
+    summary = run_plan(root=ws, due=True, today=date(2026, 3, 1), out=out, executor=record_only)
+    assert sorted(o.run_key for o in summary.outcomes)[-2:] == [
+        "probe/jahr/2024",
+        "probe/jahr/2025",
+    ]
+
+
+def test_notebooks_run_unchanged_with_the_plain_papermill_cli(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "period_start: '2023-01-01'\nperiod_end: '2023-12-31'\nsuppression_threshold: 10\n"
+    )
+    out = tmp_path / "out.ipynb"
+    papermill = Path(sys.executable).parent / "papermill"
+    result = subprocess.run(
+        [
+            str(papermill),
+            str(Path(__file__).parents[1] / "notebooks" / "labour_market.ipynb"),
+            str(out),
+            "-f",
+            str(params),
+            "--cwd",
+            str(Path(__file__).parents[1] / "notebooks"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    executed = nbformat.read(out, as_version=4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert "suppression_threshold = 10" in injected.source
