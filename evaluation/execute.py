@@ -47,6 +47,7 @@ class Job:
     language: str = "de"
     cell_timeout: int = 900
     force: bool = False
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass

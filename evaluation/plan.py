@@ -7,6 +7,7 @@ with a cadence::
     title: Arbeitsmarktintegration         # report title (German)
     title_en: Labour-market integration
     field: Arbeitsmarktintegration         # field of work, for the report index
+    after: [data_quality]                  # optional; run after these plans' runs of the same period
     parameters:                            # the same for every run
       agency: Integrationsagentur PHOENIX
       suppression_threshold: 5
@@ -33,7 +34,7 @@ import calendar
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -46,7 +47,16 @@ from evaluation.paths import Paths, paths
 Cadence = Literal["monthly", "quarterly", "yearly"]
 CADENCES: tuple[str, ...] = ("monthly", "quarterly", "yearly")
 RUNNER_PARAMETERS = ("period_start", "period_end")
-TOP_KEYS = {"notebook", "title", "title_en", "field", "parameters", "schedules", "description"}
+TOP_KEYS = {
+    "notebook",
+    "title",
+    "title_en",
+    "field",
+    "parameters",
+    "schedules",
+    "description",
+    "after",
+}
 SCHEDULE_KEYS = {"name", "cadence", "start", "end", "lag_days", "matrix", "parameters"}
 
 
@@ -142,6 +152,7 @@ class Run:
     title_en: str
     field: str
     matrix: Mapping[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -234,6 +245,30 @@ def load_plan(
     return runs
 
 
+def _check_after(doc: _Located, p: Paths) -> tuple[str, ...]:
+    """The plans this plan runs after (same period), checked to exist and not to loop."""
+    after = doc.data.get("after") or []
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise doc.error(
+            "after", "expected a list of plan names (file names in params/ without .yml)"
+        )
+    known = {f.stem: f for f in p.params.glob("*.y*ml")}
+    for name in after:
+        if name not in known:
+            raise doc.error("after", f"no plan {name!r} in {p.params}")
+    seen, stack = {doc.path.stem}, list(after)
+    while stack:
+        name = stack.pop()
+        if name == doc.path.stem:
+            raise doc.error("after", "plans wait for each other in a circle")
+        if name in seen or name not in known:  # unknown names are reported for their own file
+            continue
+        seen.add(name)
+        nested = yaml.safe_load(known[name].read_text(encoding="utf-8")) or {}
+        stack.extend((nested.get("after") or []) if isinstance(nested, dict) else [])
+    return tuple(after)
+
+
 def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
     data = doc.data
     for key in data:
@@ -257,6 +292,7 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
             "schedules", "missing: give at least one schedule with name, cadence and start"
         )
     plan_name = doc.path.stem
+    after = _check_after(doc, p)
     runs: list[Run] = []
     for i, schedule in enumerate(schedules):
         runs.extend(
@@ -272,7 +308,7 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
                 due_only,
             )
         )
-    return runs
+    return [replace(run, after=after) for run in runs] if after else runs
 
 
 def _expand_schedule(

@@ -14,7 +14,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from multiprocessing import get_context
@@ -168,10 +168,11 @@ def run_plan(
         There is no data snapshot.
     """
     p = root or paths()
-    runs = _select(load_plan(files, root=p, today=today, due_only=due), only, period)
+    all_runs = load_plan(files, root=p, today=today, due_only=due)
+    runs = _select(all_runs, only, period)
     summary = Summary(planned=len(runs))
     env = environment(p)
-    prepared = [prepare(r, p, env=env) for r in runs]
+    prepared = _prepare_with_dependencies(runs, all_runs, p, env)
     todo = []
     for job in prepared:
         if not force and is_current(p, job.run_key, job.manifest["fingerprint"]):
@@ -191,23 +192,69 @@ def run_plan(
         f"{len(todo)} of {summary.planned} runs to execute ({skipped} up to date), {workers} workers",
         file=out,
     )
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(executor, job): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker itself died
-                outcome = Outcome(
-                    job.run_key, "failed", error={"summary": f"worker crashed: {exc!r}"}
-                )
-            done += 1
-            summary.outcomes.append(outcome)
-            print(_progress_line(done, len(todo), outcome), file=out, flush=True)
+    for outcome in _execute_in_order(todo, workers, executor):
+        summary.outcomes.append(outcome)
+        done = len(summary.outcomes) - skipped
+        print(_progress_line(done, len(todo), outcome), file=out, flush=True)
     _write_index(p)
     _print_summary(summary, p, out)
     return summary
+
+
+def _prepare_with_dependencies(
+    runs: list[Run], all_runs: list[Run], p: Paths, env: dict[str, Any]
+) -> list[Job]:
+    """Prepare jobs; a run that waits for other plans also fingerprints their runs.
+
+    A run with ``after`` depends on the runs of those plans for the same period label. Its
+    fingerprint then covers theirs, so it is re-run whenever one of them would be.
+    """
+    by_period: dict[tuple[str, str], list[Run]] = {}
+    for run in all_runs:
+        by_period.setdefault((run.plan, run.period.label), []).append(run)
+    cache: dict[str, Job] = {}
+
+    def job_for(run: Run) -> Job:
+        if run.key not in cache:
+            job = prepare(run, p, env=env)
+            deps = [
+                job_for(d)
+                for name in run.after
+                for d in by_period.get((name, run.period.label), [])
+            ]
+            if deps:
+                manifest = dict(job.manifest)
+                manifest["depends_on"] = {d.run_key: d.manifest["fingerprint"] for d in deps}
+                manifest["fingerprint"] = provenance.fingerprint(
+                    own=job.manifest["fingerprint"], depends_on=manifest["depends_on"]
+                )
+                job = replace(job, manifest=manifest, depends_on=tuple(d.run_key for d in deps))
+            cache[run.key] = job
+        return cache[run.key]
+
+    return [job_for(run) for run in runs]
+
+
+def _execute_in_order(todo: list[Job], workers: int, executor: Callable[[Job], Outcome]):
+    """Execute jobs in parallel; a job starts only after the jobs it depends on (if queued) ended."""
+    pending = {job.run_key: job for job in todo}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        running: dict[Any, Job] = {}
+        while pending or running:
+            busy = set(pending) | {job.run_key for job in running.values()}
+            ready = [k for k, job in pending.items() if not set(job.depends_on) & (busy - {k})]
+            for key in ready or (list(pending) if not running else []):  # never wait on nothing
+                job = pending.pop(key)
+                running[pool.submit(executor, job)] = job
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker itself died
+                    yield Outcome(
+                        job.run_key, "failed", error={"summary": f"worker crashed: {exc!r}"}
+                    )
 
 
 def _write_index(p: Paths) -> None:

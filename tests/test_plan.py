@@ -197,3 +197,16 @@ def test_repository_plan_is_valid():
 
     runs = load_plan(root=paths(Path(__file__).resolve().parents[1]), today=TODAY)
     assert runs and all(r.parameters["period_start"] <= r.parameters["period_end"] for r in runs)
+
+
+def test_after_names_existing_plans_without_circles(plan_dir):
+    write(plan_dir.params / "other.yml", BASE.format(extra="") + "after: [probe]\n")
+    write(plan_dir.params / "probe.yml", BASE.format(extra="") + "after: [other]\n")
+    with pytest.raises(PlanError, match="after: plans wait for each other in a circle"):
+        load_plan(root=plan_dir, today=TODAY)
+    write(plan_dir.params / "probe.yml", BASE.format(extra="") + "after: [nothing]\n")
+    with pytest.raises(PlanError, match="after: no plan 'nothing'"):
+        load_plan(root=plan_dir, today=TODAY)
+    write(plan_dir.params / "probe.yml", BASE.format(extra=""))
+    runs = load_plan(root=plan_dir, today=TODAY)
+    assert {r.plan: r.after for r in runs} == {"probe": (), "other": ("probe",)}

@@ -267,3 +267,25 @@ def test_notebooks_run_unchanged_with_the_plain_papermill_cli(tmp_path):
         c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
     assert "suppression_threshold = 10" in injected.source
+
+
+def test_a_plan_runs_after_the_plans_it_reads(probe_workspace):
+    """A report that reads other runs' figures waits for them and re-runs when they change."""
+    ws = probe_workspace
+    shutil_copy = __import__("shutil").copy
+    shutil_copy(ws.notebooks / "probe.ipynb", ws.notebooks / "summary.ipynb")
+    (ws.params / "summary.yml").write_text(
+        "notebook: summary.ipynb\ntitle: Summary\nafter: [probe]\n"
+        "schedules:\n  - name: jahr\n    cadence: yearly\n    start: 2024\n    end: 2024\n"
+    )
+    summary, out = run(ws, only=["probe/jahr/2024", "summary"], jobs=2)
+    assert summary.count("ok") == 2, out
+    first = json.loads((ws.reports / "probe/jahr/2024/manifest.json").read_text())
+    second = json.loads((ws.reports / "summary/jahr/2024/manifest.json").read_text())
+    assert second["started_at"] >= first["ended_at"]
+    assert second["depends_on"] == {"probe/jahr/2024": first["fingerprint"]}
+    # a change that re-runs the probe re-runs the summary too
+    params = ws.params / "probe.yml"
+    params.write_text(params.read_text().replace("agency: Testagentur", "agency: Andere"))
+    summary, _ = run(ws, only=["summary"], executor=record_only)
+    assert [o.run_key for o in summary.outcomes] == ["summary/jahr/2024"]
