@@ -84,6 +84,22 @@ STADTTEILE: dict[str, tuple[str, str]] = {
     "ausserhalb": ("außerhalb Ehrenfelds", "outside Ehrenfeld"),
 }
 
+ARMS: dict[str, tuple[str, str]] = {
+    "teilnahme": ("Teilnahme", "participation"),
+    "wartegruppe": ("Wartegruppe", "waiting list"),
+}
+
+REGULATION: dict[str, tuple[str, str]] = {
+    "regulated": ("reglementierter Beruf", "regulated profession"),
+    "not_regulated": ("nicht reglementierter Beruf", "non-regulated profession"),
+}
+
+YES_NO: dict[str, tuple[str, str]] = {
+    "yes": ("ja", "yes"),
+    "no": ("nein", "no"),
+    "unknown": ("unbekannt", "unknown"),
+}
+
 CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     "project": PROJECTS,
     "target_group": TARGET_GROUPS,
@@ -94,6 +110,10 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     "assignment_type": ASSIGNMENT_TYPES,
     "event_kind": EVENT_KINDS,
     "stadtteil": STADTTEILE,
+    "arm": ARMS,
+    "regulated": REGULATION,
+    "migration_history": YES_NO,
+    "academic_degree": YES_NO,
 }
 
 #: Words readers see around figures, in both languages.

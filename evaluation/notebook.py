@@ -229,6 +229,12 @@ class Context:
                 group=(group_var if group_value else "", group_value),
             )
 
+    def record_indicator(self, indicator_id: str, *, group_by: str | None = None) -> pd.DataFrame:
+        """Compute a catalogued indicator for this period, record it, and return it."""
+        from evaluation.indicators import catalogue
+
+        return catalogue.record_indicator(self, indicator_id, group_by=group_by)
+
     def recorded(self) -> pd.DataFrame:
         """The figures recorded so far in this run."""
         return pd.DataFrame(self.figures)

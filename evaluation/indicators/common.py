@@ -31,8 +31,13 @@ def wilson(count, nobs, *, alpha: float = 0.05) -> tuple[pd.Series, pd.Series, p
         count.to_numpy(), safe_n.to_numpy(), alpha=alpha, method="wilson"
     )
     share = (count / safe_n).where(valid)
+    # statsmodels' bounds carry floating-point noise (a lower bound of 3e-17 for 0 of n):
+    # clamp them so the interval always contains the estimate.
+    low = np.minimum(np.asarray(low), share.fillna(0).to_numpy())
+    high = np.maximum(np.asarray(high), share.fillna(1).to_numpy())
+    index = count.index
     return (
         share,
-        pd.Series(np.asarray(low), index=count.index).where(valid),
-        pd.Series(np.asarray(high), index=count.index).where(valid),
+        pd.Series(low, index=index).where(valid),
+        pd.Series(high, index=index).where(valid),
     )

@@ -28,6 +28,29 @@ DECIDED = ("voll", "teilweise", "ausgleich", "keine")
 DAYS_PER_MONTH = 30.4375
 
 
+def running(enrolments: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Enrolments running at some point of ``[start, end]`` (entered by the end, not left before the start)."""
+    e = enrolments
+    return e[
+        (e["entry_date"] <= pd.Timestamp(end))
+        & (e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start)))
+    ]
+
+
+def decided(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Recognition cases decided in ``[start, end]``; withdrawn applications are not decisions."""
+    return cases[in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)]
+
+
+def pending(cases: pd.DataFrame, day: date) -> pd.DataFrame:
+    """Applications filed by ``day`` without a decision by ``day``."""
+    t = pd.Timestamp(day)
+    return cases[
+        (cases["application_date"] <= t)
+        & (cases["decision_date"].isna() | (cases["decision_date"] > t))
+    ]
+
+
 def reach(
     enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS
 ) -> pd.DataFrame:
