@@ -925,6 +925,8 @@ class ColumnFormat:
 
 def _format_number(value: float, decimals: int, language: Language) -> str:
     text = f"{value:,.{decimals}f}"
+    if text.startswith("-") and not text.strip("-0.,"):  # -0.0 after rounding is 0
+        text = text[1:]
     if language == "de":
         text = text.translate(str.maketrans({",": ".", ".": ","}))
     return text

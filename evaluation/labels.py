@@ -152,6 +152,12 @@ TERMS: dict[str, tuple[str, str]] = {
     "group": ("Gruppe", "Group"),
     "followup_point": ("Nachbeobachtung", "Follow-up point"),
     "months_after_exit": ("{k} Monate nach Austritt", "{k} months after exit"),
+    "target_group": ("Zielgruppe", "Target group"),
+    "before_entry": ("vor dem Eintritt (Prüfung)", "before entry (check)"),
+    "after_entry": ("nach dem Eintritt", "after entry"),
+    "quarter_since_entry": ("Quartal relativ zum Eintritt", "Quarter relative to entry"),
+    "effect_pp": ("Veränderung (Prozentpunkte)", "Change (percentage points)"),
+    "months_since_entry": ("Monate seit Eintritt", "Months since entry"),
 }
 
 

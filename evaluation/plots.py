@@ -37,8 +37,9 @@ def house_template(language: Literal["de", "en"] = "de") -> go.layout.Template:
         title={"x": 0, "xanchor": "left", "font": {"size": 17}},
         xaxis={"showgrid": False, "linecolor": "#9aa5b1", "ticks": "outside"},
         yaxis={"gridcolor": "#e4e7eb", "zerolinecolor": "#9aa5b1"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        margin={"l": 60, "r": 20, "t": 80, "b": 50},
+        # legend below the plot: long German group names never collide with the title
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
+        margin={"l": 60, "r": 20, "t": 60, "b": 120},
         hoverlabel={"namelength": -1},
     )
     return template
@@ -141,17 +142,7 @@ def line(
         xs = part[x].astype(str).tolist()
         if band:
             low, high = part[band[0]].where(~hidden), part[band[1]].where(~hidden)
-            fig.add_trace(
-                go.Scatter(
-                    x=xs + xs[::-1],
-                    y=high.tolist() + low.tolist()[::-1],
-                    fill="toself",
-                    line={"width": 0},
-                    fillcolor=_rgba(colour, 0.15),
-                    hoverinfo="skip",
-                    showlegend=False,
-                )
-            )
+            _band(fig, xs, low.tolist(), high.tolist(), colour, shape="linear")
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -167,6 +158,19 @@ def line(
     if percent:
         _percent_axis(fig, language)
     return fig
+
+
+def _band(fig: go.Figure, x: list, low: list, high: list, colour: str, *, shape: str) -> None:
+    """A shaded interval: the upper bound, then the lower bound filled up to it."""
+    common = {
+        "x": x,
+        "mode": "lines",
+        "line": {"width": 0, "shape": shape},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+    fig.add_trace(go.Scatter(y=high, **common))
+    fig.add_trace(go.Scatter(y=low, fill="tonexty", fillcolor=_rgba(colour, 0.15), **common))
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -191,16 +195,13 @@ def step(
     for i, (name, part) in enumerate(curves.groupby(color, sort=False)):
         colour = PALETTE[i % len(PALETTE)]
         if band:
-            fig.add_trace(
-                go.Scatter(
-                    x=part[x].tolist() + part[x].tolist()[::-1],
-                    y=part[band[1]].tolist() + part[band[0]].tolist()[::-1],
-                    fill="toself",
-                    line={"width": 0, "shape": "hv"},
-                    fillcolor=_rgba(colour, 0.12),
-                    hoverinfo="skip",
-                    showlegend=False,
-                )
+            _band(
+                fig,
+                part[x].tolist(),
+                part[band[0]].tolist(),
+                part[band[1]].tolist(),
+                colour,
+                shape="hv",
             )
         fig.add_trace(
             go.Scatter(

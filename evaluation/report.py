@@ -97,6 +97,7 @@ PARAMETER_LABELS: dict[str, tuple[str, str]] = {
     "suppression_threshold": ("Mindestfallzahl für die Anzeige", "Minimum count shown"),
     "project": ("Projekt", "Project"),
     "followup_months": ("Nachbeobachtung (Monate nach Austritt)", "Follow-up (months after exit)"),
+    "estimate_effect": ("Wirkungsschätzung", "Effect estimate"),
 }
 
 

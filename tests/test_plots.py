@@ -65,7 +65,10 @@ def test_line_leaves_gaps_for_suppressed_points_and_draws_bands():
         title="Trend",
     )
     lines = [t for t in fig.data if t.mode == "lines+markers"]
-    bands = [t for t in fig.data if t.fill == "toself"]
+    bands = [t for t in fig.data if t.fill == "tonexty"]
     assert len(lines) == 2 and len(bands) == 2
+    assert all(t.mode == "lines" for t in fig.data if t.mode != "lines+markers"), (
+        "bands draw no markers"
+    )
     assert pd.isna(list(lines[0].y)[2])
     assert fig.layout.xaxis.type == "category"

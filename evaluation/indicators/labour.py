@@ -280,3 +280,37 @@ def yearly_trend(
     out = pd.DataFrame(rows).T
     out.index.name = "year"
     return out
+
+
+def quarterly_employment_panel(
+    enrolments: pd.DataFrame, employment: pd.DataFrame, *, until: date
+) -> pd.DataFrame:
+    """Person-quarter panel for the event study of programme entry, up to ``until``.
+
+    One row per labour-market participant and calendar quarter with a record:
+    ``svb`` = share of the quarter's recorded months in employment subject to social
+    insurance, ``quarter`` = running quarter number, ``entry_quarter`` = quarter of the first
+    entry into a labour-market project. Participants entering after ``until`` are left out,
+    and so are records after it. Quarters instead of months keep the number of
+    cohort-by-period cells (and the estimation time) small.
+    """
+    labour = enrolments[enrolments["project"].isin(LABOUR_PROJECTS)]
+    entry = labour.groupby("person_id")["entry_date"].min()
+    entry = entry[entry <= pd.Timestamp(until)]
+    records = employment[
+        (employment["month"] <= pd.Timestamp(until)) & employment["person_id"].isin(entry.index)
+    ]
+
+    def quarter(ts: pd.Series) -> pd.Series:
+        return ts.dt.year * 4 + (ts.dt.month - 1) // 3
+
+    panel = (
+        records.assign(
+            quarter=quarter(records["month"]), svb=records["status"].eq("svb").astype(float)
+        )
+        .groupby(["person_id", "quarter"], as_index=False)["svb"]
+        .mean()
+    )
+    return panel.merge(
+        quarter(entry).rename("entry_quarter"), left_on="person_id", right_index=True
+    )

@@ -202,3 +202,179 @@ def duration_for_readers(duration: pd.DataFrame, ctx: Any) -> pd.DataFrame:
         }
     )
     return ctx.reader_columns(out)
+
+
+EFFECT_DEFINITION = {
+    "de": (
+        "**Wie die Wirkung geschätzt wird.** Verglichen wird, wie oft Teilnehmende in den Quartalen "
+        "nach ihrem Eintritt sozialversicherungspflichtig beschäftigt sind, mit Personen, die zur "
+        "selben Zeit **noch nicht** eingetreten sind (sie treten später ein). Personen- und "
+        "Quartalseffekte gleichen feste Unterschiede zwischen Personen und die allgemeine Lage am "
+        "Arbeitsmarkt aus (Event-Study mit gestaffeltem Eintritt, Wooldridge 2021 / Borusyak, "
+        "Jaravel und Spiess 2024). Die Schätzung ist nur so gut wie ihre Annahmen: "
+        "(1) Ohne Eintritt hätte sich die Beschäftigung der Teilnehmenden so entwickelt wie die der "
+        "noch nicht Eingetretenen (parallele Trends); "
+        "(2) schon vor dem Eintritt ändert sich nichts, weil er bevorsteht (keine Vorwegnahme) – "
+        "die Quartale vor dem Eintritt prüfen das; "
+        "(3) wer wann eintritt, hängt nicht mit kurzfristigen Beschäftigungschancen zusammen. "
+        "Verletzt wäre (3) etwa, wenn Menschen gerade dann in die Beratung kommen, wenn sie ihre "
+        "Stelle verloren haben. Die Zahlen sind daher eine begründete Schätzung, kein Beweis."
+    ),
+    "en": (
+        "**How the effect is estimated.** Participants' employment in the quarters after entry is "
+        "compared with people who had **not yet** entered at the same time (staggered-entry event "
+        "study with person and quarter effects; Wooldridge 2021, Borusyak, Jaravel & Spiess 2024). "
+        "Assumptions: parallel trends, no anticipation (checked by the quarters before entry), and "
+        "timing of entry unrelated to short-term employment chances. An estimate, not a proof."
+    ),
+}
+
+
+def _estimate_frame(rows: pd.DataFrame, ctx: Any, *, term_label: dict[str, str]) -> pd.DataFrame:
+    out = rows[["term", "estimate", "ci_low", "ci_high", "n"]].copy()
+    out["term"] = out["term"].map(lambda t: term_label.get(t, t))
+    names = {
+        "term": "Größe" if ctx.language == "de" else "Quantity",
+        "estimate": "Schätzung" if ctx.language == "de" else "Estimate",
+        "n": "Beobachtungen" if ctx.language == "de" else "Observations",
+    }
+    return ctx.reader_columns(out.rename(columns=names))
+
+
+def event_study_table(result: Any, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Overall effect and effects by quarter since entry, as a protected reader table."""
+    rows = result.tidy()
+    de = ctx.language == "de"
+    labels_ = {
+        "ATT": "Durchschnitt über alle Quartale nach Eintritt"
+        if de
+        else "Average over all quarters after entry"
+    }
+    for term in rows["term"]:
+        if term.startswith("e="):
+            k = int(term[2:])
+            labels_[term] = (
+                (f"{k}. Quartal nach Eintritt" if k else "Quartal des Eintritts")
+                if de
+                else (f"quarter {k} after entry" if k else "quarter of entry")
+            )
+    frame = _estimate_frame(rows, ctx, term_label=labels_)
+    names = frame.columns
+    options = {
+        "n": names[-1],
+        "derived": [names[1], ctx.t("ci_low"), ctx.t("ci_high")],
+        "decimals": 3,
+    }
+    return frame, options
+
+
+def event_study_chart(result: Any, ctx: Any) -> go.Figure:
+    """Effect by quarter relative to entry, with the pre-entry checks, in percentage points."""
+    post = result.event_time.assign(k=lambda d: d["term"].str[2:].astype(int))
+    pre = (
+        result.pretrend.assign(k=lambda d: d["term"].str[2:].astype(int))
+        if result.pretrend is not None
+        else post.iloc[:0]
+    )
+    fig = go.Figure()
+    for i, (name, part) in enumerate(((ctx.t("before_entry"), pre), (ctx.t("after_entry"), post))):
+        fig.add_trace(
+            go.Scatter(
+                x=part["k"],
+                y=part["estimate"],
+                mode="markers",
+                name=name,
+                marker={"size": 10, "color": plots.PALETTE[i]},
+                error_y={
+                    "type": "data",
+                    "array": part["ci_high"] - part["estimate"],
+                    "arrayminus": part["estimate"] - part["ci_low"],
+                },
+            )
+        )
+    fig.add_hline(y=0, line_color="#9aa5b1")
+    fig.update_layout(
+        title="Geschätzte Veränderung der Beschäftigungsquote nach Quartal relativ zum Eintritt"
+        if ctx.language == "de"
+        else "Estimated change in the employment rate by quarter relative to entry",
+        xaxis_title=ctx.t("quarter_since_entry"),
+        yaxis_title=ctx.t("effect_pp"),
+    )
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def km_chart(
+    result: Any, ctx: Any, *, groups: list[str], codes: dict[str, tuple[str, str]]
+) -> go.Figure:
+    """Share in employment (1 - Kaplan-Meier) by group, cut where fewer than the threshold are at risk.
+
+    Only ``groups`` are drawn (those whose size passed disclosure control). A curve stops
+    when fewer people than the suppression threshold remain under observation, so no step
+    stands for a single small group of persons.
+    """
+    curves = []
+    for key in groups:
+        table = result.km[key]
+        table = table[table["at_risk"] >= ctx.rule.threshold]
+        label = labels.label(key, codes, ctx.language)
+        curves.append(
+            pd.DataFrame(
+                {
+                    "months": table["time"],
+                    "employed": 1 - table["survival"],
+                    "low": 1 - table["ci_high"],
+                    "high": 1 - table["ci_low"],
+                    "group": label,
+                }
+            )
+        )
+    frame = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=["months", "employed", "low", "high", "group"])
+    )
+    return plots.step(
+        frame,
+        x="months",
+        y="employed",
+        color="group",
+        band=("low", "high"),
+        title="Anteil mit erster sozialversicherungspflichtiger Beschäftigung seit Eintritt"
+        if ctx.language == "de"
+        else "Share with a first job subject to social insurance since entry",
+        x_title=ctx.t("months_since_entry"),
+        y_title=ctx.t("share"),
+    )
+
+
+def time_to_employment_table(result: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Kaplan-Meier median months to first employment by target group (catalogue result)."""
+    out = result[["group_value", "n", "value", "ci_low", "ci_high"]].copy()
+    out["group_value"] = out["group_value"].map(
+        lambda v: ctx.t("total") if v == "" else labels.label(v, labels.TARGET_GROUPS, ctx.language)
+    )
+    out = out.rename(columns={"group_value": "target_group", "value": "median"})
+    out = ctx.reader_columns(out)
+    t = ctx.t
+    return out, {
+        "n": t("n"),
+        "derived": [t("median"), t("ci_low"), t("ci_high")],
+        "decimals": 1,
+        "complementary_within": t("target_group"),
+    }
+
+
+def time_to_employment_units(ctx: Any) -> pd.DataFrame:
+    """One row per entrant of the period: months to first employment and whether it was observed."""
+    from evaluation.indicators import catalogue
+
+    entry = catalogue.load_catalogue().get("lm_months_to_employment")
+    return catalogue.unit_frame(entry, ctx.table, period=ctx.period, data_end=ctx.data_end)
+
+
+def visible_groups(result: pd.DataFrame, shown: DisclosedTable, ctx: Any) -> list[str]:
+    """Group codes of a catalogue result whose count was not suppressed in ``shown``."""
+    hidden = shown.mask[ctx.t("n")].to_numpy()
+    return [code for code, h in zip(result["group_value"], hidden, strict=True) if code and not h]
