@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import math
 from datetime import date
+from pathlib import Path
+from textwrap import dedent
 
 import numpy as np
 import pandas as pd
@@ -192,7 +194,7 @@ def test_valid_minimal_catalogue_loads(tmp_path):
         ({"id": "xx_example"}, "id", "prefix"),
         ({"id": "vol_Example"}, "id", "snake_case"),
         ({"field": "Sport"}, "field", "not one of"),
-        ({"groups": ["stadtteil"]}, "groups", "not one of"),
+        ({"groups": ["hair_colour"]}, "groups", "not one of"),
         ({"unit": "share"}, "unit", "count or persons"),
         ({"kind": "share", "unit": "share"}, "denominator", "non-empty"),
         ({"kind": "ratio"}, "kind", "not one of"),
@@ -476,7 +478,8 @@ def test_record_indicator_uses_the_runs_period_data_and_threshold(demo_tables):
 
 
 def _cases(catalogue: cat.Catalogue):
-    return [(ind.id, g) for ind in catalogue for g in (None, *ind.groups)]
+    computed = [ind for ind in catalogue if ind.compute is not None]
+    return [(ind.id, g) for ind in computed for g in (None, *ind.groups)]
 
 
 @pytest.mark.parametrize("period", [YEAR, QUARTER], ids=["2024", "2025-Q2"])
@@ -521,7 +524,7 @@ def test_every_indicator_computes_on_demo_data(
 
 def test_demo_totals_are_substantial(demo_tables, catalogue):
     """In 2024 the demo data has figures for every indicator (none empty, none constant)."""
-    for ind in catalogue:
+    for ind in (i for i in catalogue if i.compute is not None):
         total = cat.compute(ind.id, demo_tables, period=YEAR, data_end=date(2025, 12, 31)).iloc[-1]
         assert total["n"] > 0 and not math.isnan(total["value"]), ind.id
 
@@ -709,3 +712,42 @@ def test_statistics_are_consistent_over_groups(rows):
     counts = cat.summarise(units, "count", "g")
     assert counts.iloc[-1]["value"] == units["unit"].nunique()
     assert counts.iloc[:-1]["value"].sum() >= counts.iloc[-1]["value"]
+
+
+def test_notebook_recorded_entries_name_their_notebook(catalogue):
+    """Estimates and official statistics are recorded by a notebook, never computed here."""
+    recorded = [ind for ind in catalogue if ind.compute is None]
+    assert {"lm_effect_employment", "sr_sgb2_share"} <= {ind.id for ind in recorded}
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for ind in recorded:
+        assert (notebooks / ind.recorded_by).exists(), ind.id
+        assert f'"{ind.id}' in (notebooks / ind.recorded_by).read_text() or ind.id.startswith(
+            "sr_"
+        ), ind.id
+        with pytest.raises(ValueError, match="read it from the history"):
+            cat.compute(ind.id, {}, period=YEAR)
+
+
+def test_an_estimate_without_a_notebook_is_rejected(tmp_path):
+    entry = dedent(
+        """
+        version: 1
+        indicators:
+          - id: lm_x
+            label: {de: X, en: X}
+            field: Arbeitsmarktintegration
+            level: 6
+            iooi: outcome
+            definition: {de: X, en: X}
+            numerator: X
+            denominator: null
+            unit: coefficient
+            kind: estimate
+            compute: null
+            groups: []
+            tables: [enrolments]
+        """
+    )
+    (tmp_path / "c.yml").write_text(entry)
+    with pytest.raises(cat.CatalogueError, match="recorded_by: name the notebook"):
+        cat.load_catalogue(tmp_path / "c.yml")

@@ -93,7 +93,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "Sozialraumorientierte Arbeit": ("Sozialraumorientierte Arbeit", "Neighbourhood work"),
 }
 #: Id prefix of each kind of indicator.
-PREFIXES = ("lm_", "rec_", "par_", "vol_", "evt_")
+PREFIXES = ("lm_", "rec_", "par_", "vol_", "evt_", "sr_")
 IOOI: dict[str, tuple[str, str]] = {
     "input": ("Input (Ressourcen)", "Input (resources)"),
     "output": ("Output (Leistungen)", "Output (services)"),
@@ -111,8 +111,11 @@ UNITS: dict[str, tuple[str, str]] = {
     "months": ("Monate", "months"),
     "hours": ("Stunden", "hours"),
     "scale_points": ("Skalenpunkte", "scale points"),
+    "percentage_points": ("Prozentpunkte", "percentage points"),
+    "per_1000": ("je 1.000 Einwohner", "per 1,000 inhabitants"),
+    "coefficient": ("Kennwert", "coefficient"),
 }
-KINDS = ("count", "share", "mean", "median", "sum", "mean_change")
+KINDS = ("count", "share", "mean", "median", "sum", "mean_change", "estimate")
 #: Units each kind of statistic may have.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "persons"),
@@ -121,6 +124,8 @@ KIND_UNITS: dict[str, tuple[str, ...]] = {
     "mean": ("share", "months", "hours", "scale_points"),
     "mean_change": ("share", "scale_points"),
     "median": ("months", "hours", "scale_points"),
+    # figures a notebook computes itself (estimators, official statistics): any unit
+    "estimate": tuple(UNITS),
 }
 #: Unit-frame columns each kind needs.
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -145,6 +150,7 @@ GROUP_VARS: dict[str, tuple[str, str]] = {
     "migration_history": ("Einwanderungsgeschichte", "Migration history"),
     "qualified": ("Qualifizierungskurs abgeschlossen", "Qualification course completed"),
     "assignment_type": ("Einsatzart", "Assignment type"),
+    "stadtteil": ("Stadtteil", "District"),
 }
 #: Modules whose compute functions register themselves on import.
 PROVIDERS = ("evaluation.indicators.parents", "evaluation.indicators.volunteers")
@@ -165,7 +171,7 @@ _REQUIRED_KEYS = (
     "groups",
     "tables",
 )
-_OPTIONAL_KEYS = ("params", "role", "personal")
+_OPTIONAL_KEYS = ("params", "role", "personal", "recorded_by")
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,16 +238,21 @@ class Indicator:
     denominator: str | None
     unit: str
     kind: str
-    compute: str
+    compute: str | None
     groups: tuple[str, ...]
     tables: tuple[str, ...]
     params: Mapping[str, Any]
     role: str = "staircase"
     personal: bool = True
+    recorded_by: str | None = None
 
     @property
     def function(self) -> ComputeFunction:
         """The registered compute function."""
+        if self.compute is None:
+            raise ValueError(
+                f"{self.id} is recorded by {self.recorded_by}; read it from the history"
+            )
         return REGISTRY[self.compute]
 
 
@@ -398,7 +409,17 @@ def _validate(entry: Any, where: str) -> Indicator:
     if not tables:
         raise fail("tables", "name at least one table")
     params = entry.get("params") or {}
-    _check_compute(entry["compute"], params, tables, fail)
+    recorded_by = entry.get("recorded_by")
+    if entry["compute"] is None:
+        # an estimate or official statistic that a notebook computes and records itself
+        if not isinstance(recorded_by, str) or not recorded_by.endswith(".ipynb"):
+            raise fail("recorded_by", "name the notebook that records it (compute is null)")
+    else:
+        if entry["kind"] == "estimate":
+            raise fail(
+                "kind", "an estimate is recorded by a notebook: set compute: null and recorded_by"
+            )
+        _check_compute(entry["compute"], params, tables, fail)
     personal = entry.get("personal", True)
     if not isinstance(personal, bool):
         raise fail("personal", "expected true or false")
@@ -419,6 +440,7 @@ def _validate(entry: Any, where: str) -> Indicator:
         params=MappingProxyType(dict(params)),
         role=role,
         personal=personal,
+        recorded_by=recorded_by,
     )
 
 
@@ -555,6 +577,10 @@ def compute(
     if group_by is not None and group_by not in ind.groups:
         allowed = ", ".join(ind.groups) or "none"
         raise ValueError(f"{indicator_id} cannot be grouped by {group_by!r} (allowed: {allowed})")
+    if ind.compute is None:
+        raise ValueError(
+            f"{indicator_id} is recorded by {ind.recorded_by}; read it from the history"
+        )
     units = unit_frame(ind, tables, period=period, data_end=data_end)
     return summarise(units, ind.kind, group_by)
 
