@@ -111,27 +111,33 @@ class Context:
         return out.rename_axis(names)
 
     # ---- display ------------------------------------------------------------------------
-    def show(self, table: DisclosedTable) -> DisclosedTable:
-        """Display a protected table (the only way tables reach readers)."""
+    def show(self, table: DisclosedTable) -> None:
+        """Display a protected table (the only way tables reach readers).
+
+        Returns nothing, so that a ``ctx.show(...)`` at the end of a cell is not shown twice.
+        """
         from IPython.display import display
 
+        if not isinstance(table, DisclosedTable):
+            raise TypeError(
+                "only tables that passed disclosure control can be shown (see evaluation.disclosure)"
+            )
         display(table)
-        return table
 
     def counts_table(
         self, counts: pd.DataFrame | pd.Series, *, caption: str, margins: bool = True
     ) -> DisclosedTable:
         """Protect and display a table of counts (see :func:`evaluation.disclosure.suppress_table`)."""
-        return self.show(
-            suppress_table(
-                counts,
-                rule=self.rule,
-                margins=margins,
-                caption=caption,
-                language=self.language,
-                total_label=self.t("total"),
-            )
+        table = suppress_table(
+            counts,
+            rule=self.rule,
+            margins=margins,
+            caption=caption,
+            language=self.language,
+            total_label=self.t("total"),
         )
+        self.show(table)
+        return table
 
     def indicator_table(
         self,
@@ -166,6 +172,13 @@ class Context:
         from IPython.display import HTML, display
 
         display(HTML(f'<div class="definition">{mistune.html(text)}</div>'))
+
+    def paragraph(self, text: str) -> None:
+        """Display narrative text (markdown) that depends on the run, e.g. from a parameter."""
+        import mistune
+        from IPython.display import HTML, display
+
+        display(HTML(mistune.html(text)))
 
     def heading(self, text: str, level: int = 2) -> None:
         """Display a section heading (it appears in the report's table of contents)."""

@@ -7,7 +7,8 @@ with a cadence::
     title: Arbeitsmarktintegration         # report title (German)
     title_en: Labour-market integration
     field: Arbeitsmarktintegration         # field of work, for the report index
-    after: [data_quality]                  # optional; run after these plans' runs of the same period
+    after: [data_quality]                  # optional; run after these plans' runs of this
+                                           # and earlier periods (their figures are read)
     parameters:                            # the same for every run
       agency: Integrationsagentur PHOENIX
       suppression_threshold: 5
@@ -246,7 +247,7 @@ def load_plan(
 
 
 def _check_after(doc: _Located, p: Paths) -> tuple[str, ...]:
-    """The plans this plan runs after (same period), checked to exist and not to loop."""
+    """The plans this plan runs after (this and earlier periods), checked to exist and not to loop."""
     after = doc.data.get("after") or []
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise doc.error(

@@ -98,6 +98,10 @@ PARAMETER_LABELS: dict[str, tuple[str, str]] = {
     "project": ("Projekt", "Project"),
     "followup_months": ("Nachbeobachtung (Monate nach Austritt)", "Follow-up (months after exit)"),
     "estimate_effect": ("Wirkungsschätzung", "Effect estimate"),
+    "staff_fte": ("Personal (VZÄ)", "Staff (FTE)"),
+    "grant_eur": ("Landesförderung (Euro)", "State grant (euro)"),
+    "trend_years": ("Jahre in den Zeitreihen", "Years in the trends"),
+    "outlook": ("Ausblick (Text)", "Outlook (text)"),
 }
 
 

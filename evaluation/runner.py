@@ -206,12 +206,13 @@ def _prepare_with_dependencies(
 ) -> list[Job]:
     """Prepare jobs; a run that waits for other plans also fingerprints their runs.
 
-    A run with ``after`` depends on the runs of those plans for the same period label. Its
-    fingerprint then covers theirs, so it is re-run whenever one of them would be.
+    A run with ``after`` depends on the runs of those plans for its period and every earlier
+    one (a yearly report reads the history of the years before, for trends). Its fingerprint
+    covers theirs, so it is re-run whenever one of them would be.
     """
-    by_period: dict[tuple[str, str], list[Run]] = {}
+    by_plan: dict[str, list[Run]] = {}
     for run in all_runs:
-        by_period.setdefault((run.plan, run.period.label), []).append(run)
+        by_plan.setdefault(run.plan, []).append(run)
     cache: dict[str, Job] = {}
 
     def job_for(run: Run) -> Job:
@@ -220,7 +221,8 @@ def _prepare_with_dependencies(
             deps = [
                 job_for(d)
                 for name in run.after
-                for d in by_period.get((name, run.period.label), [])
+                for d in by_plan.get(name, [])
+                if d.period.end <= run.period.end
             ]
             if deps:
                 manifest = dict(job.manifest)

@@ -81,3 +81,25 @@ def test_git_would_not_pick_up_client_data_or_outputs():
         ["git", "check-ignore", "--no-index", *probes], cwd=REPO, capture_output=True, text=True
     )
     assert sorted(result.stdout.split()) == sorted(probes)
+
+
+RETURNING_DISPLAY = {"indicator_table", "counts_table", "protect"}
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_no_cell_shows_a_table_twice(path: Path):
+    """A cell ending in ``ctx.indicator_table(...)`` would show the returned table a second time."""
+    import ast
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        body = ast.parse("".join(cell["source"])).body
+        last = body[-1] if body else None
+        if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
+            func = last.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            assert name not in RETURNING_DISPLAY, (
+                f"cell {i} ends with {name}(...): assign its result"
+            )
