@@ -751,3 +751,27 @@ def test_an_estimate_without_a_notebook_is_rejected(tmp_path):
     (tmp_path / "c.yml").write_text(entry)
     with pytest.raises(cat.CatalogueError, match="recorded_by: name the notebook"):
         cat.load_catalogue(tmp_path / "c.yml")
+
+
+def test_recorded_groups_cannot_be_recovered_from_the_total():
+    """One suppressed group plus a recorded total would give it away: a second one is hidden."""
+    result = pd.DataFrame(
+        {
+            "group_var": ["migration_history", "migration_history", "migration_history", ""],
+            "group_value": ["yes", "no", "unknown", ""],
+            "value": [3.0, 40.0, 12.0, 55.0],
+            "n": [3, 40, 12, 55],
+            "ci_low": [None] * 4,
+            "ci_high": [None] * 4,
+        }
+    )
+    flags = cat.suppressed(result, cat.SuppressionRule(threshold=5))
+    assert flags[0], "primary"
+    assert flags.sum() >= 2 and not flags[3], "a complement is hidden, the total stays"
+    overlapping = result.assign(n=[3, 40, 30, 55], value=[3.0, 40.0, 30.0, 55.0])
+    assert cat.suppressed(overlapping, cat.SuppressionRule(threshold=5)).tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]

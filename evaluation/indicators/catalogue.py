@@ -731,8 +731,9 @@ def figures(
     (``0 < n < threshold``, :meth:`evaluation.disclosure.SuppressionRule.is_sensitive`);
     for shares also when the numerator or the remainder ``denominator - numerator`` is
     small, since together with ``n`` they reveal it. Entries with ``personal: false``
-    (events, group cycles) are never suppressed. Secondary suppression across groups is
-    left to the tables that publish them (as for :meth:`evaluation.notebook.Context.record`).
+    (events, group cycles) are never suppressed. When the groups partition the total (their
+    counts add up to it), secondary suppression applies too, so that no suppressed group can
+    be recovered as the total minus the other groups.
     """
     ind = (catalogue or load_catalogue()).get(indicator_id)
     flags = (
@@ -759,13 +760,40 @@ def figures(
 
 
 def suppressed(result: pd.DataFrame, rule: SuppressionRule) -> np.ndarray:
-    """Primary suppression flags of the rows of a :func:`compute` result."""
+    """Suppression flags of the rows of a :func:`compute` result (primary and secondary)."""
     flags = rule.is_sensitive(result["n"].fillna(0).to_numpy(dtype=float))
     if "numerator" in result.columns:
         num = result["numerator"].fillna(0).to_numpy(dtype=float)
         den = result["denominator"].fillna(0).to_numpy(dtype=float)
         flags = flags | rule.is_sensitive(num) | rule.is_sensitive(den - num)
+    grouped = (result["group_var"] != TOTAL).to_numpy()
+    if grouped.any() and (~grouped).sum() == 1:
+        flags = flags | _secondary(result, grouped, rule)
     return flags
+
+
+def _secondary(result: pd.DataFrame, grouped: np.ndarray, rule: SuppressionRule) -> np.ndarray:
+    """Cells to hide so no group is the total minus the others (disclosure's own rules)."""
+    from evaluation.disclosure import suppress_frame
+
+    frame = pd.DataFrame(
+        {
+            "group": np.where(grouped, "g:" + result["group_value"].astype(str), "Gesamt"),
+            "n": result["n"].fillna(0).round().astype(int).to_numpy(),
+        }
+    )
+    if "numerator" in result.columns:
+        frame["numerator"] = result["numerator"].fillna(0).round().astype(int).to_numpy()
+        frame["value"] = result["value"].to_numpy()
+        options: dict[str, Any] = {"numerators": {"value": "numerator"}}
+    else:
+        frame["value"] = result["value"].to_numpy()
+        options = {"derived": ["value"]}
+    try:
+        table = suppress_frame(frame, n="n", complementary_within="group", rule=rule, **options)
+    except ValueError:  # groups overlap (the total is not their sum): nothing to subtract
+        return np.zeros(len(result), dtype=bool)
+    return (table.mask["value"] | table.mask["n"]).to_numpy()
 
 
 def _number(value: Any) -> float | None:
