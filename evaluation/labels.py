@@ -85,7 +85,7 @@ STADTTEILE: dict[str, tuple[str, str]] = {
 }
 
 ARMS: dict[str, tuple[str, str]] = {
-    "teilnahme": ("Teilnahme", "participation"),
+    "teilnahme": ("Teilnahme", "participants"),
     "wartegruppe": ("Wartegruppe", "waiting list"),
 }
 
