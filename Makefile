@@ -26,11 +26,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (evaluation)" >/dev/null
 	touch $(STAMP)
 
+# Demo data takes the same path as real data: exports in the agency's formats (German CSV,
+# XLSX, Cologne open data) in data/raw/demo, read by the ingest into a snapshot.
 $(DATA): | $(STAMP)
-	$(PY) -m evaluation demo
+	$(MAKE) --no-print-directory demo-data
 
 demo-data: $(STAMP)
-	$(PY) -m evaluation demo
+	$(PY) -m evaluation.demo_exports data/raw/demo
+	$(PY) -m evaluation ingest data/raw/demo
 
 report: $(STAMP) $(DATA)
 	$(PY) -m evaluation run

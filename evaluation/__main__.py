@@ -114,6 +114,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ingest"] and not set(argv[1:2]) & {"-h", "--help"}:
+        from evaluation.ingest.cli import main as ingest_main  # its own options come first
+
+        return ingest_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
@@ -142,12 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         print(write_index())
         return EXIT_OK
     if args.command == "ingest":
-        try:
-            from evaluation.ingest.cli import main as ingest_main
-        except ImportError:
-            print("error: ingest is not available in this version", file=sys.stderr)
-            return EXIT_USAGE
-        return ingest_main(args.rest)
+        from evaluation.ingest.cli import main as ingest_main
+
+        return ingest_main(args.rest or ["--help"])
     return EXIT_USAGE
 
 

@@ -1,0 +1,314 @@
+"""From text cells to typed values, and person ids to pseudonyms.
+
+Each column is parsed over its *distinct* values (a million rows of follow-ups hold a few
+thousand dates), then the result is spread back to the rows: vectorised where it matters,
+exact everywhere. A value that cannot be parsed becomes missing in the typed frame and an
+*issue* (row, column, value, check) that sends the row to quarantine; nothing is guessed.
+
+Accepted formats: dates ``TT.MM.JJJJ`` or ``JJJJ-MM-TT`` (a time of day is ignored);
+months also ``MM.JJJJ`` or ``JJJJ-MM``; numbers with decimal comma and ``.`` as thousands
+separator in German sources (``;``-CSV and workbooks), with decimal point in ``,``-CSV;
+yes/no as ``ja/nein``, ``wahr/falsch``, ``x``, ``1/0``, ``yes/no``; codes as code or as
+German or English label.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from evaluation import schemas
+from evaluation.ingest.pseudonymise import Pseudonymiser, normalise_ids
+from evaluation.ingest.read import Locale, RawPart
+
+ISSUE_COLUMNS = ["row", "column", "source_column", "value", "check", "detail", "privacy"]
+#: How an issue's value may be shown in the quarantine file: ``mask`` (raw ids, birth
+#: dates: never in clear), ``clear`` (pseudonyms: safe), ``check`` (shown unless it looks
+#: identifying or contains a word from the ingest's identifying columns).
+Privacy = Literal["mask", "clear", "check"]
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DATE_DE = re.compile(rf"(\d{{1,2}})\.(\d{{1,2}})\.(\d{{4}}){_TIME}")
+_DATE_ISO = re.compile(rf"(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}")
+_MONTH_DE = re.compile(r"(\d{1,2})[./](\d{4})")
+_MONTH_ISO = re.compile(r"(\d{4})-(\d{1,2})")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_DE_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_EN_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261  # what datetime64[ns] can hold
+_WHOLE_LIMIT = 2**53
+
+#: Per distinct value: parsed value (None = missing) or the check code that failed.
+Outcome = tuple[object, str | None]
+
+
+def issues_frame(
+    rows: np.ndarray | Sequence[int],
+    column: str,
+    values: Sequence[object],
+    check: str,
+    *,
+    detail: str | Sequence[str] = "",
+    source_column: str | None = None,
+    privacy: Privacy = "check",
+) -> pd.DataFrame:
+    """Issues in the common layout: one line per row, column and failed check."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "column": column,
+            "source_column": source_column,
+            "value": [None if v is None else str(v) for v in values],
+            "check": check,
+            "detail": detail if isinstance(detail, str) else list(detail),
+            "privacy": privacy,
+        },
+        columns=ISSUE_COLUMNS,
+    )
+
+
+def no_issues() -> pd.DataFrame:
+    return issues_frame([], "", [], "")
+
+
+def concat_issues(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Stack issue frames (empty ones left out, so dtypes stay as they are)."""
+    found = [f for f in frames if len(f)]
+    return pd.concat(found, ignore_index=True)[ISSUE_COLUMNS] if found else no_issues()
+
+
+@dataclass
+class ParsedPart:
+    """A part's rows with typed values (parsed dtypes) and the issues found while parsing."""
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame
+
+
+# --------------------------------------------------------------------------------------
+# Single values
+# --------------------------------------------------------------------------------------
+
+
+def parse_date(text: str) -> Outcome:
+    """``TT.MM.JJJJ`` or ``JJJJ-MM-TT`` -> Timestamp; ``31.02.2021`` is not a date."""
+    if m := _DATE_DE.fullmatch(text):
+        day, month, year = (int(g) for g in m.groups())
+    elif m := _DATE_ISO.fullmatch(text):
+        year, month, day = (int(g) for g in m.groups())
+    else:
+        return None, "not_a_date"
+    return _timestamp(year, month, day, "not_a_date")
+
+
+def parse_month(text: str) -> Outcome:
+    """``MM.JJJJ``, ``JJJJ-MM`` or a full date -> first day of that month."""
+    if m := _MONTH_DE.fullmatch(text):
+        month, year = (int(g) for g in m.groups())
+    elif m := _MONTH_ISO.fullmatch(text):
+        year, month = (int(g) for g in m.groups())
+    else:
+        value, error = parse_date(text)
+        if error:
+            return None, "not_a_month"
+        year, month = value.year, value.month
+    return _timestamp(year, month, 1, "not_a_month")
+
+
+def _timestamp(year: int, month: int, day: int, error: str) -> Outcome:
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        return None, "out_of_range"
+    try:
+        date(year, month, day)
+    except ValueError:
+        return None, error
+    return pd.Timestamp(year, month, day), None
+
+
+def parse_number(text: str, locale: Locale) -> Outcome:
+    """A finite number; German sources: decimal comma and ``.`` between thousands."""
+    text = text.replace("\u00a0", "").replace("\u202f", "")
+    if locale == "de":
+        if _DE_THOUSANDS.fullmatch(text):
+            text = text.replace(".", "").replace(",", ".")
+        elif text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+    elif _EN_THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    if not _NUMBER.fullmatch(text):
+        return None, "not_a_number"
+    value = float(text)
+    return (value, None) if math.isfinite(value) else (None, "out_of_range")
+
+
+def parse_integer(text: str, locale: Locale) -> Outcome:
+    value, error = parse_number(text, locale)
+    if error:
+        return None, error
+    if not float(value).is_integer():
+        return None, "not_whole_number"
+    if abs(value) >= _WHOLE_LIMIT:
+        return None, "out_of_range"
+    return int(value), None
+
+
+# --------------------------------------------------------------------------------------
+# Columns
+# --------------------------------------------------------------------------------------
+
+
+def _outcomes(texts: list[str], col: schemas.Column, table: str, locale: Locale) -> list[Outcome]:
+    """Parse the distinct non-empty texts of a column (ids are handled separately)."""
+    if col.kind == "date":
+        return [parse_date(t) for t in texts]
+    if col.kind == "month":
+        return [parse_month(t) for t in texts]
+    if col.kind == "integer":
+        return [parse_integer(t, locale) for t in texts]
+    if col.kind == "number":
+        return [parse_number(t, locale) for t in texts]
+    if col.kind == "boolean":
+        lookup = schemas.boolean_lookup()
+        return [
+            (lookup[k], None) if (k := schemas.normalise(t)) in lookup else (None, "not_yes_no")
+            for t in texts
+        ]
+    if col.codes:
+        lookup = schemas.value_lookup(table, col.name)
+        return [(lookup.get(schemas.normalise(t), t), None) for t in texts]
+    if col.safe_text:
+        return [(" ".join(t.split()), None) for t in texts]
+    return [(t, None) for t in texts]
+
+
+def _id_outcomes(
+    texts: list[str], col: schemas.Column, pseudonymiser: Pseudonymiser
+) -> list[Outcome]:
+    normalised = normalise_ids(texts)
+    valid = [n for n in normalised if n is not None]
+    pseudonyms = iter(pseudonymiser.pseudonymise(valid, col.pseudonym))
+    return [(None, "invalid_id") if n is None else (next(pseudonyms), None) for n in normalised]
+
+
+def parse_column(
+    values: pd.Series,
+    col: schemas.Column,
+    table: str,
+    locale: Locale,
+    pseudonymiser: Pseudonymiser | None = None,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Parse one text column; return typed values (``col.parsed_dtype``) and issues.
+
+    Issues carry the row position within ``values``; the value of an id column is to be
+    masked (it is a raw client number).
+    """
+    codes, uniques = pd.factorize(values.fillna("") if values.hasnans else values, sort=False)
+    texts = [str(u).strip() for u in uniques]
+    present = [i for i, t in enumerate(texts) if t]
+    wanted = [texts[i] for i in present]
+    suppressed = [t in col.suppressed for t in wanted]
+    parse_texts = [t for t, s in zip(wanted, suppressed, strict=True) if not s]
+    if col.pseudonym:
+        if pseudonymiser is None:
+            raise ValueError(f"column {col.name} needs a pseudonymiser")
+        parsed = iter(_id_outcomes(parse_texts, col, pseudonymiser))
+    else:
+        parsed = iter(_outcomes(parse_texts, col, table, locale))
+    outcome: list[Outcome] = [(None, None)] * len(texts)
+    for i, s in zip(present, suppressed, strict=True):
+        outcome[i] = (None, "suppressed_in_source") if s else next(parsed)
+    typed = _typed([v for v, _ in outcome], col.parsed_dtype)
+    result = pd.Series(typed.take(codes), name=col.name)
+    errors = np.array([e for _, e in outcome], dtype=object)
+    if not len(codes) or all(e is None for e in errors):
+        return result, no_issues()
+    row_errors = errors[codes]
+    rows = np.flatnonzero(row_errors != None)  # noqa: E711 - elementwise comparison
+    frames = [
+        issues_frame(
+            rows[row_errors[rows] == check],
+            col.name,
+            [texts[c] for c in codes[rows[row_errors[rows] == check]]],
+            check,
+            privacy="mask" if col.pseudonym else "check",
+        )
+        for check in sorted(set(row_errors[rows]))
+    ]
+    return result, concat_issues(frames)
+
+
+def _typed(values: list[object], dtype: str):
+    """Build the array of parsed distinct values (None -> missing) in ``dtype``."""
+    if dtype == "datetime64[ns]":
+        return pd.array([pd.NaT if v is None else v for v in values], dtype="datetime64[ns]")
+    if dtype == "float64":
+        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+    if dtype == "object":
+        return np.array(values, dtype=object)
+    return pd.array(values, dtype=dtype)
+
+
+def _missing(col: schemas.Column, n: int) -> pd.Series:
+    return pd.Series(
+        _typed([None], col.parsed_dtype).take(np.zeros(n, dtype=np.int64)), name=col.name
+    )
+
+
+def parse_part(part: RawPart, pseudonymiser: Pseudonymiser) -> ParsedPart:
+    """Parse all contract columns of one part; absent optional columns are all missing."""
+    spec = schemas.TABLES[part.table]
+    n = len(part.frame)
+    columns: dict[str, pd.Series] = {}
+    issues: list[pd.DataFrame] = []
+    for col in spec.columns:
+        if col.name in part.frame:
+            values, found = parse_column(
+                part.frame[col.name], col, part.table, part.locale, pseudonymiser
+            )
+            issues.append(found.assign(source_column=part.headers[col.name]))
+        else:
+            values = _missing(col, n)
+        if col.derive_from and col.derive_from in part.frame:
+            values, found = _derive(values, part, col)
+            issues.append(found)
+        columns[col.name] = values.reset_index(drop=True)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    return ParsedPart(frame, concat_issues(issues))
+
+
+_DERIVATIONS: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "birth_date": lambda dates: pd.Series(dates.dt.year, dtype="Int64"),
+}
+
+
+def _derive(
+    values: pd.Series, part: RawPart, col: schemas.Column
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Fill ``col`` from the identifying column it derives from (birth date -> year).
+
+    The identifying value itself is never kept; issues about it are masked.
+    """
+    source = part.frame[col.derive_from]
+    date_col = schemas.Column(
+        col.derive_from,
+        "date",
+        "",
+        "",
+        "",
+        "",
+        required=False,
+        minimum=pd.Timestamp(_FIRST_YEAR, 1, 1),
+    )
+    dates, issues = parse_column(source, date_col, part.table, part.locale)
+    derived = _DERIVATIONS[col.derive_from](dates)
+    filled = values.where(values.notna(), derived).astype(col.parsed_dtype)
+    header = part.headers[col.derive_from]
+    return filled, issues.assign(column=col.name, source_column=header, privacy="mask")
