@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from evaluation import history
-from evaluation.disclosure import ColumnFormat, DisclosedTable, SuppressionRule
+from evaluation.disclosure import ColumnFormat, DisclosedTable, SuppressionRule, published
 from evaluation.indicators.catalogue import FIELDS, IOOI, Catalogue, load_catalogue
 
 Language = Literal["de", "en"]
@@ -381,16 +381,7 @@ def as_text_table(
     frame: pd.DataFrame, *, rule: SuppressionRule, caption: str, language: Language = "de"
 ) -> DisclosedTable:
     """A table of text that holds no count about persons (e.g. inputs), for display."""
-    hidden = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    return DisclosedTable(
-        values=frame.reset_index(drop=True),
-        mask=hidden.reset_index(drop=True),
-        primary_mask=hidden.reset_index(drop=True),
-        rule=rule,
-        formats=tuple(ColumnFormat(kind="label") for _ in frame.columns),
-        language=language,
-        caption=caption,
-    )
+    return published(frame, rule=rule, caption=caption, language=language)
 
 
 def source_summary(snapshot_info: Any) -> dict[str, str]:

@@ -81,6 +81,7 @@ __all__ = [
     "DisclosureError",
     "SuppressionRule",
     "guard_dataframes",
+    "published",
     "suppress_frame",
     "suppress_table",
 ]
@@ -1156,3 +1157,48 @@ def guard_dataframes(
                 else:
                     formatter.for_type(typ, previous)
     return True
+
+
+def published(
+    frame: pd.DataFrame,
+    *,
+    rule: SuppressionRule | None = None,
+    percent: Sequence[str] = (),
+    decimals: int | Mapping[str, int] = 1,
+    caption: str | None = None,
+    language: Language = "de",
+) -> DisclosedTable:
+    """A table of figures about no individual person, shown as it is.
+
+    For already published statistics (the city's open data), row counts of the data
+    quality check, inputs such as staff and funding, and texts; never for counts of
+    persons from case data (use :func:`suppress_frame` or :func:`suppress_table`). Numeric
+    columns are formatted like other tables; ``percent`` columns hold proportions.
+    """
+    rule = rule or SuppressionRule()
+    values = frame.copy() if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+    formats = []
+    for column in values.columns:
+        series = values[column]
+        places = decimals.get(column, 1) if isinstance(decimals, Mapping) else decimals
+        if column in percent:
+            formats.append(ColumnFormat(kind="share", decimals=places))
+        elif pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            formats.append(ColumnFormat(kind="count"))
+        elif pd.api.types.is_float_dtype(series):
+            formats.append(ColumnFormat(kind="value", decimals=places))
+        else:
+            values[column] = series.map(
+                lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            )
+            formats.append(ColumnFormat(kind="label"))
+    hidden = pd.DataFrame(False, index=values.index, columns=values.columns)
+    return DisclosedTable(
+        values=values,
+        mask=hidden,
+        primary_mask=hidden,
+        rule=rule,
+        formats=tuple(formats),
+        language=language,
+        caption=caption,
+    )

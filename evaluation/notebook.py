@@ -31,6 +31,7 @@ from evaluation.disclosure import (
     DisclosedTable,
     SuppressionRule,
     guard_dataframes,
+    published,
     suppress_frame,
     suppress_table,
 )
@@ -159,6 +160,16 @@ class Context:
         )
         self.show(table.drop(list(hide)) if hide else table)
         return table
+
+    def published_table(self, frame: pd.DataFrame, *, caption: str, **options: Any) -> None:
+        """Display figures about no individual person (official statistics, row counts, inputs).
+
+        See :func:`evaluation.disclosure.published`; counts of persons from case data must go
+        through :meth:`indicator_table` or :meth:`counts_table` instead.
+        """
+        self.show(
+            published(frame, rule=self.rule, caption=caption, language=self.language, **options)
+        )
 
     def chart(self, fig: Any) -> None:
         """Display a plotly figure."""

@@ -7,6 +7,7 @@ with a cadence::
     title: Arbeitsmarktintegration         # report title (German)
     title_en: Labour-market integration
     field: Arbeitsmarktintegration         # field of work, for the report index
+    order: 10                              # optional; lower starts first (default 50)
     after: [data_quality]                  # optional; run after these plans' runs of this
                                            # and earlier periods (their figures are read)
     parameters:                            # the same for every run
@@ -57,6 +58,7 @@ TOP_KEYS = {
     "schedules",
     "description",
     "after",
+    "order",
 }
 SCHEDULE_KEYS = {"name", "cadence", "start", "end", "lag_days", "matrix", "parameters"}
 
@@ -154,6 +156,7 @@ class Run:
     field: str
     matrix: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
+    order: int = 50
 
     @property
     def key(self) -> str:
@@ -294,6 +297,9 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
         )
     plan_name = doc.path.stem
     after = _check_after(doc, p)
+    order = doc.data.get("order", 50)
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise doc.error("order", "expected a whole number (lower runs start first)")
     runs: list[Run] = []
     for i, schedule in enumerate(schedules):
         runs.extend(
@@ -309,7 +315,7 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
                 due_only,
             )
         )
-    return [replace(run, after=after) for run in runs] if after else runs
+    return [replace(run, after=after, order=order) for run in runs]
 
 
 def _expand_schedule(

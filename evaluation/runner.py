@@ -172,6 +172,7 @@ def run_plan(
     runs = _select(all_runs, only, period)
     summary = Summary(planned=len(runs))
     env = environment(p)
+    runs = sorted(runs, key=lambda r: r.order)  # stable: plan file order within the same order
     prepared = _prepare_with_dependencies(runs, all_runs, p, env)
     todo = []
     for job in prepared:

@@ -210,3 +210,13 @@ def test_after_names_existing_plans_without_circles(plan_dir):
     write(plan_dir.params / "probe.yml", BASE.format(extra=""))
     runs = load_plan(root=plan_dir, today=TODAY)
     assert {r.plan: r.after for r in runs} == {"probe": (), "other": ("probe",)}
+
+
+def test_order_puts_a_plan_first(plan_dir):
+    write(plan_dir.params / "zz_first.yml", BASE.format(extra="") + "order: 0\n")
+    write(plan_dir.params / "probe.yml", BASE.format(extra=""))
+    runs = load_plan(root=plan_dir, today=TODAY)
+    assert {r.plan: r.order for r in runs} == {"probe": 50, "zz_first": 0}
+    write(plan_dir.params / "zz_first.yml", BASE.format(extra="") + "order: first\n")
+    with pytest.raises(PlanError, match="order: expected a whole number"):
+        load_plan(root=plan_dir, today=TODAY)
