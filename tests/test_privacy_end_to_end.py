@@ -84,3 +84,22 @@ def test_reports_publish_no_pseudonym_and_no_raw_table(published):
         html = page.read_text(encoding="utf-8")
         assert "Tabelle ohne Geheimhaltungsprüfung" not in html, page
         assert found_in(html, pseudonyms) == [], page
+
+
+@pytest.mark.browser
+def test_every_report_draws_all_charts_offline_and_shows_no_code(published):
+    import os
+
+    from tests import browser
+
+    if browser.chromium() is None and not os.environ.get("CI"):
+        pytest.skip("chromium not installed (CI installs it)")
+    ws, _ = published
+    for page in sorted(ws.reports.rglob("report.html")):
+        html = page.read_text(encoding="utf-8")
+        static = browser.resources(html)
+        assert static.external == [] and static.code_elements == 0, page
+        found = browser.census(browser.rendered_dom(page))
+        assert len(found.drawn) == found.charts, (
+            f"{page}: {found.charts - len(found.drawn)} charts not drawn"
+        )
