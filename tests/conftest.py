@@ -131,3 +131,24 @@ def set_probe_failure(ws: Paths, period_start: str) -> None:
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+def make_context(language="de", threshold=5, year=None, start=None, end=None):
+    """A notebook Context for view tests: a calendar year (2024 unless given), no run."""
+    from datetime import date
+
+    from evaluation.disclosure import SuppressionRule
+    from evaluation.notebook import Context, period_of
+
+    if year is not None or start is None:
+        start, end = date(year or 2024, 1, 1), date(year or 2024, 12, 31)
+    return Context(
+        period=period_of(start, end),
+        agency="Testagentur",
+        snapshot="demo",
+        language=language,
+        rule=SuppressionRule(threshold=threshold),
+        report_mode=False,
+        run_id=None,
+        run_dir=None,
+    )

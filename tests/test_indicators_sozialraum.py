@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 
 from evaluation import demo
-from evaluation.disclosure import SuppressionRule
 from evaluation.indicators import sozialraum as sr
-from evaluation.notebook import Context, period_of
 from evaluation.views import sozialraum as views
 
 AREAS = ["401", "402", "403", "404", "405", "406", "0"]
@@ -243,17 +241,9 @@ def test_headline_records_stadtteile_cologne_and_the_district_as_total(small):
 # ---- views on the demo data ---------------------------------------------------------------
 
 
-def context(language="de", threshold=5) -> Context:
-    return Context(
-        period=period_of(date(2024, 1, 1), date(2024, 12, 31)),
-        agency="Testagentur",
-        snapshot="demo",
-        language=language,
-        rule=SuppressionRule(threshold=threshold),
-        report_mode=False,
-        run_id=None,
-        run_dir=None,
-    )
+from tests.conftest import make_context  # noqa: E402
+
+context = make_context
 
 
 @pytest.fixture(scope="module")

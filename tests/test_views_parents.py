@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +16,19 @@ import pytest
 
 from evaluation import estimators
 from evaluation.demo import PLANTED
-from evaluation.disclosure import SuppressionRule, suppress_frame
+from evaluation.disclosure import suppress_frame
 from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, FIGURES_FILE
 from evaluation.indicators import catalogue as cat
 from evaluation.indicators import parents
-from evaluation.notebook import Context, period_of
+from evaluation.notebook import Context
 from evaluation.views import parents as views
+from tests.conftest import make_context  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "parent_work.ipynb"
 
 
-def context(language="de", threshold=5, year=2024) -> Context:
-    return Context(
-        period=period_of(date(year, 1, 1), date(year, 12, 31)),
-        agency="Testagentur",
-        snapshot="demo",
-        language=language,
-        rule=SuppressionRule(threshold=threshold),
-        report_mode=False,
-        run_id=None,
-        run_dir=None,
-    )
+context = make_context
 
 
 def protect(table: views.ReaderTable, ctx: Context):

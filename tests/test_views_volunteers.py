@@ -9,26 +9,18 @@ import pandas as pd
 import pytest
 
 from evaluation import demo, labels
-from evaluation.disclosure import SuppressionRule, suppress_frame
+from evaluation.disclosure import suppress_frame
 from evaluation.indicators import catalogue as cat
-from evaluation.notebook import Context, period_of
+from evaluation.notebook import Context
 from evaluation.plan import Period
 from evaluation.views import volunteers as views
 
 YEAR = Period(date(2024, 1, 1), date(2024, 12, 31), "2024")
 
 
-def context(language="de", threshold=5, start=date(2024, 1, 1), end=date(2024, 12, 31)):
-    return Context(
-        period=period_of(start, end),
-        agency="Testagentur",
-        snapshot="demo",
-        language=language,
-        rule=SuppressionRule(threshold=threshold),
-        report_mode=False,
-        run_id=None,
-        run_dir=None,
-    )
+from tests.conftest import make_context  # noqa: E402
+
+context = make_context
 
 
 def protect(frame: pd.DataFrame, options: dict, ctx: Context):
