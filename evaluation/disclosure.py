@@ -944,6 +944,34 @@ def _format_cell(value: Any, fmt: ColumnFormat, language: Language, na_rep: str)
     return _format_number(float(value), fmt.decimals, language)
 
 
+_LEFT = ' style="text-align: left"'
+
+
+def _left_align(table: str, columns: Sequence[int], *, offset: int) -> str:
+    """Left-align the header and cells of text columns (numbers stay right-aligned)."""
+    import re
+
+    def mark(row: str, tag: str, positions: set[int]) -> str:
+        count = -1
+
+        def cell(match: re.Match) -> str:
+            nonlocal count
+            count += 1
+            return f"<{tag}{_LEFT}>" if count in positions else match.group(0)
+
+        return re.sub(f"<{tag}>", cell, row)
+
+    head, sep, body = table.partition("<tbody>")
+    first_row = re.search(r"<tr[^>]*>.*?</tr>", head, flags=re.S)
+    if first_row:
+        row = mark(first_row.group(0), "th", {c + offset for c in columns})
+        head = head[: first_row.start()] + row + head[first_row.end() :]
+    body = re.sub(
+        r"<tr[^>]*>.*?</tr>", lambda m: mark(m.group(0), "td", set(columns)), body, flags=re.S
+    )
+    return head + sep + body
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class DisclosedTable:
     """A table that passed disclosure control, ready to be shown to readers.
@@ -1033,12 +1061,11 @@ class DisclosedTable:
         """HTML table with caption and footnote, for notebooks and exported reports."""
         language = language or self.language
         frame = self.to_frame(language)
-        table = frame.to_html(
-            index=not isinstance(frame.index, pd.RangeIndex),
-            border=0,
-            classes="disclosed-table",
-            escape=True,
-        )
+        show_index = not isinstance(frame.index, pd.RangeIndex)
+        table = frame.to_html(index=show_index, border=0, classes="disclosed-table", escape=True)
+        text_columns = [j for j, fmt in enumerate(self.formats) if fmt.kind == "label"]
+        if text_columns:
+            table = _left_align(table, text_columns, offset=int(show_index))
         if self.caption:
             table = table.replace(">", f">\n  <caption>{escape(self.caption)}</caption>", 1)
         parts = ['<div class="disclosed-table">', table]

@@ -550,3 +550,13 @@ def test_guard_is_idempotent_and_strict_mode_raises(shell, capsys) -> None:
     assert "DisclosureError" in capsys.readouterr().out
     guard_dataframes(False)  # restores the original formatters, not the first guard
     assert "11111" in shell.display_formatter.format(raw)[0]["text/html"]
+
+
+def test_text_columns_are_left_aligned_and_numbers_are_not():
+    from evaluation.disclosure import published
+
+    html = published(
+        pd.DataFrame({"Kennzahl": ["A"], "Wert": [1], "Definition": ["lang"]})
+    ).to_html()
+    assert html.count('style="text-align: left"') == 4  # two headers, two cells
+    assert "<td>1</td>" in html and "<th>Wert</th>" in html
