@@ -306,13 +306,14 @@ def reader_table(
                 )
             ]
     out = out.reset_index(drop=True)
+    text = {w["figure"], w["field"], w["iooi"]}
     hidden = pd.DataFrame(False, index=out.index, columns=out.columns)
     return DisclosedTable(
         values=out,
         mask=hidden,
         primary_mask=hidden,
         rule=rule,
-        formats=tuple(ColumnFormat(kind="label") for _ in out.columns),
+        formats=tuple(ColumnFormat(kind="label" if c in text else "figure") for c in out.columns),
         language=language,
         caption=caption,
     )

@@ -87,7 +87,9 @@ __all__ = [
 ]
 
 Language = Literal["de", "en"]
-ColumnKind = Literal["count", "share", "value", "label"]
+#: ``figure``: a number already formatted as text (e.g. "54,8 %"), shown as given, aligned
+#: like numbers; ``label``: text, left-aligned.
+ColumnKind = Literal["count", "share", "value", "label", "figure"]
 
 TOTAL_LABEL = "Gesamt"
 """Label of total rows and columns, as written by ``pd.crosstab(..., margins_name="Gesamt")``."""
@@ -934,7 +936,7 @@ def _format_number(value: float, decimals: int, language: Language) -> str:
 
 
 def _format_cell(value: Any, fmt: ColumnFormat, language: Language, na_rep: str) -> str:
-    if fmt.kind == "label":
+    if fmt.kind in ("label", "figure"):
         return "" if pd.isna(value) else str(value)
     if pd.isna(value):
         return na_rep
