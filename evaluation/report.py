@@ -342,13 +342,6 @@ def period_text(start: str, end: str, label: str, language: str = "de") -> str:
     return f"{label} ({_format_date(start, language)}–{_format_date(end, language)})"
 
 
-def summarise_error(error: Mapping[str, Any] | None) -> str:
-    """One line for a failed run: cell and error."""
-    if not error:
-        return ""
-    return str(error.get("summary", ""))
-
-
 __all__: Sequence[str] = [
     "export_html",
     "index_html",
