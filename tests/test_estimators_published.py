@@ -244,26 +244,76 @@ ETWFE_M1 = {
     (2006, 2007): (-0.0391927355917248, 0.0240232361043774),
     (2007, 2007): (-0.0431060328087001, 0.0184422693090335),
 }
-# Our clustered SEs use the xtreg/reghdfe small-sample factor G/(G-1)(N-1)/(N-K) with the
-# county effects (nested in the clusters) not counted in K; fixest counts etwfe's cohort and
-# year dummies, a K larger by 8 (7 for the covariate model below, ~30 vs 18 regressors):
-# SEs differ by sqrt((N-K1)/(N-K2)) ~ 0.2%, hence the relative tolerance on SEs.
-SE_REL = 0.004
+# t values and p-values of the same coeftable (fixest: t(G - 1) = t(499) with G = 500 counties).
+ETWFE_M1_P = {
+    (2004, 2004): 0.387443428108348,
+    (2004, 2005): 0.010539223223148,
+    (2004, 2006): 0.000141260031324757,
+    (2004, 2007): 0.0021189122536199,
+    (2006, 2006): 0.899750485829418,
+    (2006, 2007): 0.103426076960745,
+    (2007, 2007): 0.0198154873775247,
+}
+# etwfe absorbs entry cohorts and years (K = 7 cells + 4 cohorts + 5 years - 1 = 15, none
+# nested in the county clusters). With county instead of cohort effects the residuals and
+# scores are the same; fixest then counts K = 7 + 5 = 12 (the year effects count, the county
+# effects nested in the county clusters count once), so its SEs are the published ones times
+# sqrt((N - 15) / (N - 12)). Leaving the year effects out of K (K = 7, as before) would miss
+# this by 0.1 %, and xtreg-style K without any effect by more.
+N_MPDTA = 2500
+UNIT_FE_FACTOR = np.sqrt((N_MPDTA - 15) / (N_MPDTA - 12))
 
 
-def test_panel_fe_clustered_mpdta_etwfe(mpdta):
+def _etwfe_cells(mpdta: pd.DataFrame) -> pd.DataFrame:
     cells = {
         f"c{g}_{t}": ((mpdta["first.treat"] == g) & (mpdta["year"] == t)).astype(int)
         for g, t in ETWFE_M1
     }
-    data = mpdta.assign(**cells)
+    return mpdta.assign(**cells)
+
+
+def test_panel_fe_reproduces_fixest_coeftable_of_etwfe_exactly(mpdta):
+    # Same model as etwfe: cohort and year effects, SEs clustered by county; every number of
+    # fixest::coeftable (estimate, SE, p-value from t(499)) to 1e-9.
+    data = _etwfe_cells(mpdta)
     res = est.panel_fe(
-        data, outcome="lemp", regressors=list(cells), entity="countyreal", time="year"
+        data,
+        outcome="lemp",
+        regressors=[f"c{g}_{t}" for g, t in ETWFE_M1],
+        entity="countyreal",
+        time="year",
+        entity_effects=False,
+        absorb=["first.treat"],
+    )
+    t = res.tidy().set_index("term")
+    for (g, yr), (coef, se) in ETWFE_M1.items():
+        row = t.loc[f"c{g}_{yr}"]
+        assert row["estimate"] == pytest.approx(coef, rel=1e-9)
+        assert row["std_error"] == pytest.approx(se, rel=1e-9)
+        assert row["p_value"] == pytest.approx(ETWFE_M1_P[(g, yr)], rel=1e-8)
+        # the interval is t(499)-based: half-width / SE is the t quantile, not 1.96
+        half = (row["ci_high"] - row["ci_low"]) / 2
+        assert half / row["std_error"] == pytest.approx(1.964729, abs=1e-6)
+
+
+def test_panel_fe_clustered_mpdta_counts_year_effects_in_k(mpdta):
+    data = _etwfe_cells(mpdta)
+    res = est.panel_fe(
+        data,
+        outcome="lemp",
+        regressors=[f"c{g}_{t}" for g, t in ETWFE_M1],
+        entity="countyreal",
+        time="year",
     )
     t = res.tidy().set_index("term")
     for (g, yr), (coef, se) in ETWFE_M1.items():
         assert t.loc[f"c{g}_{yr}", "estimate"] == pytest.approx(coef, abs=1e-9)
-        assert t.loc[f"c{g}_{yr}", "std_error"] == pytest.approx(se, rel=SE_REL)
+        assert t.loc[f"c{g}_{yr}", "std_error"] == pytest.approx(se * UNIT_FE_FACTOR, rel=1e-8)
+
+
+# The covariate model of etwfe has cohort effects and lpop slopes that county effects absorb
+# (K = 30 there, 23 here), so the aggregated SEs agree to the ratio of those factors (~0.15 %).
+SE_REL = 0.002
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +329,7 @@ def test_event_study_not_yet_treated_cells_match_etwfe(mpdta):
     assert len(att) == len(ETWFE_M1)
     for (g, yr), (coef, se) in ETWFE_M1.items():
         assert att.loc[(g, yr), "estimate"] == pytest.approx(coef, abs=1e-9)
-        assert att.loc[(g, yr), "std_error"] == pytest.approx(se, rel=SE_REL)
+        assert att.loc[(g, yr), "std_error"] == pytest.approx(se * UNIT_FE_FACTOR, rel=1e-8)
 
 
 def test_event_study_with_covariate_matches_etwfe_readme(mpdta):

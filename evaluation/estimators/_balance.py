@@ -39,7 +39,7 @@ def _balance_row(x: pd.Series, d: pd.Series, w: pd.Series, cov_type: str, name: 
     # denominator from the unweighted groups, so that before/after weighting share a scale
     pooled_sd = np.sqrt((xt.var(ddof=1) + xc.var(ddof=1)) / 2)
     frame = pd.DataFrame({"x": x.astype(float), "d": d, "w": w})
-    result = smf.wls("x ~ d", frame, weights=frame["w"]).fit(cov_type=cov_type)
+    result = smf.wls("x ~ d", frame, weights=frame["w"]).fit(cov_type=cov_type, use_t=True)
     stats_row = {
         "covariate": name,
         "n_treated": int(len(xt)),
@@ -103,6 +103,12 @@ def balance(
         Covariance of the regression test of each difference (``"HC1"`` robust default).
     labels
         Language of the rendering.
+
+    Notes
+    -----
+    Inference: each difference is the (weighted) least-squares regression of the covariate
+    on the treatment dummy; intervals and p-values are t-based with n - 2 degrees of freedom
+    (statsmodels ``use_t=True``, as Stata's ``regress, robust``).
     """
     covs = as_list(covariates)
     if not covs:
@@ -166,6 +172,10 @@ def ipw(
     Assumes that, given the covariates, treatment is as good as random (no unmeasured
     confounding) and that everyone had a chance of either arm (overlap; check the
     propensity scores and ``balance_after``).
+
+    Inference: large-sample GMM, so intervals and p-values are normal (z) based, as
+    Stata's ``teffects ipw`` prints them; this is the one estimator here without t
+    intervals, because the GMM covariance has no finite-sample degrees of freedom.
 
     Parameters
     ----------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from linearmodels.panel import PanelOLS
+from linearmodels.shared.hypotheses import WaldTestStatistic
+from scipy import stats
 
 from ._base import (
     EstimateResult,
@@ -17,7 +19,6 @@ from ._base import (
     binary_series,
     complete_rows,
     frame_to_html,
-    normal_row,
     require_columns,
     safe_names,
     tidy_frame,
@@ -146,70 +147,105 @@ def did(
 # ---------------------------------------------------------------------------------------------
 
 
-def _nested(df: pd.DataFrame, inner: str, outer: str) -> bool:
-    """True if every value of ``inner`` lies in a single value of ``outer``."""
-    return bool((df.groupby(inner)[outer].nunique() <= 1).all())
+#: Small-sample conventions of fixest's defaults (``ssc(adj = TRUE, fixef.K = "nested",
+#: cluster.adj = TRUE)``, called ``K.fixef = "nonnested"`` since fixest 0.13), in pyfixest's
+#: spelling. K counts the regressors and every fixed effect that is not nested in the
+#: clusters (the time effects, less one per extra dimension); nested ones (the person effects
+#: when clustering by person) count once. Clustered: G/(G-1) (N-1)/(N-K), t(G - 1);
+#: classical: (N-1)/(N-K)-free sigma^2 = RSS/(N-K), t(N - K); robust: HC1 N/(N-K), t(N - K).
+FIXEST_SSC = {"k_adj": True, "k_fixef": "nonnested", "G_adj": True, "G_df": "min"}
+
+#: What ``cov_type`` means in pyfixest's ``vcov`` argument.
+_VCOV = {"unadjusted": "iid", "robust": "hetero"}
+
+PANEL_INFERENCE = (
+    "pyfixest feols with fixest's small-sample defaults: clustered SEs with "
+    "G/(G-1)(N-1)/(N-K), K counting the regressors and the fixed effects not nested in the "
+    "clusters (time effects count, person effects nested in person clusters do not), "
+    "t(G-1) intervals; classical and robust (HC1) SEs with K including all fixed effects "
+    "and t(N-K) intervals"
+)
 
 
-def fit_panel(
-    y: pd.Series,
-    exog: pd.DataFrame,
+def fit_feols(
+    frame: pd.DataFrame,
+    regressors: Sequence[str],
+    fixed_effects: Sequence[str],
     *,
-    entity_effects: bool,
-    time_effects: bool,
     cov_type: str,
-    clusters: pd.Series | None,
-    effects_nested: bool,
-    check_rank: bool = True,
+    cluster: str | None,
 ):
-    """Fit linearmodels' PanelOLS; ``y``/``exog`` are indexed by (entity, time).
+    """Fit ``y ~ regressors | fixed_effects`` with pyfixest ``feols`` (fixest conventions).
 
-    Clustered SEs use the small-sample factor of Stata's ``xtreg, fe vce(cluster)`` and
-    ``reghdfe``: G/(G-1) * (N-1)/(N-K), where fixed effects nested in the clusters (the
-    person effects when clustering by person) are not counted in K.
+    ``frame`` holds ``y``, the regressors, the fixed-effect columns (integer codes) and, for
+    ``cov_type="clustered"``, the column ``cluster``. Singletons are kept (fixest's
+    default; Stata's ``reghdfe`` drops them, which changes N and K but not the estimates).
     """
-    model = PanelOLS(
-        y,
-        exog,
-        entity_effects=entity_effects,
-        time_effects=time_effects,
-        drop_absorbed=False,
-        check_rank=check_rank,
-    )
-    if cov_type != "clustered":
-        return model.fit(cov_type=cov_type)
-    cluster_frame = pd.DataFrame({"cluster": pd.factorize(clusters)[0]}, index=y.index)
-    return model.fit(
-        cov_type="clustered",
-        clusters=cluster_frame,
-        debiased=True,
-        group_debias=True,
-        auto_df=False,
-        count_effects=not effects_nested,
-    )
+    import pyfixest as pf
+
+    rhs = " + ".join(regressors)
+    formula = f"y ~ {rhs} | {' + '.join(fixed_effects)}" if fixed_effects else f"y ~ {rhs}"
+    if cov_type == "clustered":
+        vcov: str | dict = {"CRV1": cluster}
+    elif cov_type in _VCOV:
+        vcov = _VCOV[cov_type]
+    else:
+        raise ValueError(
+            f"cov_type must be 'clustered', 'robust' or 'unadjusted', got {cov_type!r}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pf.feols(
+            formula,
+            data=frame,
+            vcov=vcov,
+            ssc=pf.ssc(**FIXEST_SSC),
+            fixef_rm="none",
+            copy_data=False,
+        )
 
 
-def _panel_rows(result, names: dict[str, str]) -> list[dict]:
-    ci = result.conf_int()
+def feols_rows(fit, names: dict[str, str], level: float = 0.95) -> list[dict]:
+    """Tidy rows (t-based CI with pyfixest's degrees of freedom) for ``original -> safe``."""
+    coef, se, p = fit.coef(), fit.se(), fit.pvalue()
+    ci = fit.confint(alpha=1 - level)
+    missing = [o for o, safe in names.items() if safe not in coef.index]
+    if missing:
+        raise ValueError(
+            f"regressor(s) {', '.join(map(repr, missing))} are collinear with the fixed "
+            "effects or each other and cannot be estimated"
+        )
     return [
         {
             "term": original,
-            "estimate": float(result.params[safe]),
-            "std_error": float(result.std_errors[safe]),
-            "ci_low": float(ci.loc[safe, "lower"]),
-            "ci_high": float(ci.loc[safe, "upper"]),
-            "p_value": float(result.pvalues[safe]),
-            "n": int(result.nobs),
+            "estimate": float(coef[safe]),
+            "std_error": float(se[safe]),
+            "ci_low": float(ci.loc[safe].iloc[0]),
+            "ci_high": float(ci.loc[safe].iloc[1]),
+            "p_value": float(p[safe]),
+            "n": int(fit._N),
         }
         for original, safe in names.items()
     ]
 
 
-def _panel_frame(df: pd.DataFrame, entity: str, time: str, columns: list[str]) -> pd.DataFrame:
-    data = complete_rows(df, [entity, time, *columns])
-    if data.duplicated([entity, time]).any():
-        raise ValueError(f"more than one row per {entity!r} and {time!r}")
-    return data.set_index([entity, time]).sort_index()
+def t_row(term: str, estimate: float, std_error: float, n: int, df_t: float, level=0.95) -> dict:
+    """Tidy row with a t(df_t) interval and p-value (for linear combinations of a fit)."""
+    q = stats.t.ppf(0.5 + level / 2, df_t)
+    p = 2 * stats.t.sf(abs(estimate / std_error), df_t) if std_error > 0 else np.nan
+    return {
+        "term": term,
+        "estimate": float(estimate),
+        "std_error": float(std_error),
+        "ci_low": float(estimate - q * std_error),
+        "ci_high": float(estimate + q * std_error),
+        "p_value": float(p),
+        "n": int(n),
+    }
+
+
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    return pd.factorize(np.asarray(values), sort=False)[0]
 
 
 def panel_fe(
@@ -221,11 +257,12 @@ def panel_fe(
     time: str,
     entity_effects: bool = True,
     time_effects: bool = True,
+    absorb: Sequence[str] | None = None,
     cluster: str | None = None,
     cov_type: Literal["clustered", "robust", "unadjusted"] = "clustered",
     labels: Labels = "en",
 ) -> EstimateResult:
-    """Linear panel regression with entity and time fixed effects (linearmodels PanelOLS).
+    """Linear panel regression with entity and time fixed effects (pyfixest ``feols``).
 
     Parameters
     ----------
@@ -234,58 +271,91 @@ def panel_fe(
     outcome, regressors
         Outcome column and time-varying regressors (time-invariant ones are absorbed).
     entity, time
-        Panel identifiers; ``time`` should be sortable (integer, date or period).
+        Panel identifiers; one row per entity and period.
     entity_effects, time_effects
         Include person and period fixed effects.
+    absorb
+        Further fixed effects (columns), e.g. entry cohorts instead of persons as in
+        ``etwfe``'s default.
     cluster
         Cluster column for ``cov_type="clustered"``; default the entity.
     cov_type
-        ``"clustered"`` (default), ``"robust"`` (White) or ``"unadjusted"`` (classical).
+        ``"clustered"`` (default, CRV1), ``"robust"`` (HC1) or ``"unadjusted"``
+        (classical).
     labels
         Language of the rendering.
 
     Returns
     -------
     EstimateResult
-        One tidy row per regressor; ``.result`` is the PanelOLS result.
+        One tidy row per regressor; ``.result`` is the pyfixest ``Feols`` result (its
+        ``wildboottest()``, ``wald_test()`` and ``tidy()`` work as documented there).
 
     Notes
     -----
-    The backend was chosen with ``benchmarks/bench_panel_fe.py`` (1,000,000 person-months,
-    100,000 persons x 10 months, person + month effects, SEs clustered by person, 2 cores):
-    PanelOLS 9.6 s and 840 MB peak RSS, pyfixest 5.0 s and 590 MB; dummy-variable OLS in
-    statsmodels needs 16 s for 1,000 persons, 45 s (1.6 GB) for 2,000 and does not finish
-    in 300 s for 5,000. PanelOLS is fast enough and already a dependency, so it is used.
-    Clustered SEs use Stata's xtreg/reghdfe small-sample factor (see :func:`fit_panel`).
+    Inference follows R's fixest defaults exactly (``ssc(adj = TRUE, fixef.K = "nested",
+    cluster.adj = TRUE)``, t.df = "min"): clustered SEs are multiplied by
+    G/(G-1) (N-1)/(N-K), where K counts the regressors and the fixed effects *not* nested in
+    the clusters - the time effects count (less one, the redundant level), the person
+    effects nested in person clusters count only once - and intervals and p-values use
+    t(G - 1). This is also Stata's ``reghdfe`` convention (``reghdfe`` drops singleton
+    groups first; here they are kept, as in fixest, which changes N and K only when there
+    are singletons). Stata's ``xtreg, fe vce(cluster)`` differs: it leaves every absorbed
+    effect out of K; its SEs are smaller by sqrt((N-K_fixest)/(N-K_xtreg)). Classical
+    (``"unadjusted"``) SEs are the usual within SEs with all fixed effects in the residual
+    degrees of freedom (Stata ``xtreg, fe``, Wooldridge's tables), robust ones HC1 with
+    N/(N-K) (Stata ``areg, robust``); both with t(N - K). For few clusters (group cycles)
+    use :func:`wild_cluster_bootstrap` on the result.
+
+    Backend: ``benchmarks/bench_panel.py`` (1,000,000 person-months) measures this function
+    against pyfixest and linearmodels' ``PanelOLS``; see the README's benchmark table.
     """
     regs = as_list(regressors)
     if not regs:
         raise ValueError("panel_fe needs at least one regressor")
+    extra_fe = as_list(absorb)
     cluster_col = cluster or entity
-    require_columns(df, [outcome, entity, time, *regs, cluster_col])
-    extra = [cluster_col] if cluster_col not in (entity, time) else []
-    data = _panel_frame(df, entity, time, [outcome, *regs, *extra])
+    require_columns(df, [outcome, entity, time, *regs, *extra_fe, cluster_col])
+    needed = list(dict.fromkeys([entity, time, outcome, *regs, *extra_fe, cluster_col]))
+    data = df.loc[:, needed].dropna()
+    if data.empty:
+        raise ValueError(f"no complete rows in columns {needed}")
+    if data.duplicated([entity, time]).any():
+        raise ValueError(f"more than one row per {entity!r} and {time!r}")
     names = safe_names(regs)
-    exog = data[regs].rename(columns=names).astype(float)
-    clusters = data.index.get_level_values(entity) if cluster_col == entity else data[cluster_col]
-    nested = cluster_col == entity or _nested(data.reset_index(), entity, cluster_col)
-    result = fit_panel(
-        data[outcome].astype(float),
-        exog,
-        entity_effects=entity_effects,
-        time_effects=time_effects,
-        cov_type=cov_type,
-        clusters=pd.Series(np.asarray(clusters), index=data.index),
-        effects_nested=nested,
+    frame = pd.DataFrame(
+        {safe: data[original].to_numpy(dtype=float) for original, safe in names.items()}
     )
-    se_note = f"cluster-robust by {cluster_col}" if cov_type == "clustered" else cov_type
+    frame["y"] = data[outcome].to_numpy(dtype=float)
+    fes = []
+    if entity_effects:
+        frame["fe_entity"] = _codes(data[entity])
+        fes.append("fe_entity")
+    if time_effects:
+        frame["fe_time"] = _codes(data[time])
+        fes.append("fe_time")
+    for i, col in enumerate(extra_fe):
+        frame[f"fe_{i}"] = _codes(data[col])
+        fes.append(f"fe_{i}")
+    frame["cl"] = _codes(data[cluster_col])
+    fit = fit_feols(frame, list(names.values()), fes, cov_type=cov_type, cluster="cl")
+    if cov_type == "clustered":
+        se_note = f"cluster-robust by {cluster_col} (CRV1), t({fit._df_t:g})"
+    else:
+        se_note = f"{cov_type} ({_VCOV[cov_type]}), t({fit._df_t:g})"
+    effects = f"entity={entity_effects}, time={time_effects}"
+    if extra_fe:
+        effects += ", absorbed: " + ", ".join(extra_fe)
     return EstimateResult(
         estimator="panel_fe",
         title=f"Panel fixed effects: {outcome}",
-        table=tidy_frame(_panel_rows(result, names)),
-        result=result,
-        nobs=int(result.nobs),
-        notes=(f"effects: entity={entity_effects}, time={time_effects}; SE: {se_note}",),
+        table=tidy_frame(feols_rows(fit, names)),
+        result=fit,
+        nobs=int(fit._N),
+        notes=(
+            f"effects: {effects}; SE: {se_note}",
+            f"small-sample factor as fixest/reghdfe (K = {fit._df_k})",
+        ),
         labels=labels,
     )
 
@@ -312,12 +382,38 @@ def _cell_dummies(g: pd.Series, t: pd.Series, cells: list[tuple[float, float]]) 
     )
 
 
-def _aggregate(params: pd.Series, cov: pd.DataFrame, weights: pd.Series, term: str, n: int) -> dict:
-    """Weighted average of cell effects with its delta-method SE sqrt(w' V w)."""
+def _aggregate(
+    params: pd.Series, cov: pd.DataFrame, weights: pd.Series, term: str, n: int, df_t: float
+) -> dict:
+    """Weighted average of cell effects with its delta-method SE sqrt(w' V w), t(df_t)."""
     w = weights / weights.sum()
     est = float(w @ params[w.index])
     se = float(np.sqrt(w @ cov.loc[w.index, w.index] @ w))
-    return normal_row(term, est, se, n)
+    return t_row(term, est, se, n, df_t)
+
+
+def _fit_cells(y: pd.Series, exog: pd.DataFrame, units, times, clusters):
+    """pyfixest fit of y on ``exog`` with unit and period effects, clustered (fixest ssc).
+
+    Returns the fit, its coefficients and covariance (labelled by the columns of ``exog``).
+    """
+    frame = exog.reset_index(drop=True).astype(float)
+    frame["y"] = y.to_numpy(dtype=float)
+    frame["fe_unit"] = _codes(units)
+    frame["fe_time"] = _codes(times)
+    frame["cl"] = _codes(clusters)
+    fit = fit_feols(
+        frame, list(exog.columns), ["fe_unit", "fe_time"], cov_type="clustered", cluster="cl"
+    )
+    params = fit.coef()
+    dropped = [c for c in exog.columns if c not in params.index]
+    if dropped:
+        raise ValueError(
+            f"{len(dropped)} effect cell(s) are collinear with the fixed effects "
+            "(too few comparison observations); narrow max_event_time or the period"
+        )
+    cov = pd.DataFrame(fit._vcov, index=params.index, columns=params.index)
+    return fit, params, cov
 
 
 @dataclass(eq=False, repr=False)
@@ -354,21 +450,19 @@ def _pretrend(y, data, g, t, unit, leads, cluster_series):
     exog = exog.loc[:, exog.sum() > 0]
     if exog.empty:
         return None, None
-    res = fit_panel(
-        y[untreated],
-        exog,
-        entity_effects=True,
-        time_effects=True,
-        cov_type="clustered",
-        clusters=cluster_series[untreated],
-        effects_nested=True,
-    )
-    rows = [
-        normal_row(f"e={-int(c[4:])}", res.params[c], res.std_errors[c], int(res.nobs))
-        for c in exog.columns
-    ]
+    sub = data.loc[untreated]
+    fit, _, _ = _fit_cells(y[untreated], exog, sub[unit], t[untreated], cluster_series[untreated])
+    names = {f"e={-int(c[4:])}": c for c in exog.columns}
+    rows = feols_rows(fit, names)
     k = exog.shape[1]
-    wald = res.wald_test(restriction=np.eye(k), value=np.zeros(k))
+    test = fit.wald_test(R=np.eye(k), q=np.zeros(k), distribution="F")
+    wald = WaldTestStatistic(
+        float(test["statistic"]),
+        "all lead coefficients are zero",
+        df=k,
+        df_denom=int(fit._dfd),
+        name="pre-trend F test (clustered, fixest conventions)",
+    )
     return tidy_frame(rows), wald
 
 
@@ -389,8 +483,8 @@ def event_study(
     """Event study for staggered (rolling) programme entry with a not-yet-treated comparison.
 
     Method: the "extended two-way fixed effects" regression of Wooldridge (2021) - numerically
-    the imputation estimator of Borusyak, Jaravel & Spiess (2024) - on linearmodels'
-    PanelOLS: the outcome on unit and period fixed effects plus one dummy for every cell
+    the imputation estimator of Borusyak, Jaravel & Spiess (2024) - on pyfixest's
+    ``feols``: the outcome on unit and period fixed effects plus one dummy for every cell
     (entry cohort g, period t) with t >= g. Because every treated cell has its own dummy, the
     unit and period effects are estimated only from observations of units *before* they
     enter (and of units that never enter): each cohort is compared, period by period, with
@@ -398,6 +492,14 @@ def event_study(
     of Callaway & Sant'Anna (2021); they are averaged, weighted by the number of treated
     observations per cell, into effects by event time e = t - g and an overall ATT, with
     delta-method SEs from the cluster-robust covariance (clustered by unit).
+
+    Inference: the cluster-robust covariance uses fixest's defaults (see :func:`panel_fe`:
+    G/(G-1) (N-1)/(N-K), period effects counted in K, unit effects nested in the unit
+    clusters not), and every interval and p-value - cells, event-time averages, the ATT
+    and the leads - is t-based with G - 1 degrees of freedom, as fixest and Stata's
+    ``margins`` after ``reghdfe``. (etwfe's ``emfx`` prints normal intervals for its
+    averages; the SEs are the same.) ``pretrend_wald`` is the F test of all leads with
+    (leads, G - 1) degrees of freedom.
 
     ``comparison="never_treated"`` adds dummies for the pre-entry cells except the period
     just before entry (g - 1), so that only never-treated units serve as comparison; without
@@ -432,9 +534,8 @@ def event_study(
         Number of pre-entry periods in the parallel-trends check (0 to skip).
     max_event_time
         Optional window: observations more than this many periods after entry are dropped
-        (not used as comparison either). Each cohort-period cell is one regressor, and
-        linearmodels' checks grow quadratically with their number, so monthly data with many
-        entry cohorts should use a window (e.g. 12 or 24 months).
+        (not used as comparison either). Each cohort-period cell is one regressor, so
+        monthly data with many entry cohorts should use a window (e.g. 12 or 24 months).
     cluster
         Cluster column; default ``unit``.
     labels
@@ -455,7 +556,10 @@ def event_study(
         raise ValueError(f"column {time!r} must hold integer periods (e.g. a month index)")
     periods = np.sort(data[time].unique())
     data["_g"] = _cohorts(data, unit, cohort, periods)
-    notes = ["comparison: " + comparison.replace("_", "-"), "SE clustered by " + cluster_col]
+    notes = [
+        "comparison: " + comparison.replace("_", "-"),
+        f"SE clustered by {cluster_col} (CRV1, fixest small-sample factor), t(G-1) intervals",
+    ]
     always = data["_g"] <= periods.min()
     if always.any():
         notes.append(
@@ -500,26 +604,17 @@ def event_study(
             in_cell = exog[name] == 1
             exog[f"{name}_x{i}"] = (x - x[in_cell].mean()) * exog[name]
     clusters = pd.Series(np.asarray(data[cluster_col]), index=data.index)
-    nested = cluster_col == unit or _nested(data.reset_index(drop=True), unit, cluster_col)
     y = data[outcome].astype(float)
-    result = fit_panel(
-        y,
-        exog,
-        entity_effects=True,
-        time_effects=True,
-        cov_type="clustered",
-        clusters=clusters,
-        effects_nested=nested,
-        check_rank=False,
-    )
-    params, cov = result.params, result.cov
+    result, params, cov = _fit_cells(y, exog, data[unit], data[time], clusters)
+    df_t = float(result._df_t)
     counts = exog[cell_names].sum()
-    att_rows = []
-    for name, (cg, ct) in zip(cell_names, cells, strict=True):
-        row = normal_row(
-            f"g={cg:g},t={ct:g}", params[name], result.std_errors[name], int(counts[name])
-        )
-        att_rows.append(row | {"cohort": cg, "time": ct, "event_time": ct - cg})
+    cell_rows = feols_rows(
+        result, {f"g={cg:g},t={ct:g}": n for n, (cg, ct) in zip(cell_names, cells, strict=True)}
+    )
+    att_rows = [
+        row | {"n": int(counts[name]), "cohort": cg, "time": ct, "event_time": ct - cg}
+        for row, name, (cg, ct) in zip(cell_rows, cell_names, cells, strict=True)
+    ]
     att_gt = tidy_frame(att_rows)
     post_names = cell_names[: len(post_cells)]
     event_rows = []
@@ -527,9 +622,13 @@ def event_study(
     for e in np.unique(rel[: len(post_cells)]):
         members = [n for n, r in zip(post_names, rel, strict=False) if r == e]
         event_rows.append(
-            _aggregate(params, cov, counts[members], f"e={int(e)}", int(counts[members].sum()))
+            _aggregate(
+                params, cov, counts[members], f"e={int(e)}", int(counts[members].sum()), df_t
+            )
         )
-    overall = _aggregate(params, cov, counts[post_names], "ATT", int(counts[post_names].sum()))
+    overall = _aggregate(
+        params, cov, counts[post_names], "ATT", int(counts[post_names].sum()), df_t
+    )
     event_time = tidy_frame(event_rows)
     pretrend, wald = (None, None)
     if leads > 0:
@@ -539,7 +638,7 @@ def event_study(
         title=f"Event study: {outcome}",
         table=tidy_frame([overall, *event_rows]),
         result=result,
-        nobs=int(result.nobs),
+        nobs=int(result._N),
         notes=tuple(notes),
         labels=labels,
         att_gt=att_gt,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from ._base import (
     EstimateResult,
@@ -24,7 +25,14 @@ from ._base import (
     tidy_frame,
 )
 
-CovType = Literal["HC1", "HC2", "HC3", "nonrobust"]
+CovType = Literal["HC1", "HC2", "HC3", "nonrobust", "welch"]
+
+#: Inference convention of the regression estimators, for docstrings and result notes.
+T_CONVENTION = (
+    "t-based intervals and p-values (statsmodels use_t=True): t(n - k) for classical and "
+    "HC SEs (Stata regress, R lm/sandwich), t(G - 1) for cluster-robust SEs with the "
+    "factor G/(G-1) (N-1)/(N-K) (Stata regress, vce(cluster); fixest ssc defaults)"
+)
 
 
 def ols_row(result, param: str, term: str) -> dict:
@@ -42,11 +50,20 @@ def ols_row(result, param: str, term: str) -> dict:
 
 
 def fit_ols(formula: str, data: pd.DataFrame, cov_type: str, groups: pd.Series | None = None):
-    """Fit ``formula`` by OLS with the chosen covariance (cluster-robust if ``groups``)."""
+    """Fit ``formula`` by OLS with the chosen covariance (cluster-robust if ``groups``).
+
+    Inference is t-based throughout (statsmodels ``use_t=True``): classical and HC SEs use
+    t with the residual degrees of freedom n - k, as Stata's ``regress`` and R's ``lm``
+    with ``sandwich``/``lmtest::coeftest``; cluster-robust SEs (statsmodels' CR1 with the
+    small-sample factor G/(G-1) * (N-1)/(N-K), ``use_correction=True``) use t with G - 1
+    degrees of freedom, as Stata's ``regress, vce(cluster)`` and fixest's defaults.
+    """
     model = smf.ols(formula, data)
     if groups is not None:
-        return model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
-    return model.fit(cov_type=cov_type)
+        return model.fit(
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]}, use_t=True
+        )
+    return model.fit(cov_type=cov_type, use_t=True)
 
 
 @dataclass(eq=False, repr=False)
@@ -57,6 +74,25 @@ class DifferenceInMeansResult(EstimateResult):
 
     def _extra_html(self) -> str:
         return frame_to_html(self.group_means.reset_index(), self.labels)
+
+
+def _welch_row(y1: pd.Series, y0: pd.Series, term: str, level: float = 0.95) -> tuple[dict, object]:
+    """Welch's unequal-variance t-test of mean(y1) - mean(y0) (statsmodels CompareMeans)."""
+    compare = CompareMeans(DescrStatsW(y1.to_numpy()), DescrStatsW(y0.to_numpy()))
+    t, p, dof = compare.ttest_ind(usevar="unequal")
+    low, high = compare.tconfint_diff(alpha=1 - level, usevar="unequal")
+    diff = float(y1.mean() - y0.mean())
+    row = {
+        "term": term,
+        "estimate": diff,
+        "std_error": float(compare.std_meandiff_separatevar),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "p_value": float(p),
+        "n": len(y1) + len(y0),
+        "df": float(dof),
+    }
+    return row, compare
 
 
 def difference_in_means(
@@ -85,8 +121,12 @@ def difference_in_means(
         Optional baseline covariates (regression adjustment).
     cov_type
         Covariance of the estimates: heteroskedasticity-robust ``"HC1"`` (default, as Stata's
-        ``robust``), ``"HC2"`` (equals Welch's unequal-variance SE without covariates),
-        ``"HC3"``, or the classical pooled-variance ``"nonrobust"``.
+        ``robust``), ``"HC2"``, ``"HC3"``, the classical pooled-variance ``"nonrobust"``
+        (Student's t-test), or ``"welch"``: Welch's unequal-variance t-test with
+        Welch-Satterthwaite degrees of freedom (statsmodels ``CompareMeans``, as R's default
+        ``t.test``; no covariates, no clusters). Without covariates the HC2 standard error
+        equals Welch's, but its interval and p-value use t(n - 2), not Welch's degrees of
+        freedom; use ``"welch"`` for Welch's test itself.
     cluster
         Column of clusters (e.g. group cycle); overrides ``cov_type`` with cluster-robust SEs.
     labels
@@ -96,29 +136,49 @@ def difference_in_means(
     -------
     DifferenceInMeansResult
         ``tidy()`` has one row, the effect of ``treatment``; ``.result`` is the statsmodels
-        OLS result, ``.group_means`` the N and mean per group.
+        OLS result (``CompareMeans`` for ``"welch"``, whose row also has the column ``df``),
+        ``.group_means`` the N and mean per group.
+
+    Notes
+    -----
+    Inference: t-based intervals and p-values. Classical and HC SEs use t(n - k), as
+    Stata's ``regress [, robust]``; cluster-robust SEs use statsmodels' CR1 factor
+    G/(G-1) (N-1)/(N-K) and t(G - 1), as Stata's ``regress, vce(cluster)``. With few
+    clusters (group cycles) prefer :func:`wild_cluster_bootstrap`.
     """
     covs = as_list(covariates)
+    if cov_type == "welch" and (covs or cluster):
+        raise ValueError("cov_type='welch' compares two means: no covariates, no cluster")
     require_columns(df, [outcome, treatment, *covs, cluster])
     data = complete_rows(df, [outcome, treatment, *covs, *([cluster] if cluster else [])])
     d = binary_series(data, treatment)
     names = safe_names(covs)
     frame = data[covs].rename(columns=names).assign(y=data[outcome].astype(float), d=d)
-    formula = " + ".join(["y ~ d", *names.values()])
-    result = fit_ols(formula, frame, cov_type, data[cluster] if cluster else None)
     means = (
         frame.groupby("d")["y"]
         .agg(n="size", mean="mean")
         .rename(index={0: "control", 1: "treated"})
     )
     means.index.name = "group"
+    if cov_type == "welch":
+        row, result = _welch_row(frame.loc[d == 1, "y"], frame.loc[d == 0, "y"], treatment)
+        se_note = f"Welch t-test, Welch-Satterthwaite df = {row['df']:.2f}"
+        nobs = len(frame)
+    else:
+        formula = " + ".join(["y ~ d", *names.values()])
+        result = fit_ols(formula, frame, cov_type, data[cluster] if cluster else None)
+        row = ols_row(result, "d", treatment)
+        df_t = result.df_resid_inference if cluster else result.df_resid
+        kind = f"cluster-robust by {cluster} (CR1)" if cluster else cov_type
+        se_note = f"SE: {kind}; t-based CI with {df_t:g} df"
+        nobs = int(result.nobs)
     return DifferenceInMeansResult(
         estimator="difference_in_means",
         title=f"Difference in means: {outcome} by {treatment}",
-        table=tidy_frame([ols_row(result, "d", treatment)]),
+        table=tidy_frame([row]),
         result=result,
-        nobs=int(result.nobs),
-        notes=(f"SE: {'cluster-robust by ' + cluster if cluster else cov_type}",),
+        nobs=nobs,
+        notes=(se_note,),
         labels=labels,
         group_means=means,
     )

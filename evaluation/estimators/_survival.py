@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+from lifelines.utils import median_survival_times
 
 from ._base import (
     EstimateResult,
@@ -45,7 +46,9 @@ class SurvivalResult(EstimateResult):
     """Result of :func:`survival`.
 
     ``km`` maps each group to its Kaplan-Meier table; ``km_fitters`` holds the lifelines
-    fitters (for plots); ``medians`` the median times; ``logrank`` the log-rank test;
+    fitters (for plots); ``medians`` the median times; ``median_ci`` per group the median
+    with its 95% interval (``median, ci_low, ci_high``; NaN where a bound is not reached);
+    ``logrank`` the log-rank test;
     ``cox`` the fitted ``CoxPHFitter`` (``None`` without group and covariates) and
     ``hazard_ratios`` its exponentiated coefficients. ``tidy()`` reports the Cox
     coefficients on the log-hazard scale.
@@ -54,6 +57,7 @@ class SurvivalResult(EstimateResult):
     km: dict[str, pd.DataFrame] = field(default_factory=dict)
     km_fitters: dict[str, KaplanMeierFitter] = field(default_factory=dict)
     medians: pd.Series | None = None
+    median_ci: pd.DataFrame | None = None
     logrank: object | None = None
     cox: CoxPHFitter | None = None
     hazard_ratios: pd.DataFrame | None = None
@@ -98,6 +102,13 @@ def survival(
 
     Notes
     -----
+    Kaplan-Meier (lifelines ``KaplanMeierFitter``): pointwise 95% intervals of the
+    survival curve from Greenwood's variance on the log(-log) scale (lifelines' default,
+    R's ``survfit(conf.type = "log-log")``). The interval of the median is read off those
+    bands in the manner of Brookmeyer & Crowley (1982): the times at which the lower and
+    the upper band cross 0.5 (lifelines ``median_survival_times`` of the confidence
+    interval); a bound is missing (NaN) when its band never falls to 0.5 within follow-up.
+
     The Cox model is lifelines' ``CoxPHFitter``, which handles tied event times with
     Efron's method (as R's ``coxph`` default). Check proportional hazards, e.g. with
     ``result.cox.check_assumptions(...)``.
@@ -116,6 +127,21 @@ def survival(
         tables[key] = km_table(fitters[key])
     medians = pd.Series({k: f.median_survival_time_ for k, f in fitters.items()}, name="median")
     medians.index.name = group or "group"
+    median_ci = pd.DataFrame(
+        [
+            {"median": f.median_survival_time_}
+            | dict(
+                zip(
+                    ("ci_low", "ci_high"),
+                    median_survival_times(f.confidence_interval_).iloc[0],
+                    strict=True,
+                )
+            )
+            for f in fitters.values()
+        ],
+        index=medians.index,
+    ).astype(float)
+    median_ci = median_ci.replace([np.inf, -np.inf], np.nan)
     logrank = (
         multivariate_logrank_test(data[duration], groups, observed)
         if group and len(fitters) > 1
@@ -152,6 +178,10 @@ def survival(
             ["hazard_ratio", "ci_low", "ci_high"], axis=1
         )
     notes = ["Cox model: Efron ties; tidy() estimates are log hazard ratios"] if cox else []
+    notes.append(
+        "KM: Greenwood log(-log) 95% bands; median CI where the bands cross 0.5 "
+        "(Brookmeyer-Crowley style)"
+    )
     if logrank is not None:
         notes.append(f"log-rank chi2 = {logrank.test_statistic:.2f}, p = {logrank.p_value:.4f}")
     return SurvivalResult(
@@ -165,6 +195,7 @@ def survival(
         km=tables,
         km_fitters=fitters,
         medians=medians.astype(float).replace(np.inf, np.nan),
+        median_ci=median_ci,
         logrank=logrank,
         cox=cox,
         hazard_ratios=hazard,
