@@ -27,7 +27,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from evaluation import data, labels, plots
-from evaluation.disclosure import (
+from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, ENV_RUN_ID, FIGURES_FILE
+from evaluation.plan import CADENCES, Period
+from evaluation.protection import (
     DisclosedTable,
     SuppressionRule,
     guard_dataframes,
@@ -35,8 +37,15 @@ from evaluation.disclosure import (
     suppress_frame,
     suppress_table,
 )
-from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, ENV_RUN_ID, FIGURES_FILE
-from evaluation.plan import CADENCES, Period
+from evaluation.protection.release import (
+    ENV_RUN_KEY,
+    Publisher,
+    ReleaseError,
+    force_frame,
+    frame_cells,
+    long_grid,
+)
+from evaluation.protection.tables import _Grid
 
 Language = Literal["de", "en"]
 
@@ -63,6 +72,7 @@ class Context:
     run_id: str | None
     run_dir: Path | None
     figures: list[dict[str, Any]] = field(default_factory=list)
+    publisher: Publisher | None = None
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # ---- data -------------------------------------------------------------------------
@@ -126,17 +136,61 @@ class Context:
         display(table)
 
     def counts_table(
-        self, counts: pd.DataFrame | pd.Series, *, caption: str, margins: bool = True
+        self,
+        counts: pd.DataFrame | pd.Series,
+        *,
+        caption: str,
+        margins: bool = True,
+        units: pd.DataFrame | None = None,
     ) -> DisclosedTable:
-        """Protect and display a table of counts (see :func:`evaluation.disclosure.suppress_table`)."""
-        table = suppress_table(
-            counts,
-            rule=self.rule,
-            margins=margins,
-            caption=caption,
-            language=self.language,
-            total_label=self.t("total"),
+        """Protect and display a table of counts (see :func:`evaluation.protection.suppress_table`).
+
+        The table is audited with everything else published to the same readers
+        (:mod:`evaluation.protection.release`) before it is shown. ``units`` ties its cells to
+        the units they count: one row per unit and cell membership, with the columns ``unit``,
+        ``row`` and ``column`` (labels as in the table) and ``n`` (true); without it the
+        cells are linked only by the table's own sums.
+        """
+        total = self.t("total")
+        frame = (
+            counts.to_frame(name=counts.name or "Anzahl")
+            if isinstance(counts, pd.Series)
+            else counts
         )
+        grid = _Grid.build(frame, total, margins).frame
+
+        def build(extra: set[tuple[str, ...]]) -> DisclosedTable:
+            force = None
+            if extra:
+                force = force_frame(long_grid(grid, total), ["row", "column"], extra)
+                force = force["n"].to_numpy().reshape(grid.shape)
+                force = pd.DataFrame(force, index=grid.index, columns=grid.columns)
+            return suppress_table(
+                frame,
+                rule=self.rule,
+                margins=margins,
+                caption=caption,
+                language=self.language,
+                total_label=total,
+                force=force,
+            )
+
+        def cells(name: str, table: DisclosedTable) -> Any:
+            true = grid.loc[table.values.index, table.values.columns]
+            long = long_grid(true, total)
+            hidden = long_grid(table.mask.astype(int), total)[["n"]].astype(bool)
+            return frame_cells(
+                name,
+                long,
+                hidden,
+                counts=["n"],
+                keys=["row", "column"],
+                partitions=["row", "column"],
+                total_label=total,
+                units=units,
+            )
+
+        table = self._release(caption, build, cells)
         self.show(table)
         return table
 
@@ -146,20 +200,80 @@ class Context:
         *,
         caption: str,
         hide: list[str] | tuple[str, ...] = (),
+        units: pd.DataFrame | None = None,
         **options: Any,
     ) -> DisclosedTable:
         """Protect and display an indicator table; return the whole protected table.
 
-        ``options`` go to :func:`evaluation.disclosure.suppress_frame`. Columns in ``hide``
+        ``options`` go to :func:`evaluation.protection.suppress_frame`. Columns in ``hide``
         take part in the protection (e.g. numerators of shares, interval bounds) but are not
-        displayed; the returned table still has them, for charts.
+        displayed; the returned table still has them, for charts. Numerators count as
+        published wherever their share is shown. The table is audited with everything else
+        published to the same readers before it is shown; ``units`` ties its count cells to
+        the units they count (one row per unit: ``unit``, the key columns with the table's
+        labels, and one boolean column per count column).
         """
         options.setdefault("total_label", self.t("total"))
-        table = suppress_frame(
-            frame, rule=self.rule, caption=caption, language=self.language, **options
-        )
+        total = options["total_label"]
+        within = options.get("complementary_within") or ()
+        partitions = [within] if isinstance(within, str) else list(within)
+
+        keys: list[str] = []
+
+        def build(extra: set[tuple[str, ...]]) -> DisclosedTable:
+            if extra and not keys:
+                keys.extend(_key_columns(suppress_frame(frame, rule=self.rule, **options)))
+            force = force_frame(frame, keys, extra) if extra else None
+            return suppress_frame(
+                frame,
+                rule=self.rule,
+                caption=caption,
+                language=self.language,
+                force=force,
+                **options,
+            )
+
+        def cells(name: str, table: DisclosedTable) -> Any:
+            counts = [
+                c
+                for c, f in zip(table.values.columns, table.formats, strict=True)
+                if f.kind == "count"
+            ]
+            return frame_cells(
+                name,
+                frame,
+                table.mask,
+                counts=counts,
+                keys=_key_columns(table),
+                partitions=partitions,
+                total_label=total,
+                units=units,
+            )
+
+        table = self._release(caption, build, cells)
         self.show(table.drop(list(hide)) if hide else table)
         return table
+
+    def table_id(self, caption: str) -> str:
+        """The name of a published table in the release: run key and caption."""
+        key = self.publisher.run_key if self.publisher else None
+        return f"{key}: {caption}" if key else caption
+
+    def _release(self, caption: str, build: Any, cells: Any) -> DisclosedTable:
+        """Per-table protection and the release audit, repeated until both pass."""
+        publisher = self.publisher
+        name = self.table_id(caption)
+        extra: set[tuple[str, ...]] = set(publisher.remembered(name)) if publisher else set()
+        for _ in range(50):
+            table = build(extra)
+            if publisher is None:
+                return table
+            found, weights = cells(name, table)
+            added, _ = publisher.release(found, weights)
+            if not added:
+                return table
+            extra |= {c.key for c in added}
+        raise ReleaseError(f"Geheimhaltung: Tabelle {caption!r} ließ sich nicht schützen")
 
     def published_table(self, frame: pd.DataFrame, *, caption: str, **options: Any) -> None:
         """Display figures about no individual person (official statistics, row counts, inputs).
@@ -271,6 +385,13 @@ class Context:
         )
 
 
+def _key_columns(table: DisclosedTable) -> list[str]:
+    """The label (key) columns of a protected long table."""
+    return [
+        c for c, f in zip(table.values.columns, table.formats, strict=True) if f.kind == "label"
+    ]
+
+
 def start(
     *,
     period_start: str,
@@ -291,7 +412,14 @@ def start(
     plots.setup(language)
     if report_mode:
         guard_dataframes(True, language=language, strict=True)
+    run_id = os.environ.get(ENV_RUN_ID)
+    publisher = Publisher(
+        run_id=run_id if report_mode else None,
+        run_key=os.environ.get(ENV_RUN_KEY) or run_id,
+        threshold=suppression_threshold,
+    )
     return Context(
+        publisher=publisher,
         period=period_of(start_day, end_day),
         agency=agency,
         snapshot=data.resolve(snapshot),

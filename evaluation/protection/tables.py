@@ -421,6 +421,7 @@ def suppress_table(
     total_label: str = TOTAL_LABEL,
     caption: str | None = None,
     language: Language = "de",
+    force: pd.DataFrame | None = None,
 ) -> DisclosedTable:
     """Protect a one- or two-way table of counts.
 
@@ -446,6 +447,10 @@ def suppress_table(
         Label of total rows and columns.
     caption, language
         Passed to the :class:`DisclosedTable` for display.
+    force
+        Boolean frame (labels as the displayed table): cells to hide in addition, e.g. as
+        decided by the release audit (:mod:`evaluation.protection.release`); their
+        complements follow.
 
     Returns
     -------
@@ -477,7 +482,11 @@ def suppress_table(
     locked = hidden & ~sensitive
     equations = [eq for eq in equations if not hidden[list(eq.cells)].all()]
     primary = sensitive & ~locked
-    mask = _Suppressor(values, equations, rule, hidden, locked).protect(primary)
+    extra = np.zeros(primary.shape, dtype=bool)
+    if force is not None:
+        full = force.reindex(index=grid.frame.index, columns=grid.frame.columns)
+        extra = full.fillna(False).to_numpy(dtype=bool).ravel() & ~locked
+    mask = _Suppressor(values, equations, rule, hidden, locked).protect(primary | extra)
 
     rows, cols = grid.shown()
     shape = grid.frame.shape
@@ -651,6 +660,7 @@ def suppress_frame(
     decimals: int | Mapping[str, int] | None = None,
     caption: str | None = None,
     language: Language = "de",
+    force: pd.DataFrame | None = None,
 ) -> DisclosedTable:
     """Protect a long indicator table: one row per group, count and derived columns.
 
@@ -689,6 +699,8 @@ def suppress_frame(
         Decimals of derived columns: one number for all or a mapping per column (default 1).
     caption, language
         Passed to the :class:`DisclosedTable`.
+    force
+        Boolean frame like ``df``: count cells to hide in addition (release audit).
 
     Returns
     -------
@@ -715,7 +727,10 @@ def suppress_frame(
     flat = count_values.ravel()
     _check_equations(flat, equations, descriptions)
     primary = _primary_counts(count_values, layout, rule).ravel()
-    mask = _Suppressor(flat, equations, rule).protect(primary)
+    extra = np.zeros(primary.shape, dtype=bool)
+    if force is not None:
+        extra = force.reindex(columns=list(layout.counts)).fillna(False).to_numpy(bool).ravel()
+    mask = _Suppressor(flat, equations, rule).protect(primary | extra)
 
     shape = count_values.shape
     masks = {

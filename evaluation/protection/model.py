@@ -1,0 +1,247 @@
+"""What a release is and what a reader knows.
+
+A *release* is everything published to the same readers: every count cell of every report of
+every period, including the cells that are hidden (shown as ``*``). Each cell is tied to the
+*units* it counts: pseudonymised person or case ids (``"person:…"``), or, for a table whose
+units are not known, synthetic elements that stand for its innermost cells with their
+counts as weights (then only the table's own sums link its cells).
+
+A reader knows the values of the shown cells. The smallest groups the cells distinguish are
+the *atoms*: sets of units that belong to exactly the same cells. Every cell is a sum of
+atoms, so the reader's knowledge is a system of linear equations over non-negative atom
+sizes, ``A x = b`` with one row per shown cell. :mod:`evaluation.protection.solver` asks of
+that system, with a linear programme, what a reader can deduce about every hidden cell and
+every small atom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+UnitKind = Literal["persons", "cases", "activities"]
+#: Unit kinds whose counts are about people and therefore protected. Counts of activities
+#: (events, trainings, group cycles) are shown as they are.
+SENSITIVE_KINDS: frozenset[str] = frozenset({"persons", "cases"})
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One count of a release.
+
+    Attributes
+    ----------
+    table
+        Identifier of the published table (run key and table name).
+    key
+        The cell within the table: its row labels and its column, as text.
+    value
+        The true count (internal; never published when ``shown`` is false).
+    units
+        The units (or synthetic elements) it counts.
+    shown
+        Whether readers see the value.
+    total
+        Whether it is a margin (a total row or column): hidden last, if at all.
+    """
+
+    table: str
+    key: tuple[str, ...]
+    value: int
+    units: frozenset[str]
+    shown: bool = True
+    total: bool = False
+
+    @property
+    def name(self) -> str:
+        """``table: row / column``, for messages."""
+        return f"{self.table}: {' / '.join(self.key)}"
+
+
+@dataclass
+class Release:
+    """The cells published to one group of readers, and the weights of synthetic elements.
+
+    ``weights`` gives the count an element stands for; units not listed weigh 1.
+    """
+
+    cells: list[Cell] = field(default_factory=list)
+    weights: dict[str, int] = field(default_factory=dict)
+
+    def add(self, cells: Iterable[Cell], weights: Mapping[str, int] | None = None) -> None:
+        self.cells.extend(cells)
+        if weights:
+            self.weights.update(weights)
+
+    def check(self) -> None:
+        """Every cell's value equals the weight of its units (a cell counts what it says)."""
+        for cell in self.cells:
+            size = sum(self.weights.get(u, 1) for u in cell.units)
+            if size != cell.value:
+                raise ValueError(
+                    f"{cell.name}: the cell shows {cell.value} but is tied to units that "
+                    f"count {size}"
+                )
+
+    def atoms(self) -> Atoms:
+        """The partition of all units into atoms (same membership in every cell)."""
+        signature: dict[str, list[int]] = {}
+        for j, cell in enumerate(self.cells):
+            for unit in cell.units:
+                signature.setdefault(unit, []).append(j)
+        groups: dict[tuple[int, ...], int] = {}
+        sizes: list[int] = []
+        members: list[tuple[int, ...]] = []
+        for unit, cells in signature.items():
+            sig = tuple(cells)
+            k = groups.get(sig)
+            if k is None:
+                k = groups[sig] = len(sizes)
+                sizes.append(0)
+                members.append(sig)
+            sizes[k] += self.weights.get(unit, 1)
+        rows, cols = [], []
+        for k, sig in enumerate(members):
+            rows.extend(sig)
+            cols.extend([k] * len(sig))
+        matrix = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(sizes))
+        )
+        return Atoms(np.asarray(sizes, dtype=float), matrix, members)
+
+
+@dataclass(frozen=True)
+class Atoms:
+    """Atoms of a release: their true sizes and which cells each belongs to."""
+
+    sizes: np.ndarray
+    #: cells x atoms, 1 where the atom is part of the cell
+    matrix: sparse.csr_matrix
+    #: per atom, the cells it belongs to
+    members: list[tuple[int, ...]]
+
+    def reader_system(self, shown: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """The equations a reader knows: ``A x = b`` over the shown cells."""
+        a = self.matrix[np.flatnonzero(shown)]
+        return a, a @ self.sizes
+
+
+# --------------------------------------------------------------------------------------------
+# Building cells from tables
+# --------------------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def synthetic_cells(
+    table: str,
+    keys: pd.DataFrame,
+    counts: pd.DataFrame,
+    shown: pd.DataFrame,
+    *,
+    partitions: Sequence[str],
+    total_label: str,
+) -> tuple[list[Cell], dict[str, int]]:
+    """Cells of a table whose units are unknown, linked only by the table's own sums.
+
+    Rows whose partition keys hold no ``total_label`` are innermost: each of their count cells
+    becomes one synthetic element weighing its count. A row with ``total_label`` in some
+    partition keys is the union of the innermost rows that agree with it on its other keys.
+    Without partitions every row stands alone.
+    """
+    partitions = [p for p in partitions if p in keys.columns]
+    is_total = (
+        keys[partitions].eq(total_label).to_numpy()
+        if partitions
+        else np.zeros((len(keys), 0), dtype=bool)
+    )
+    inner = ~is_total.any(axis=1)
+    others = [c for c in keys.columns]
+    cells: list[Cell] = []
+    weights: dict[str, int] = {}
+    key_text = keys.map(_text) if hasattr(keys, "map") else keys.applymap(_text)
+    inner_rows = np.flatnonzero(inner)
+    for column in counts.columns:
+        element = {i: f"{table}|{column}|{i}" for i in inner_rows}
+        for i in inner_rows:
+            weights[element[i]] = int(counts[column].iloc[i])
+        for i in range(len(keys)):
+            if inner[i]:
+                units = frozenset({element[i]})
+            else:
+                fixed = [c for k, c in enumerate(partitions) if not is_total[i, k]]
+                fixed += [c for c in others if c not in partitions]
+                match = np.ones(len(keys), dtype=bool)
+                for c in fixed:
+                    match &= (key_text[c] == key_text[c].iloc[i]).to_numpy()
+                units = frozenset(element[j] for j in inner_rows if match[j])
+            cells.append(
+                Cell(
+                    table=table,
+                    key=(*[key_text[c].iloc[i] for c in keys.columns], str(column)),
+                    value=int(counts[column].iloc[i]),
+                    units=units,
+                    shown=not bool(shown[column].iloc[i]),
+                    total=not inner[i],
+                )
+            )
+    return cells, weights
+
+
+def unit_cells(
+    table: str,
+    keys: pd.DataFrame,
+    counts: pd.DataFrame,
+    shown: pd.DataFrame,
+    units: pd.DataFrame,
+    *,
+    total_label: str,
+    unit_column: str = "unit",
+) -> list[Cell]:
+    """Cells of a table tied to the units they count.
+
+    ``units`` has one row per unit and count column membership: the column ``unit`` (id), the
+    table's key columns (with the same labels as the table) and, per count column of the
+    table, a boolean column of the same name (whether the unit counts there). A key holding
+    ``total_label`` in the table matches every unit.
+    """
+    missing = [c for c in (*keys.columns, *counts.columns, unit_column) if c not in units]
+    if missing:
+        raise ValueError(f"units of table {table!r} lack column(s) {missing}")
+    key_text = keys.map(_text)
+    unit_keys = units[list(keys.columns)].map(_text)
+    ids = units[unit_column].astype(str).to_numpy()
+    cells = []
+    for i in range(len(keys)):
+        match = np.ones(len(units), dtype=bool)
+        total = False
+        for c in keys.columns:
+            label = key_text[c].iloc[i]
+            if label == total_label:
+                total = True
+                continue
+            match &= (unit_keys[c] == label).to_numpy()
+        for column in counts.columns:
+            member = match & units[column].fillna(False).astype(bool).to_numpy()
+            cell = Cell(
+                table=table,
+                key=(*[key_text[c].iloc[i] for c in keys.columns], str(column)),
+                value=int(counts[column].iloc[i]),
+                units=frozenset(ids[member]),
+                shown=not bool(shown[column].iloc[i]),
+                total=total,
+            )
+            if len(cell.units) != cell.value:
+                raise ValueError(
+                    f"{cell.name}: the table shows {cell.value}, its units count "
+                    f"{len(cell.units)}; the units do not describe this table"
+                )
+            cells.append(cell)
+    return cells

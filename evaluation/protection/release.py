@@ -1,0 +1,397 @@
+"""The release store: everything published to the same readers, audited as a whole.
+
+Every protected table a report shows registers its count cells here, tied to the units they
+count (:mod:`evaluation.protection.model`). Before a table is displayed, it is audited
+together with everything already published to the same readers (all reports of all periods
+and plans, and the tables of runs still in progress, which count as published) by
+:func:`evaluation.protection.solver.protect`; cells it must hide in addition are hidden
+before anything is shown. The store is internal (``data/release.sqlite``, owner-only): it
+holds exact values and pseudonymised unit ids, and never leaves the workspace.
+
+A run's cells are *staged* until the runner publishes the run: then :func:`commit_run` makes
+them *committed* and replaces the cells of the same run key published before, after a final
+audit of the whole release; :func:`discard_run` removes the cells of a run that failed. A
+cell hidden once for a run key is remembered (*decisions*) and hidden again when the run is
+repeated, so re-running a period gives the same pattern.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.paths import Paths, paths
+from evaluation.protection.model import Cell, Release, synthetic_cells, unit_cells
+from evaluation.protection.rule import DisclosureError
+from evaluation.protection.solver import Audit, audit, protect
+
+ENV_RUN_KEY = "EVALUATION_RUN_KEY"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    run_id TEXT NOT NULL,
+    run_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tab TEXT NOT NULL,
+    cell_key TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    shown INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    units TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cells_run ON cells(run_id);
+CREATE INDEX IF NOT EXISTS cells_key ON cells(run_key);
+CREATE TABLE IF NOT EXISTS weights (
+    run_id TEXT NOT NULL,
+    element TEXT NOT NULL,
+    weight INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS weights_run ON weights(run_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    threshold INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    run_key TEXT NOT NULL,
+    tab TEXT NOT NULL,
+    cell_key TEXT NOT NULL,
+    PRIMARY KEY (run_key, tab, cell_key)
+);
+"""
+
+
+class ReleaseError(DisclosureError):
+    """A release does not pass the audit; ``message`` names table and cell in one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def store_path(root: Paths | None = None) -> Path:
+    """Where the release store lives (internal, beside the results history)."""
+    return (root or paths()).data / "release.sqlite"
+
+
+@contextmanager
+def _connect(path: Path | None = None):
+    path = path or store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not path.exists()
+    con = sqlite3.connect(path, timeout=120, isolation_level=None)
+    if fresh:
+        os.chmod(path, 0o600)
+    with closing(con):
+        con.execute("PRAGMA journal_mode=WAL")
+        con.executescript(_SCHEMA)
+        yield con
+
+
+def _key_text(key: tuple[str, ...]) -> str:
+    return json.dumps(list(key), ensure_ascii=False)
+
+
+def _load(con: sqlite3.Connection, *, exclude_run: str | None = None) -> Release:
+    """Everything published or staged, except the superseded cells of the same run key."""
+    release = Release()
+    rows = con.execute(
+        "SELECT run_id, run_key, tab, cell_key, value, shown, total, units FROM cells"
+    ).fetchall()
+    for run_id, _run_key, tab, key, value, shown, total, units in rows:
+        if exclude_run is not None and run_id == exclude_run:
+            continue
+        release.cells.append(
+            Cell(
+                table=tab,
+                key=tuple(json.loads(key)),
+                value=int(value),
+                units=frozenset(json.loads(units)),
+                shown=bool(shown),
+                total=bool(total),
+            )
+        )
+    for element, weight in con.execute("SELECT element, weight FROM weights"):
+        release.weights[element] = int(weight)
+    return release
+
+
+@dataclass
+class Publisher:
+    """The release of one run: audits and stages its tables as they are shown."""
+
+    run_id: str | None
+    run_key: str | None
+    threshold: int
+    zero_is_safe: bool = True
+    path: Path | None = None
+
+    @property
+    def staging(self) -> bool:
+        """Whether cells are written to the store (only in runs of the runner)."""
+        return self.run_id is not None
+
+    def remembered(self, table: str) -> set[tuple[str, ...]]:
+        """Cells of ``table`` hidden by an earlier run of the same run key."""
+        if not self.run_key:
+            return set()
+        with _connect(self.path) as con:
+            rows = con.execute(
+                "SELECT cell_key FROM decisions WHERE run_key = ? AND tab = ?",
+                (self.run_key, table),
+            ).fetchall()
+        return {tuple(json.loads(r[0])) for r in rows}
+
+    def release(self, cells: list[Cell], weights: dict[str, int]) -> tuple[list[Cell], Audit]:
+        """Audit new cells with everything published; stage them when they pass.
+
+        Returns the cells that must be hidden in addition (then nothing is staged: the caller
+        protects its table again and calls this once more). The audit and the staging are
+        one transaction, so that parallel runs see each other's tables.
+
+        Raises
+        ------
+        ReleaseError
+            When no further suppression within the new tables can protect the release.
+        """
+        new_tables = {c.table for c in cells}
+        with _connect(self.path) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                published = _load(con)
+                if self.run_key:
+                    # the run's own earlier release is replaced by this one
+                    stale = {
+                        r[0]
+                        for r in con.execute(
+                            "SELECT DISTINCT run_id FROM cells WHERE run_key = ? AND run_id != ?",
+                            (self.run_key, self.run_id or ""),
+                        )
+                    }
+                    if stale:
+                        published = _load_filtered(con, stale)
+                published.cells = [c for c in published.cells if c.table not in new_tables]
+                published.add(cells, weights)
+                _, added, result = protect(
+                    published,
+                    threshold=self.threshold,
+                    zero_is_safe=self.zero_is_safe,
+                    open_for_change=lambda c: c.table in new_tables,
+                )
+                if added:
+                    con.execute("ROLLBACK")
+                    return added, result
+                if not result.passed:
+                    raise ReleaseError(result.findings[0].message())
+                final = cells
+                if self.staging:
+                    _stage(con, self.run_id, self.run_key or "", final, weights)
+                    con.execute(
+                        "INSERT OR REPLACE INTO runs (run_id, threshold) VALUES (?, ?)",
+                        (self.run_id, self.threshold),
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return added, result
+
+
+def _load_filtered(con: sqlite3.Connection, stale: set[str]) -> Release:
+    release = _load(con)
+    keep = Release(weights=release.weights)
+    rows = con.execute("SELECT run_id FROM cells").fetchall()
+    for (run_id,), cell in zip(rows, release.cells, strict=True):
+        if run_id not in stale:
+            keep.cells.append(cell)
+    return keep
+
+
+def _stage(
+    con: sqlite3.Connection,
+    run_id: str,
+    run_key: str,
+    cells: Iterable[Cell],
+    weights: dict[str, int],
+) -> None:
+    con.executemany(
+        "INSERT INTO cells (run_id, run_key, status, tab, cell_key, value, shown, total, units)"
+        " VALUES (?, ?, 'staged', ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                run_key,
+                c.table,
+                _key_text(c.key),
+                c.value,
+                int(c.shown),
+                int(c.total),
+                json.dumps(sorted(c.units)),
+            )
+            for c in cells
+        ],
+    )
+    con.executemany(
+        "INSERT INTO weights (run_id, element, weight) VALUES (?, ?, ?)",
+        [(run_id, e, w) for e, w in weights.items()],
+    )
+
+
+def commit_run(
+    *, run_key: str, run_id: str, staging: Path | None = None, root: Paths | None = None
+) -> Audit:
+    """Make a run's staged cells published, after a final audit of the whole release.
+
+    Called by the runner at its commit point, before anything of the run becomes visible.
+    Replaces the cells that earlier runs of the same run key published and remembers the
+    hidden cells for later runs of it.
+
+    Raises
+    ------
+    ReleaseError
+        If the release with this run's cells does not pass the audit (names table and cell).
+    """
+    path = store_path(root)
+    if not path.exists():
+        return Audit()
+    with _connect(path) as con:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("UPDATE cells SET run_key = ? WHERE run_id = ?", (run_key, run_id))
+            stale = {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT run_id FROM cells WHERE run_key = ? AND run_id != ?",
+                    (run_key, run_id),
+                )
+            }
+            release = _load_filtered(con, stale)
+            mine = {
+                (r[0], tuple(json.loads(r[1])))
+                for r in con.execute("SELECT tab, cell_key FROM cells WHERE run_id = ?", (run_id,))
+            }
+            threshold = _threshold(con, run_id)
+            result = audit(
+                release,
+                threshold=threshold,
+                focus=lambda c: (c.table, c.key) in mine,
+            )
+            if not result.passed:
+                raise ReleaseError(result.findings[0].message())
+            for r in stale:
+                con.execute("DELETE FROM cells WHERE run_id = ?", (r,))
+                con.execute("DELETE FROM weights WHERE run_id = ?", (r,))
+            con.execute("UPDATE cells SET status = 'committed' WHERE run_id = ?", (run_id,))
+            con.executemany(
+                "INSERT OR IGNORE INTO decisions (run_key, tab, cell_key) VALUES (?, ?, ?)",
+                con.execute(
+                    "SELECT run_key, tab, cell_key FROM cells WHERE run_id = ? AND shown = 0",
+                    (run_id,),
+                ).fetchall(),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return result
+
+
+def _threshold(con: sqlite3.Connection, run_id: str) -> int:
+    row = con.execute("SELECT threshold FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return int(row[0]) if row else 5
+
+
+def discard_run(*, run_key: str | None = None, run_id: str, root: Paths | None = None) -> None:
+    """Forget the staged cells of a run that failed or was never published."""
+    path = store_path(root)
+    if not path.exists():
+        return
+    with _connect(path) as con:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("DELETE FROM cells WHERE run_id = ? AND status = 'staged'", (run_id,))
+        con.execute(
+            "DELETE FROM weights WHERE run_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM cells WHERE cells.run_id = weights.run_id)",
+            (run_id,),
+        )
+        con.execute("COMMIT")
+
+
+def summary(root: Paths | None = None) -> dict[str, int]:
+    """Cells published in the whole release: shown and hidden."""
+    path = store_path(root)
+    if not path.exists():
+        return {"shown": 0, "hidden": 0}
+    with _connect(path) as con:
+        shown, hidden = con.execute(
+            "SELECT COALESCE(SUM(shown), 0), COALESCE(SUM(1 - shown), 0) FROM cells "
+            "WHERE status = 'committed'"
+        ).fetchone()
+    return {"shown": int(shown), "hidden": int(hidden)}
+
+
+# --------------------------------------------------------------------------------------------
+# From protected tables to cells, and the loop of per-table and release protection
+# --------------------------------------------------------------------------------------------
+
+
+def long_grid(counts: pd.DataFrame, total_label: str) -> pd.DataFrame:
+    """A two-way table of counts (with its totals) in long form: row, column, ``n``."""
+    frame = counts.copy()
+    frame.index = frame.index.map(str)
+    frame.columns = frame.columns.map(str)
+    long = frame.stack(future_stack=True).rename("n").reset_index()
+    long.columns = ["row", "column", "n"]
+    return long
+
+
+def frame_cells(
+    table: str,
+    frame: pd.DataFrame,
+    hidden: pd.DataFrame,
+    *,
+    counts: Sequence[str],
+    keys: Sequence[str],
+    partitions: Sequence[str],
+    total_label: str,
+    units: pd.DataFrame | None = None,
+) -> tuple[list[Cell], dict[str, int]]:
+    """The count cells of a long table, tied to their units (or synthetic when not given)."""
+    key_frame = frame[list(keys)].reset_index(drop=True)
+    count_frame = frame[list(counts)].reset_index(drop=True).round().astype(int)
+    hidden = hidden[list(counts)].reset_index(drop=True)
+    if units is not None:
+        cells = unit_cells(table, key_frame, count_frame, hidden, units, total_label=total_label)
+        return cells, {}
+    return synthetic_cells(
+        table, key_frame, count_frame, hidden, partitions=partitions, total_label=total_label
+    )
+
+
+def force_frame(
+    template: pd.DataFrame,
+    keys: Sequence[str],
+    cells: Iterable[tuple[str, ...]],
+) -> pd.DataFrame:
+    """A boolean frame like ``template``: true at the given cell keys (row labels, column)."""
+    force = pd.DataFrame(False, index=template.index, columns=template.columns)
+    wanted = set(cells)
+    if not wanted:
+        return force
+    labels = template[list(keys)].map(_key_label)
+    for i in range(len(template)):
+        row = tuple(labels.iloc[i])
+        for column in template.columns:
+            if (*row, str(column)) in wanted:
+                force.iloc[i, template.columns.get_loc(column)] = True
+    return force
+
+
+def _key_label(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
