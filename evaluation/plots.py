@@ -1,22 +1,41 @@
 """Charts in one house style: plotly figures for evaluators and readers.
 
-* Okabe–Ito palette (safe for the common forms of colour blindness);
+* Okabe–Ito palette (safe for the common forms of colour blindness), with its three light
+  colours replaced by darker ones so every colour has at least 3:1 contrast on white
+  (WCAG 2.1, 1.4.11);
+* series are told apart by marker symbol (lines) or fill pattern (bars) as well as colour;
+* count axes start at zero;
 * German number format (decimal comma, thousands point) and day.month.year dates;
-* suppressed values are not drawn as numbers but marked with the suppression marker;
-* titles and axis labels come from the caller (the indicator catalogue or labels).
+* suppressed values are not drawn as numbers but left as gaps marked with the suppression
+  marker, with a note under the chart;
+* titles and axis labels come from the caller (the indicator catalogue or labels);
+* :func:`describe` and :func:`figure_table` give every chart its text alternative and the
+  table behind it, from the same figure data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-#: Okabe & Ito (2008) colour-blind-safe palette, black last.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+#: Okabe & Ito (2008) colour-blind-safe palette, black last; orange (#E69F00), sky blue
+#: (#56B4E9) and yellow (#F0E442) darkened to reach 3:1 contrast against white.
+PALETTE = ("#0072B2", "#B26B00", "#009E73", "#CC79A7", "#117A8B", "#D55E00", "#7D6E00", "#000000")
+#: Marker symbols of successive line series (told apart without colour).
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "triangle-down", "star", "cross")
+#: Fill patterns of successive bar series.
+PATTERNS = ("", "/", ".", "x", "\\", "-", "+", "|")
+#: Minimum contrast of graphics against white (WCAG 2.1, success criterion 1.4.11).
+MIN_CONTRAST = 3.0
+SUPPRESSED_NOTE = {
+    "de": "* = nicht ausgewiesen (Geheimhaltung: zu kleine Fallzahl)",
+    "en": "* = not shown (disclosure control: count too small)",
+}
 TEMPLATE_NAME = "evaluation"
 SEPARATORS = {"de": ",.", "en": ".,"}
 
@@ -56,8 +75,50 @@ def setup(language: Literal["de", "en"] = "de") -> None:
     pio.renderers.default = "plotly_mimetype"
 
 
+def contrast_on_white(colour: str) -> float:
+    """WCAG contrast ratio of a ``#RRGGBB`` colour against white."""
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(int(colour[i : i + 2], 16) / 255) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
 def _percent_axis(fig: go.Figure, language: str) -> None:
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+
+
+def _mark_suppressed(
+    fig: go.Figure, xs: Sequence[Any], hidden: Sequence[bool], marker: str, language: str
+) -> None:
+    """Suppressed points stay visible as gaps: a marker at the axis and a note below."""
+    any_hidden = False
+    for xv, h in zip(xs, hidden, strict=True):
+        if h:
+            any_hidden = True
+            fig.add_annotation(
+                x=xv,
+                y=0,
+                yref="y",
+                text=marker,
+                showarrow=False,
+                yanchor="bottom",
+                font={"size": 16, "color": "#1f2933"},
+            )
+    if any_hidden and not any(a.name == "suppressed-note" for a in fig.layout.annotations or ()):
+        fig.add_annotation(
+            name="suppressed-note",
+            text=SUPPRESSED_NOTE.get(language, SUPPRESSED_NOTE["de"]),
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=1.0,
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 12, "color": "#3e4c59"},
+        )
 
 
 def bar(
@@ -85,7 +146,8 @@ def bar(
     error
         Columns with the lower and upper interval bounds (drawn as error bars).
     suppressed
-        Boolean column: True bars are drawn empty and labelled with ``marker``.
+        Boolean column: True bars are left out as marked gaps (``marker`` at the axis and
+        a note above the plot); their category stays on the axis.
     """
     fig = go.Figure()
     groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
@@ -101,19 +163,25 @@ def bar(
                 "arrayminus": (values - low).tolist(),
                 "thickness": 1.2,
             }
+        xs = part[x].astype(str).tolist()
         fig.add_trace(
             go.Bar(
-                x=part[x].astype(str).tolist(),
+                x=xs,
                 y=values.tolist(),
                 name=str(name) if name is not None else y_title,
-                marker_color=PALETTE[i % len(PALETTE)],
+                marker={
+                    "color": PALETTE[i % len(PALETTE)],
+                    "pattern": {"shape": PATTERNS[i % len(PATTERNS)], "fgcolor": "white"},
+                },
                 text=[marker if h else None for h in hidden],
-                textposition="outside",
+                textposition="none",
                 showlegend=color is not None,
                 **kwargs,
             )
         )
+        _mark_suppressed(fig, xs, hidden.tolist(), marker, language)
     fig.update_layout(title=title, barmode=barmode, xaxis_title=x_title, yaxis_title=y_title)
+    fig.update_yaxes(rangemode="tozero")
     if percent:
         _percent_axis(fig, language)
     return fig
@@ -131,9 +199,15 @@ def line(
     percent: bool = False,
     band: tuple[str, str] | None = None,
     suppressed: str | None = None,
+    marker: str = "*",
+    zero: bool = True,
     language: Literal["de", "en"] = "de",
 ) -> go.Figure:
-    """Line chart over time with optional confidence band; suppressed points are gaps."""
+    """Line chart over time with optional confidence band; suppressed points are marked gaps.
+
+    ``zero`` (default) starts the value axis at zero, as counts and shares need; pass
+    ``False`` for scales whose zero is not meaningful (e.g. a 1–5 scale).
+    """
     fig = go.Figure()
     groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
     for i, (name, part) in enumerate(groups):
@@ -150,11 +224,15 @@ def line(
                 mode="lines+markers",
                 name=str(name) if name is not None else y_title,
                 line={"color": colour},
+                marker={"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 8, "color": colour},
                 showlegend=color is not None,
             )
         )
+        _mark_suppressed(fig, xs, hidden.tolist(), marker, language)
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     fig.update_xaxes(type="category")
+    if zero:
+        fig.update_yaxes(rangemode="tozero")
     if percent:
         _percent_axis(fig, language)
     return fig
@@ -168,6 +246,7 @@ def _band(fig: go.Figure, x: list, low: list, high: list, colour: str, *, shape:
         "line": {"width": 0, "shape": shape},
         "hoverinfo": "skip",
         "showlegend": False,
+        "meta": "band",
     }
     fig.add_trace(go.Scatter(y=high, **common))
     fig.add_trace(go.Scatter(y=low, fill="tonexty", fillcolor=_rgba(colour, 0.15), **common))
@@ -190,8 +269,12 @@ def step(
     percent: bool = True,
     band: Sequence[str] | None = None,
 ) -> go.Figure:
-    """Step curves (e.g. Kaplan–Meier), one per group, with optional band."""
+    """Step curves (e.g. Kaplan–Meier), one per group, with optional band.
+
+    Curves differ by dash style as well as colour.
+    """
     fig = go.Figure()
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
     for i, (name, part) in enumerate(curves.groupby(color, sort=False)):
         colour = PALETTE[i % len(PALETTE)]
         if band:
@@ -208,7 +291,7 @@ def step(
                 x=part[x],
                 y=part[y],
                 mode="lines",
-                line={"shape": "hv", "color": colour},
+                line={"shape": "hv", "color": colour, "dash": dashes[i % len(dashes)]},
                 name=str(name),
             )
         )
@@ -216,3 +299,169 @@ def step(
     if percent:
         fig.update_yaxes(tickformat=".0%", range=[0, 1])
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Accessibility: applied to every figure a report shows, however it was built.
+
+
+def _is_band(trace: Any) -> bool:
+    return getattr(trace, "meta", None) == "band" or (
+        getattr(trace, "hoverinfo", None) == "skip" and getattr(trace, "showlegend", None) is False
+    )
+
+
+def finish(fig: go.Figure) -> go.Figure:
+    """Make a figure fit for a report: no modebar, series distinguishable without colour.
+
+    Scatter series with markers get distinct marker symbols and bar series distinct fill
+    patterns where the figure does not set them already; colours below 3:1 contrast on
+    white are replaced by the house palette. Returns the same figure.
+    """
+    bars = [t for t in fig.data if t.type == "bar"]
+    lines = [
+        t
+        for t in fig.data
+        if t.type == "scatter" and not _is_band(t) and "markers" in (t.mode or "")
+    ]
+    for i, t in enumerate(lines):
+        if t.marker.symbol is None:
+            t.marker.symbol = SYMBOLS[i % len(SYMBOLS)]
+    if len(bars) > 1:
+        for i, t in enumerate(bars):
+            if t.marker.pattern.shape is None:
+                t.marker.pattern.shape = PATTERNS[i % len(PATTERNS)]
+                t.marker.pattern.fgcolor = "white"
+    for i, t in enumerate([*bars, *lines]):
+        for holder in (t.marker, getattr(t, "line", None)):
+            colour = getattr(holder, "color", None) if holder is not None else None
+            if isinstance(colour, str) and _low_contrast(colour):
+                holder.color = PALETTE[i % len(PALETTE)]
+    return fig
+
+
+def _low_contrast(colour: str) -> bool:
+    return colour.startswith("#") and len(colour) == 7 and contrast_on_white(colour) < MIN_CONTRAST
+
+
+def _number(value: float, *, percent: bool, language: str) -> str:
+    from babel.numbers import format_decimal, format_percent
+
+    locale = "de_DE" if language == "de" else "en_GB"
+    if percent:
+        return format_percent(value, format="#,##0.0 %", locale=locale)
+    if float(value).is_integer():
+        return format_decimal(value, format="#,##0", locale=locale)
+    return format_decimal(value, format="#,##0.0#", locale=locale)
+
+
+def _is_percent(fig: go.Figure) -> bool:
+    fmt = fig.layout.yaxis.tickformat or ""
+    return fmt.endswith("%")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        value = value.get("text", "")
+    text = getattr(value, "text", value)
+    return "" if text is None else str(text)
+
+
+def _series(fig: go.Figure) -> list[tuple[str, list[Any], list[Any]]]:
+    out = []
+    for n, t in enumerate(fig.data):
+        if t.type not in ("bar", "scatter") or _is_band(t) or t.y is None:
+            continue
+        xs = list(t.x) if t.x is not None else list(range(len(t.y)))
+        name = t.name if t.name else _text(fig.layout.yaxis.title) or f"Reihe {n + 1}"
+        out.append((str(name), xs, list(t.y)))
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def figure_table(fig: go.Figure, *, language: Literal["de", "en"] = "de") -> pd.DataFrame:
+    """The table behind a chart: one row per x value, one column per series, as text.
+
+    Values are formatted as the reader sees them (German number format, percentages);
+    points that are not drawn (suppressed) are shown as ``*``.
+    """
+    percent = _is_percent(fig)
+    series = _series(fig)
+    x_name = _text(fig.layout.xaxis.title) or ("Kategorie" if language == "de" else "Category")
+    rows: dict[str, dict[str, str]] = {}
+    for name, xs, ys in series:
+        for xv, yv in zip(xs, ys, strict=False):
+            cell = "*" if _missing(yv) else _number(float(yv), percent=percent, language=language)
+            rows.setdefault(str(xv), {})[name] = cell
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame.reindex(columns=[s[0] for s in series]).fillna("–")
+    frame.index.name = x_name
+    return frame.reset_index()
+
+
+def describe(fig: go.Figure, *, language: Literal["de", "en"] = "de") -> str:
+    """A sentence saying what a chart shows, generated from its data (its text alternative).
+
+    Names the kind of chart, its title, the axes, the series, the highest and lowest value
+    and how many values are not shown.
+    """
+    de = language == "de"
+    series = _series(fig)
+    kinds = {t.type for t in fig.data}
+    kind = (
+        ("Balkendiagramm" if de else "Bar chart")
+        if "bar" in kinds
+        else ("Liniendiagramm" if de else "Line chart")
+    )
+    title = _text(fig.layout.title)
+    x_title, y_title = _text(fig.layout.xaxis.title), _text(fig.layout.yaxis.title)
+    percent = _is_percent(fig)
+    parts = [f"{kind} „{title}“" if de else f"{kind} “{title}”"] if title else [kind]
+    if x_title or y_title:
+        parts.append(
+            (f"waagerecht {x_title or 'Kategorien'}, senkrecht {y_title or 'Werte'}")
+            if de
+            else f"horizontal {x_title or 'categories'}, vertical {y_title or 'values'}"
+        )
+    names = [s[0] for s in series]
+    if len(names) > 1:
+        parts.append(
+            (f"{len(names)} Reihen: " if de else f"{len(names)} series: ") + ", ".join(names)
+        )
+    points = [
+        (float(yv), name, xv)
+        for name, xs, ys in series
+        for xv, yv in zip(xs, ys, strict=False)
+        if not _missing(yv)
+    ]
+    hidden = sum(1 for _, xs, ys in series for yv in ys if _missing(yv))
+    sentence = "; ".join(parts) + "."
+    if points:
+        hi, lo = max(points), min(points)
+
+        def where(p: tuple[float, str, Any]) -> str:
+            label = f"{p[1]}, {p[2]}" if len(names) > 1 else f"{p[2]}"
+            return f"{_number(p[0], percent=percent, language=language)} ({label})"
+
+        if hi == lo:
+            sentence += (" Wert: " if de else " Value: ") + where(hi) + "."
+        else:
+            sentence += (
+                f" Höchster Wert {where(hi)}, niedrigster Wert {where(lo)}."
+                if de
+                else f" Highest value {where(hi)}, lowest value {where(lo)}."
+            )
+    else:
+        sentence += " Keine Werte." if de else " No values."
+    if hidden:
+        sentence += (
+            f" {hidden} Wert(e) nicht ausgewiesen (*, Geheimhaltung)."
+            if de
+            else f" {hidden} value(s) not shown (*, disclosure control)."
+        )
+    return sentence

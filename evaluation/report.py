@@ -3,14 +3,20 @@
 The export uses nbconvert's ``HTMLExporter`` with the ``report`` template in
 ``evaluation/templates/``: no code cells, no prompts, no diagnostics; the parameters as a
 small table; a table of contents; the provenance footer. plotly.js is embedded once per
-report (from the installed plotly package) and every chart is drawn from the figure JSON
-the notebook produced, so the page works offline and loads nothing from a CDN.
+report (plotly's basic partial bundle – scatter and bar – vendored in ``evaluation/vendor/``
+at the version of the installed plotly, or a shared copy for large sites) and every chart is
+drawn from the figure JSON the notebook produced, so the page works offline and loads nothing
+from a CDN. Every chart carries a generated text alternative and its data table.
+
+:func:`export_formats` writes the same report as A4 PDF, DOCX and XLSX (see
+:mod:`evaluation.export`).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +25,10 @@ from typing import Any, Literal
 from evaluation.paths import PACKAGE_DIR, Paths, paths
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
+VENDOR_DIR = PACKAGE_DIR / "vendor"
+PLOTLY_BASIC = VENDOR_DIR / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
+#: Name of the shared plotly.js copy (``reports/assets/``) for ``plotly_src="shared"``.
+SHARED_PLOTLY = "assets/plotly-basic.min.js"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove", "remove_cell", "hide"}
 
@@ -49,6 +59,17 @@ TEXT: dict[str, dict[str, str]] = {
         "last_good": "letzter erfolgreicher Bericht",
         "none": "keiner",
         "runs_at": "Stand",
+        "chart_data": "Daten zur Abbildung",
+        "formats": "Formate",
+        "key_figures": "Kennzahlen",
+        "latest": "Aktuelle Berichte",
+        "all_reports": "Alle Berichte",
+        "title_col": "Titel",
+        "cadence": "Turnus",
+        "status": "Status",
+        "page": "Seite",
+        "of": "von",
+        "skip": "Zum Inhalt springen",
         "suppression": (
             "Geheimhaltung: Fallzahlen unter {threshold} sowie Werte, aus denen sie sich "
             "zurückrechnen ließen, sind mit „*“ gekennzeichnet und nicht ausgewiesen. "
@@ -81,6 +102,17 @@ TEXT: dict[str, dict[str, str]] = {
         "last_good": "last successful report",
         "none": "none",
         "runs_at": "As of",
+        "chart_data": "Data of this chart",
+        "formats": "Formats",
+        "key_figures": "Key figures",
+        "latest": "Latest reports",
+        "all_reports": "All reports",
+        "title_col": "Title",
+        "cadence": "Cadence",
+        "status": "Status",
+        "page": "Page",
+        "of": "of",
+        "skip": "Skip to content",
         "suppression": (
             "Disclosure control: counts below {threshold}, and values from which they could be "
             "recomputed, are marked “*” and not shown; so are shares and means based on them."
@@ -152,40 +184,144 @@ def _versions_text(versions: Mapping[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in versions.items() if k != "evaluation")
 
 
-def _plotly_js() -> str:
+def bundled_plotly_version() -> str:
+    """Version of the plotly.js that the installed plotly package bundles."""
+    from plotly.offline import get_plotlyjs_version
+
+    return get_plotlyjs_version()
+
+
+def vendored_plotly_version() -> str:
+    """Version of the vendored basic partial bundle (from its ``package.json``)."""
+    meta = json.loads((PLOTLY_BASIC.parent / "package.json").read_text(encoding="utf-8"))
+    return str(meta["version"])
+
+
+def plotly_js_source() -> tuple[str, str]:
+    """The plotly.js the reports embed: ``(kind, source text)``.
+
+    The vendored basic bundle (scatter and bar, about a quarter of the full library) when
+    its version equals the one plotly bundles – figures are written for exactly that
+    version; otherwise the full bundle of the installed plotly, so nothing ever breaks.
+    """
+    if PLOTLY_BASIC.exists() and vendored_plotly_version() == bundled_plotly_version():
+        return "basic", PLOTLY_BASIC.read_text(encoding="utf-8")
     from plotly.offline import get_plotlyjs
 
+    return "full", get_plotlyjs()
+
+
+def _plotly_js() -> str:
     # "</script" inside the library would end the inline script element early.
-    return get_plotlyjs().replace("</script", "<\\/script")
+    return plotly_js_source()[1].replace("</script", "<\\/script")
 
 
-def _figure_html(spec: Mapping[str, Any]) -> str:
+def write_shared_plotly(reports_dir: Path) -> Path:
+    """Write the shared plotly.js copy to ``reports_dir/assets/`` (for ``plotly_src``)."""
+    from evaluation.data import atomic_write_text
+
+    target = Path(reports_dir) / SHARED_PLOTLY
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, plotly_js_source()[1])
+    return target
+
+
+def figure_from_spec(spec: Mapping[str, Any]) -> Any:
+    """The plotly figure of a notebook output, finished for readers (:func:`plots.finish`).
+
+    HTML, PDF and DOCX all draw their charts from this one figure.
+    """
     import plotly.io as pio
 
+    from evaluation import plots
+
     fig = pio.from_json(json.dumps(spec), skip_invalid=True)
-    return pio.to_html(
-        fig,
-        include_plotlyjs=False,
-        full_html=False,
-        config={"displaylogo": False, "responsive": True, "locale": "de"},
-        default_width="100%",
+    return plots.finish(fig)
+
+
+def _table_html(frame: Any, caption: str) -> str:
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            (
+                f'<th scope="row">{html.escape(str(v))}</th>'
+                if j == 0
+                else f"<td>{html.escape(str(v))}</td>"
+            )
+            for j, v in enumerate(row)
+        )
+        + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return (
+        f'<table class="chart-table"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
 
-def prepare_notebook(nb: Any) -> Any:
-    """Drop hidden cells and turn plotly figure outputs into HTML that draws offline.
+def _figure_html(spec: Mapping[str, Any], index: int = 0, language: str = "de") -> str:
+    """A chart as a ``<figure>``: the drawing, its text alternative and its data table."""
+    import plotly.io as pio
 
-    Cells tagged ``parameters``, ``injected-parameters``, ``remove`` or ``hide`` are left
-    out (the parameters are shown as a table instead).
-    """
-    cells = []
+    from evaluation import plots
+
+    lang = "en" if language == "en" else "de"
+    fig = figure_from_spec(spec)
+    alt = plots.describe(fig, language=lang)
+    drawing = pio.to_html(
+        fig,
+        include_plotlyjs=False,
+        full_html=False,
+        config={
+            "displaylogo": False,
+            "displayModeBar": False,
+            "responsive": True,
+            "locale": "de" if lang == "de" else "en",
+        },
+        default_width="100%",
+    )
+    chart_id = f"abbildung-{index + 1}"
+    table = _table_html(plots.figure_table(fig, language=lang), TEXT[lang]["chart_data"])
+    return (
+        f'<figure class="chart" data-chart="{index}" id="{chart_id}">'
+        f'<div class="chart-drawing" role="img" aria-labelledby="{chart_id}-alt">{drawing}</div>'
+        f'<figcaption class="chart-alt" id="{chart_id}-alt">{html.escape(alt)}</figcaption>'
+        f'<details class="chart-data"><summary>{TEXT[lang]["chart_data"]}</summary>{table}</details>'
+        "</figure>"
+    )
+
+
+def figure_specs(nb: Any) -> list[dict[str, Any]]:
+    """The plotly figure outputs of a notebook's shown cells, in document order."""
+    specs = []
     for cell in nb.cells:
         if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
             continue
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if PLOTLY_MIME in data:
-                output["data"] = {"text/html": _figure_html(data[PLOTLY_MIME])}
+                specs.append(data[PLOTLY_MIME])
+    return specs
+
+
+def prepare_notebook(nb: Any, language: str = "de") -> Any:
+    """Drop hidden cells and turn plotly figure outputs into HTML that draws offline.
+
+    Cells tagged ``parameters``, ``injected-parameters``, ``remove`` or ``hide`` are left
+    out (the parameters are shown as a table instead). The n-th chart becomes
+    ``<figure data-chart="n">`` (n as in :func:`figure_specs`).
+    """
+    cells = []
+    n = 0
+    for cell in nb.cells:
+        if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PLOTLY_MIME in data:
+                output["data"] = {"text/html": _figure_html(data[PLOTLY_MIME], n, language)}
+                n += 1
         cells.append(cell)
     nb.cells = cells
     return nb
@@ -199,6 +335,7 @@ def export_html(
     field: str,
     period_text: str,
     language: Literal["de", "en"] = "de",
+    plotly_src: str | None = None,
 ) -> str:
     """Render an executed notebook as a self-contained HTML report and return the HTML.
 
@@ -212,11 +349,15 @@ def export_html(
         Reader-facing title, field of work and period.
     language
         Language of the report's frame (headings, footer, parameter labels).
+    plotly_src
+        ``None`` (default) embeds plotly.js in the page. A URL or relative path (e.g.
+        ``"../../../" + SHARED_PLOTLY``, written by :func:`write_shared_plotly`) loads one
+        shared copy instead – for sites with many reports.
     """
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = prepare_notebook(nbformat.read(notebook, as_version=4))
+    nb = prepare_notebook(nbformat.read(notebook, as_version=4), language)
     params = dict(provenance.get("parameters", {}))
     threshold = params.get("suppression_threshold", 5)
     text = TEXT[language]
@@ -244,13 +385,115 @@ def export_html(
             "versions_text": _versions_text(provenance.get("environment", {})),
             "suppression_text": text["suppression"].format(threshold=threshold),
             "css": (TEMPLATE_DIR / "report" / "report.css").read_text(encoding="utf-8"),
-            "plotly_js": _plotly_js(),
+            "plotly_js": "" if plotly_src else _plotly_js(),
+            "plotly_src": plotly_src or "",
             "status_note": "",
         },
     }
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return body
+    return _unfocus(body)
+
+
+#: nbconvert's lab template makes every output area focusable (``tabindex="0"``); for a
+#: reader with a keyboard that is 30 stops that do nothing (WCAG 2.4.3).
+_FOCUSABLE_DIV = re.compile(r'(<div\b[^>]*?)\s+tabindex="0"')
+
+
+def _unfocus(body: str) -> str:
+    return _FOCUSABLE_DIV.sub(r"\1", body)
+
+
+FORMATS_MARK = "<!-- report-formats -->"
+FORMAT_FILES = {
+    "html": "report.html",
+    "pdf": "report.pdf",
+    "docx": "report.docx",
+    "xlsx": "report.xlsx",
+}
+FORMAT_LABELS = {
+    "html": "HTML",
+    "pdf": "PDF (A4)",
+    "docx": "Word (DOCX)",
+    "xlsx": "Excel (XLSX)",
+}
+
+
+def formats_in(folder: Path) -> dict[str, Path]:
+    """The report formats present in a run folder, in the order HTML, PDF, DOCX, XLSX."""
+    return {k: folder / name for k, name in FORMAT_FILES.items() if (folder / name).exists()}
+
+
+def link_formats(html_text: str, formats: Mapping[str, Path], language: str = "de") -> str:
+    """Put links to the other formats into a report's footer (where the template marks it)."""
+    links = " · ".join(
+        f'<a href="{html.escape(path.name)}">{FORMAT_LABELS[kind]}</a>'
+        for kind, path in formats.items()
+        if kind != "html"
+    )
+    if not links:
+        return html_text
+    label = TEXT["en" if language == "en" else "de"]["formats"]
+    block = f'<p class="report-formats">{label}: {links}</p>'
+    return html_text.replace(FORMATS_MARK, FORMATS_MARK + block, 1)
+
+
+def export_formats(
+    notebook: Path | Any,
+    out_dir: Path,
+    *,
+    manifest: Mapping[str, Any],
+    language: Literal["de", "en"] = "de",
+    formats: Sequence[str] = ("pdf", "docx", "xlsx"),
+    cover: Mapping[str, Any] | None = None,
+    html_text: str | None = None,
+    out: Any = None,
+) -> dict[str, Path]:
+    """Write the report as ``report.pdf``, ``report.docx`` and ``report.xlsx`` into ``out_dir``.
+
+    All three are made from the rendered HTML report (``out_dir/report.html`` when present,
+    else rendered here) and the notebook's figure data, so they show the same tables, the
+    same suppression marks and the same charts. If ``out_dir/report.html`` exists, links to
+    the written formats are added to its footer.
+
+    Parameters
+    ----------
+    notebook
+        The executed notebook (path or ``nbformat`` node).
+    out_dir
+        Folder to write into (the runner's staging folder).
+    manifest
+        The run manifest (title, field, period, parameters, provenance).
+    language
+        Language of the frame texts.
+    formats
+        Which of ``"pdf"``, ``"docx"``, ``"xlsx"`` to write.
+    cover
+        Cover-page facts (agency, Träger, file reference, period, contact, date, signature
+        lines); defaults from the manifest, see :func:`evaluation.export.cover_facts`.
+    html_text
+        The rendered report, if the caller has it already.
+    out
+        Stream for the one-line notes (e.g. what to install for PDF); default ``sys.stderr``.
+
+    Returns
+    -------
+    dict
+        Format name to the path written. A format that cannot be made on this machine (PDF
+        without Chromium) is missing from it, and one line on ``out`` says what to install.
+    """
+    from evaluation import export
+
+    return export.export_formats(
+        notebook,
+        Path(out_dir),
+        manifest=manifest,
+        language=language,
+        formats=formats,
+        cover=cover,
+        html_text=html_text,
+        out=out,
+    )
 
 
 def _manifests(reports: Path) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def rendered_dom(page: Path, *, budget_ms: int = 15000) -> str:
+def rendered_dom(page: Path, *, budget_ms: int = 15000, window: str | None = None) -> str:
     """The DOM after scripts ran (``--dump-dom``), with no network."""
     binary = chromium()
     if binary is None:
@@ -42,6 +42,7 @@ def rendered_dom(page: Path, *, budget_ms: int = 15000) -> str:
                 *CHROMIUM_FLAGS,
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={budget_ms}",
+                *([f"--window-size={window}"] if window else []),
                 "--dump-dom",
                 page.resolve().as_uri(),
             ],
@@ -123,3 +124,70 @@ def resources(html: str) -> ResourceCensus:
     parser = ResourceCensus()
     parser.feed(html)
     return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Accessibility: axe-core (from the npm registry; .ci/run installs it) in headless Chromium.
+
+AXE_VERSION = "4.14.1"
+AXE_DIR = Path(__file__).resolve().parent / ".npm" / "node_modules" / "axe-core"
+IMPACT_ORDER = ("minor", "moderate", "serious", "critical")
+_AXE_RUNNER = """
+<script>
+window.addEventListener("load", function () {
+  setTimeout(function () {
+    axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
+      var out = document.createElement("script");
+      out.type = "application/json"; out.id = "axe-results";
+      out.textContent = JSON.stringify(r.violations.map(function (v) {
+        return {id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(" "); }),
+                count: v.nodes.length};
+      }));
+      document.body.appendChild(out);
+    }, function (e) {
+      var out = document.createElement("script");
+      out.type = "application/json"; out.id = "axe-results";
+      out.textContent = JSON.stringify([{id: "axe-error", impact: "critical", help: String(e), nodes: [], count: 1}]);
+      document.body.appendChild(out);
+    });
+  }, 500);
+});
+</script>
+"""
+
+
+def axe_script() -> Path | None:
+    """The installed ``axe.min.js`` (``npm install --prefix tests/.npm axe-core``), or None."""
+    path = AXE_DIR / "axe.min.js"
+    return path if path.exists() else None
+
+
+def axe_violations(page: Path, *, min_impact: str = "moderate") -> list[dict]:
+    """Run axe-core on a page in headless Chromium; violations of at least ``min_impact``."""
+    import json
+    import re
+
+    script = axe_script()
+    if script is None:
+        raise RuntimeError("axe-core is not installed (npm install --prefix tests/.npm axe-core)")
+    html = page.read_text(encoding="utf-8")
+    inject = (
+        "<script>"
+        + script.read_text(encoding="utf-8").replace("</script", "<\\/script")
+        + "</script>"
+        + _AXE_RUNNER
+    )
+    html = html.replace("</body>", inject + "</body>", 1) if "</body>" in html else html + inject
+    with tempfile.TemporaryDirectory(prefix="axe-") as tmp:
+        copy = Path(tmp) / page.name
+        copy.write_text(html, encoding="utf-8")
+        dom = rendered_dom(copy, budget_ms=30000, window="1280,900")
+    found = re.search(r'<script type="application/json" id="axe-results">(.*?)</script>', dom, re.S)
+    if not found:
+        raise RuntimeError("axe-core did not report (page did not finish loading)")
+    from html import unescape
+
+    violations = json.loads(unescape(found.group(1)))
+    floor = IMPACT_ORDER.index(min_impact)
+    return [v for v in violations if IMPACT_ORDER.index(v.get("impact") or "minor") >= floor]

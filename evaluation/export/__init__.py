@@ -1,0 +1,241 @@
+"""The report in the formats the agency submits: A4 PDF, DOCX and XLSX.
+
+All formats are made from the rendered HTML report (:mod:`evaluation.export.model`) and
+the notebook's figure data (:func:`evaluation.report.figure_specs`), so tables, marks and
+charts agree with the HTML. Engines: headless Chromium prints the PDF (CSS paged media) and
+kaleido (plotly's static export, driving the same Chromium) draws the chart images;
+python-docx writes the Word file, openpyxl the workbook.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from evaluation.export.images import INSTALL_HINT, ExportUnavailable, chart_images, chromium
+from evaluation.export.model import Document, Figure, Heading, Paragraph, Table, read_document
+
+FORMATS = ("pdf", "docx", "xlsx")
+
+COVER_LABELS = {
+    "de": {
+        "agency": "Einrichtung",
+        "traeger": "Träger",
+        "file_reference": "Förderkennzeichen / Aktenzeichen",
+        "period": "Berichtszeitraum",
+        "contact": "Ansprechperson",
+        "created": "Erstellt am",
+        "signatures": ["Ort, Datum", "Unterschrift (rechtsverbindlich)"],
+    },
+    "en": {
+        "agency": "Agency",
+        "traeger": "Provider",
+        "file_reference": "Grant / file reference",
+        "period": "Reporting period",
+        "contact": "Contact",
+        "created": "Created on",
+        "signatures": ["Place, date", "Signature (legally binding)"],
+    },
+}
+
+
+def german_date(value: str | datetime | None, language: str = "de") -> str:
+    """A date as readers write it: ``1. Dezember 2026`` (babel), English ``1 December 2026``."""
+    from babel.dates import format_date
+
+    if value is None:
+        value = datetime.now()
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return format_date(value, format="long", locale="de_DE" if language != "en" else "en_GB")
+
+
+def cover_facts(
+    manifest: Mapping[str, Any],
+    cover: Mapping[str, Any] | None = None,
+    *,
+    language: str = "de",
+    period_text: str = "",
+) -> dict[str, Any]:
+    """The cover page's facts: ``{"facts": [(label, value), ...], "signatures": [...]}``.
+
+    Each of ``agency``, ``traeger``, ``file_reference``, ``period``, ``contact``,
+    ``created`` and ``signatures`` is taken from ``cover`` when given there, else from the
+    run's parameters (same names, ``foerderkennzeichen`` also for the file reference),
+    else from the manifest (period, creation date); a value that is nowhere stays empty and
+    its line is left out.
+    """
+    labels = COVER_LABELS["en" if language == "en" else "de"]
+    given = dict(cover or {})
+    params = dict(manifest.get("parameters", {}))
+    period = manifest.get("period", {})
+    defaults = {
+        "agency": params.get("agency", ""),
+        "traeger": params.get("traeger", ""),
+        "file_reference": params.get("file_reference", params.get("foerderkennzeichen", "")),
+        "period": period_text
+        or (
+            f"{period.get('label', '')} ({german_date(period['start'], language)} – "
+            f"{german_date(period['end'], language)})"
+            if period.get("start") and period.get("end")
+            else period.get("label", "")
+        ),
+        "contact": params.get("contact", ""),
+        "created": german_date(
+            manifest.get("ended_at") or manifest.get("started_at") or None, language
+        ),
+    }
+    facts = [
+        (labels[key], given.get(key, defaults[key]))
+        for key in ("agency", "traeger", "file_reference", "period", "contact", "created")
+    ]
+    signatures = given.get("signatures", params.get("signatures", labels["signatures"]))
+    return {"facts": facts, "signatures": list(signatures)}
+
+
+def _note(out: Any, text: str) -> None:
+    print(text, file=out if out is not None else sys.stderr)
+
+
+def export_formats(
+    notebook: Path | Any,
+    out_dir: Path,
+    *,
+    manifest: Mapping[str, Any],
+    language: str = "de",
+    formats: Sequence[str] = FORMATS,
+    cover: Mapping[str, Any] | None = None,
+    html_text: str | None = None,
+    out: Any = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Path]:
+    """See :func:`evaluation.report.export_formats` (the public entry point)."""
+    import nbformat
+
+    from evaluation import report
+    from evaluation.export.docx import write_docx
+    from evaluation.export.pdf import print_html, write_pdf
+    from evaluation.export.xlsx import write_xlsx
+
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown report format(s) {unknown}; known: {', '.join(FORMATS)}")
+    lang = "en" if language == "en" else "de"
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, str | Path) else notebook
+    specs = report.figure_specs(nb)
+    html_path = out_dir / "report.html"
+    if html_text is None and html_path.exists():
+        html_text = html_path.read_text(encoding="utf-8")
+    if html_text is None:
+        period = manifest.get("period", {})
+        html_text = report.export_html(
+            notebook if isinstance(notebook, str | Path) else _as_file(nb, out_dir),
+            provenance=manifest,
+            title=manifest.get("title", ""),
+            field=manifest.get("field", ""),
+            period_text=report.period_text(
+                period.get("start", ""), period.get("end", ""), period.get("label", ""), lang
+            ),
+            language=lang,  # type: ignore[arg-type]
+        )
+    doc = read_document(html_text)
+    facts = cover_facts(manifest, cover, language=lang)
+    written: dict[str, Path] = {}
+    times = timings if timings is not None else {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    if "xlsx" in formats:
+        t = time.perf_counter()
+        written["xlsx"] = write_xlsx(doc, out_dir / "report.xlsx", language=lang)
+        times["xlsx"] = time.perf_counter() - t
+    need_images = bool(specs) and ("docx" in formats or "pdf" in formats)
+    pngs: list[bytes] | None = None
+    svgs: list[bytes] | None = None
+    unavailable = ""
+    if need_images:
+        t = time.perf_counter()
+        try:
+            if "docx" in formats:
+                pngs = chart_images(specs, fmt="png", width=900, height=480, scale=2)
+            if "pdf" in formats:
+                svgs = chart_images(specs, fmt="svg", width=680, height=420)
+        except ExportUnavailable as exc:
+            unavailable = str(exc)
+        times["images"] = time.perf_counter() - t
+    if "docx" in formats:
+        t = time.perf_counter()
+        written["docx"] = write_docx(
+            doc,
+            out_dir / "report.docx",
+            cover=facts,
+            images=pngs if pngs is not None or not specs else None,
+            language=lang,
+            missing_images_note=(
+                "Diagramm nicht eingebettet: Chromium fehlt"
+                if lang == "de"
+                else "chart not embedded: Chromium missing"
+            ),
+        )
+        times["docx"] = time.perf_counter() - t
+    if "pdf" in formats:
+        t = time.perf_counter()
+        if unavailable or chromium() is None:
+            _note(out, f"PDF nicht erstellt – {unavailable or INSTALL_HINT}")
+        else:
+            page = print_html(
+                html_text,
+                svgs or [],
+                cover=facts,
+                title=doc.title,
+                agency=doc.agency,
+                subtitle=doc.subtitle,
+                language=lang,
+            )
+            try:
+                written["pdf"] = write_pdf(page, out_dir / "report.pdf")
+            except ExportUnavailable as exc:
+                _note(out, f"PDF nicht erstellt – {exc}")
+        times["pdf"] = time.perf_counter() - t
+    elif unavailable:
+        _note(out, f"DOCX ohne Diagrammbilder – {unavailable}")
+    if "docx" in formats and "pdf" in formats and unavailable:
+        _note(out, "DOCX ohne Diagrammbilder (Text statt Bild).")
+    if html_path.exists():
+        linked = report.link_formats(
+            html_path.read_text(encoding="utf-8"), {"html": html_path, **written}, lang
+        )
+        html_path.write_text(linked, encoding="utf-8")
+    return written
+
+
+def _as_file(nb: Any, out_dir: Path) -> Path:
+    import tempfile
+
+    import nbformat
+
+    folder = Path(tempfile.mkdtemp(prefix="export-nb-"))
+    path = folder / "notebook.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+__all__ = [
+    "Document",
+    "ExportUnavailable",
+    "FORMATS",
+    "Figure",
+    "Heading",
+    "Paragraph",
+    "Table",
+    "cover_facts",
+    "export_formats",
+    "german_date",
+    "read_document",
+]

@@ -1,0 +1,87 @@
+"""Chart images for PDF and DOCX, drawn by plotly's static export (kaleido) in Chromium.
+
+kaleido 1.x drives an installed Chrome/Chromium over the DevTools protocol (choreographer);
+on Debian that is the ``chromium`` package. The images are made from the same finished
+figures the HTML report draws (:func:`evaluation.report.figure_from_spec`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: What a machine without the browser engine needs, said in one line.
+INSTALL_HINT = (
+    "PDF und Diagramme im DOCX brauchen Chromium: `apt-get install chromium` "
+    "(HTML, XLSX und DOCX ohne Diagrammbilder entstehen auch ohne)"
+)
+
+
+class ExportUnavailable(RuntimeError):
+    """A format cannot be produced on this machine (its engine is missing)."""
+
+
+def chromium() -> str | None:
+    """Path of the Chromium/Chrome binary, or ``None``."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    env = os.environ.get("BROWSER_PATH")
+    return env if env and os.path.exists(env) else None
+
+
+def chart_images(
+    specs: Iterable[Mapping[str, Any]],
+    *,
+    fmt: str = "png",
+    width: int = 900,
+    height: int = 480,
+    scale: float = 2.0,
+) -> list[bytes]:
+    """Static images of report figures (``png`` or ``svg``), in the order given.
+
+    Raises
+    ------
+    ExportUnavailable
+        When kaleido or Chromium is missing.
+    """
+    specs = list(specs)
+    if not specs:
+        return []
+    binary = chromium()
+    if binary is None:
+        raise ExportUnavailable(INSTALL_HINT)
+    try:
+        import kaleido
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ExportUnavailable("kaleido fehlt: `pip install kaleido`") from exc
+    import plotly.io as pio
+
+    from evaluation.report import figure_from_spec
+
+    os.environ.setdefault("BROWSER_PATH", binary)
+    images = []
+    kaleido.start_sync_server(silence_warnings=True)
+    try:
+        warnings.filterwarnings("ignore", message="The kopts argument")
+        for spec in specs:
+            fig = figure_from_spec(spec)
+            fig_height = fig.layout.height or height
+            images.append(
+                pio.to_image(
+                    fig,
+                    format=fmt,
+                    width=width,
+                    height=int(fig_height),
+                    scale=scale if fmt == "png" else 1,
+                )
+            )
+    except Exception as exc:  # kaleido reports a missing/broken browser in many ways
+        raise ExportUnavailable(f"Diagramme konnten nicht gezeichnet werden: {exc}") from exc
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)
+    return images
