@@ -240,28 +240,29 @@ def protect(
 def _complement(
     release: Release, finding: Finding, open_for_change: Callable[[Cell], bool]
 ) -> int | None:
-    """The cheapest shown, changeable cell that overlaps the finding's units."""
-    if finding.kind == "cell":
-        units = finding.cell.units
+    """The cheapest shown, changeable cell in the equations that bound the finding.
+
+    Candidates are the shown cells that contain the failing group (or the hidden cell's
+    units) and the shown cells that share a group with those (their siblings in a sum).
+    Cheapest means: not a margin, then the smallest value.
+    """
+    atoms = release.atoms()
+    cells = release.cells
+    if finding.kind == "group" and finding.atom is not None:
+        target = np.array([finding.atom])
     else:
-        atoms = release.atoms()
-        members = atoms.members[finding.atom] if finding.atom is not None else ()
-        units = (
-            frozenset().union(*(release.cells[j].units for j in members))
-            if members
-            else (finding.cell.units)
-        )
-        # the group itself: units in exactly the cells of the atom
-        candidates = [
-            j for j in members if release.cells[j].shown and open_for_change(release.cells[j])
-        ]
-        if candidates:
-            return min(candidates, key=lambda j: (_cost(release.cells[j]), j))
+        j = cells.index(finding.cell)
+        target = atoms.matrix[j].indices
+    by_atom = atoms.matrix.tocsc()
+    holders = np.unique(by_atom[:, target].indices)
+    holders = [h for h in holders if cells[h].shown]
+    touched = np.unique(atoms.matrix[holders].indices) if holders else np.array([], dtype=int)
+    near = set(np.unique(by_atom[:, touched].indices).tolist()) if touched.size else set()
     candidates = [
         j
-        for j, c in enumerate(release.cells)
-        if c.shown and open_for_change(c) and c.units & units and c.value > 0
+        for j in sorted(near | set(holders))
+        if cells[j].shown and cells[j].value > 0 and open_for_change(cells[j])
     ]
     if not candidates:
         return None
-    return min(candidates, key=lambda j: (_cost(release.cells[j]), j))
+    return min(candidates, key=lambda j: (_cost(cells[j]), j))
