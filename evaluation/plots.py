@@ -369,14 +369,31 @@ def _text(value: Any) -> str:
     return "" if text is None else str(text)
 
 
+def _values(v: Any) -> list[Any]:
+    """Trace data as a list, also when plotly stored it as a base64 typed array."""
+    if isinstance(v, Mapping) and "bdata" in v and "dtype" in v:
+        import base64
+
+        import numpy as np
+
+        array = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if "shape" in v:
+            array = array.reshape([int(d) for d in str(v["shape"]).split(",")])
+        return array.tolist()
+    return list(v)
+
+
 def _series(fig: go.Figure) -> list[tuple[str, list[Any], list[Any]]]:
     out = []
     for n, t in enumerate(fig.data):
         if t.type not in ("bar", "scatter") or _is_band(t) or t.y is None:
             continue
-        xs = list(t.x) if t.x is not None else list(range(len(t.y)))
+        ys = _values(t.y)
+        xs = _values(t.x) if t.x is not None else list(range(len(ys)))
+        if t.type == "bar" and getattr(t, "orientation", None) == "h":
+            xs, ys = ys, xs
         name = t.name if t.name else _text(fig.layout.yaxis.title) or f"Reihe {n + 1}"
-        out.append((str(name), xs, list(t.y)))
+        out.append((str(name), xs, ys))
     return out
 
 

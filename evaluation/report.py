@@ -70,6 +70,10 @@ TEXT: dict[str, dict[str, str]] = {
         "page": "Seite",
         "of": "von",
         "skip": "Zum Inhalt springen",
+        "index_note": (
+            "„*“ in den Berichten: nicht ausgewiesen (Geheimhaltung, zu kleine Fallzahl). "
+            "PDF und DOCX sind zum Einreichen und Bearbeiten, XLSX enthält alle Tabellen."
+        ),
         "suppression": (
             "Geheimhaltung: Fallzahlen unter {threshold} sowie Werte, aus denen sie sich "
             "zurückrechnen ließen, sind mit „*“ gekennzeichnet und nicht ausgewiesen. "
@@ -113,6 +117,10 @@ TEXT: dict[str, dict[str, str]] = {
         "page": "Page",
         "of": "of",
         "skip": "Skip to content",
+        "index_note": (
+            "“*” in the reports: not shown (disclosure control, count too small). "
+            "PDF and DOCX are for submitting and editing; XLSX holds every table."
+        ),
         "suppression": (
             "Disclosure control: counts below {threshold}, and values from which they could be "
             "recomputed, are marked “*” and not shown; so are shares and means based on them."
@@ -517,55 +525,239 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+CADENCE_LABELS = {
+    "de": {"yearly": "jährlich", "quarterly": "vierteljährlich", "monthly": "monatlich"},
+    "en": {"yearly": "yearly", "quarterly": "quarterly", "monthly": "monthly"},
+}
+_SCHEDULE_CADENCE = {"jahr": "yearly", "quartal": "quarterly", "monat": "monthly"}
+KEY_FIGURES = 4
+
+
+def _cadence(root: Paths, manifest: Mapping[str, Any], language: str) -> str:
+    """The schedule's cadence as readers say it (``jährlich``), from the plan file."""
+    import yaml
+
+    name = manifest.get("schedule", "")
+    cadence = _SCHEDULE_CADENCE.get(name, name)
+    params_file = manifest.get("params_file")
+    if params_file:
+        try:
+            plan = yaml.safe_load((root.root / params_file).read_text(encoding="utf-8")) or {}
+            for schedule in plan.get("schedules", []) or []:
+                if schedule.get("name") == name and schedule.get("cadence"):
+                    cadence = schedule["cadence"]
+        except (OSError, yaml.YAMLError, AttributeError):
+            pass
+    return CADENCE_LABELS["en" if language == "en" else "de"].get(cadence, cadence)
+
+
+def _when(stamp: str, language: str) -> str:
+    """A run's time as ``01.12.2026, 20:54`` (local time; babel)."""
+    from babel.dates import format_datetime
+
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return str(stamp or "")
+    locale = "de_DE" if language == "de" else "en_GB"
+    return format_datetime(moment.astimezone(), "dd.MM.yyyy, HH:mm", locale=locale)
+
+
+def _figure_text(value: float | None, unit: str, suppressed: bool, language: str) -> str:
+    from babel.numbers import format_decimal, format_percent
+
+    if suppressed or value is None or value != value:
+        return "*"
+    locale = "de_DE" if language == "de" else "en_GB"
+    if unit == "share":
+        return format_percent(value, format="#,##0.0 %", locale=locale)
+    if unit in ("count", "persons") or float(value).is_integer():
+        return format_decimal(round(value), format="#,##0", locale=locale)
+    return format_decimal(value, format="#,##0.0#", locale=locale)
+
+
+def _key_figures(root: Paths, manifest: Mapping[str, Any], language: str) -> list[dict[str, str]]:
+    """The first recorded totals of a run, in catalogue order, with the period before."""
+    from evaluation import history
+    from evaluation.indicators.catalogue import load_catalogue
+
+    figures = history.read(db=root.history, group_var="")
+    if figures.empty or "run_id" not in figures:
+        return []
+    mine = figures[figures["run_id"] == manifest.get("run_id")]
+    if mine.empty:
+        return []
+    catalogue = load_catalogue()
+    order = {iid: i for i, iid in enumerate(catalogue.ids)}
+    ids = sorted(set(mine["indicator_id"]), key=lambda i: (order.get(i, 10**6), i))
+    lang = "en" if language == "en" else "de"
+    out = []
+    for iid in ids[:KEY_FIGURES]:
+        row = mine[mine["indicator_id"] == iid].iloc[0]
+        entry = catalogue.indicators.get(iid)
+        unit = entry.unit if entry else ""
+        label = entry.label.get(lang, iid) if entry else iid
+        earlier = figures[
+            (figures["indicator_id"] == iid)
+            & (figures["period_start"] < row["period_start"])
+            & (
+                figures["run_key"].str.rsplit("/", n=1).str[0]
+                == str(row["run_key"]).rsplit("/", 1)[0]
+            )
+        ]
+        before = ""
+        if not earlier.empty:
+            prev = earlier.sort_values("period_start").iloc[-1]
+            before = (
+                f"{prev['period']}: "
+                f"{_figure_text(prev['value'], unit, bool(prev['suppressed']), language)}"
+            )
+        out.append(
+            {
+                "label": label,
+                "value": _figure_text(row["value"], unit, bool(row["suppressed"]), language),
+                "before": before,
+            }
+        )
+    return out
+
+
+def _format_links(entry: Mapping[str, Any], reports: Path) -> str:
+    links = []
+    for kind, path in formats_in(entry["dir"]).items():
+        rel = path.relative_to(reports).as_posix()
+        links.append(f'<a href="{html.escape(rel)}">{FORMAT_LABELS[kind].split(" ")[0]}</a>')
+    return " · ".join(links)
+
+
+INDEX_CSS = """
+body { font-family: "Source Sans Pro", "Segoe UI", Arial, sans-serif; max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem; color: #1f2933; }
+header { border-bottom: 3px solid #0072B2; margin-bottom: 1rem; }
+h1 { margin: .2rem 0 .4rem; }
+a { color: #0b5a8c; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 1rem; list-style: none; padding: 0; }
+.card { border: 1px solid #cbd2d9; border-radius: 6px; padding: .8rem 1rem; }
+.card h3 { margin: 0 0 .2rem; font-size: 1.1rem; }
+.card .meta { color: #3e4c59; margin: 0 0 .5rem; font-size: .92rem; }
+.card dl { display: grid; grid-template-columns: 1fr max-content; gap: .15rem .8rem; margin: .3rem 0 .6rem; }
+.card dt { font-size: .92rem; }
+.card dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
+.card dd span { display: block; font-weight: 400; font-size: .8rem; color: #52606d; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
+caption { text-align: left; font-weight: 600; font-size: 1.1rem; padding: .4rem 0; }
+th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
+.status-failed { color: #b00020; font-weight: 600; }
+.error { font-weight: 400; font-size: .85rem; color: #52606d; }
+footer { border-top: 1px solid #cbd2d9; margin-top: 2rem; color: #52606d; font-size: .9rem; }
+"""
+
+
 def index_html(root: Paths | None = None, *, language: Literal["de", "en"] = "de") -> str:
-    """Build ``reports/index.html``: every report by field and period, with status and link."""
+    """Build ``reports/index.html``, the start page.
+
+    First the latest successful report of each field with its key figures (from the results
+    history, with the period before) and links to every format in its folder (HTML, PDF,
+    DOCX, XLSX); then every report by field and period with cadence, status and time.
+    German labels and dates (babel) by default.
+    """
     p = root or paths()
     text = TEXT[language]
-    rows: dict[str, list[str]] = {}
-    for entry in _manifests(p.reports):
+    entries = _manifests(p.reports)
+    rows: dict[str, list[tuple[str, str]]] = {}
+    latest_ok: dict[str, tuple[str, dict[str, Any]]] = {}
+    for entry in entries:
         latest = entry["latest"]
         field = latest.get("field") or latest.get("plan", "")
         status_ok = latest["status"] == "ok"
         status = text["status_ok"] if status_ok else text["status_failed"]
         link = text["none"]
         if entry["ok"]:
-            rel = (entry["dir"] / "report.html").relative_to(p.reports).as_posix()
-            label = text["report"] if status_ok else text["last_good"]
-            link = f'<a href="{html.escape(rel)}">{label}</a>'
+            links = _format_links(entry, p.reports)
+            label = "" if status_ok else f"{text['last_good']}: "
+            link = label + (links or text["none"])
+            ok = entry["ok"]
+            plan = ok.get("plan", field)
+            # the yearly report first (what the agency submits), then the newest period
+            yearly = _cadence(p, ok, "en") == "yearly"
+            sort_key = f"{int(yearly)}|{ok.get('period', {}).get('start', '')}"
+            if plan not in latest_ok or sort_key > latest_ok[plan][0]:
+                latest_ok[plan] = (sort_key, entry)
         error = ""
         if not status_ok and latest.get("error"):
             err = latest["error"]
             error = f'<div class="error">{html.escape(str(err.get("summary", "")))}</div>'
+        order = latest.get("period", {}).get("start", "") + latest.get("schedule", "")
         rows.setdefault(field, []).append(
-            "<tr>"
-            f"<td>{html.escape(latest.get('title', ''))}</td>"
-            f"<td>{html.escape(latest.get('period', {}).get('label', ''))}</td>"
-            f"<td>{html.escape(latest.get('schedule', ''))}</td>"
-            f'<td class="status-{"ok" if status_ok else "failed"}">{status}{error}</td>'
-            f"<td>{link}</td>"
-            f"<td>{html.escape(latest.get('started_at', '')[:16].replace('T', ' '))}</td>"
-            "</tr>"
+            (
+                order,
+                "<tr>"
+                f"<td>{html.escape(latest.get('title', ''))}</td>"
+                f"<td>{html.escape(latest.get('period', {}).get('label', ''))}</td>"
+                f"<td>{html.escape(_cadence(p, latest, language))}</td>"
+                f'<td class="status-{"ok" if status_ok else "failed"}">{status}{error}</td>'
+                f"<td>{link}</td>"
+                f"<td>{html.escape(_when(latest.get('started_at', ''), language))}</td>"
+                "</tr>",
+            )
+        )
+    cards = []
+    for plan in sorted(latest_ok, key=lambda k: latest_ok[k][1]["ok"].get("title", k)):
+        entry = latest_ok[plan][1]
+        ok = entry["ok"]
+        figures = "".join(
+            f"<dt>{html.escape(f['label'])}</dt><dd>{html.escape(f['value'])}"
+            + (f"<span>{html.escape(f['before'])}</span>" if f["before"] else "")
+            + "</dd>"
+            for f in _key_figures(p, ok, language)
+        )
+        period = ok.get("period", {})
+        cards.append(
+            '<li class="card">'
+            f"<h3>{html.escape(ok.get('title', plan))}</h3>"
+            f'<p class="meta">{text["period"]}: {html.escape(period.get("label", ""))} '
+            f"({_format_date(period.get('start', ''), language)}–"
+            f"{_format_date(period.get('end', ''), language)}) · "
+            f"{html.escape(_cadence(p, ok, language))} · {text['time']}: "
+            f"{html.escape(_when(ok.get('ended_at') or ok.get('started_at', ''), language))}</p>"
+            + (f"<dl>{figures}</dl>" if figures else "")
+            + f"<p>{text['formats']}: {_format_links(entry, p.reports)}</p>"
+            "</li>"
         )
     sections = []
     for field in sorted(rows):
+        body = "".join(r for _, r in sorted(rows[field], reverse=True))
         sections.append(
-            f"<h2>{html.escape(field)}</h2><table><thead><tr><th>Titel</th><th>{text['period']}</th>"
-            f"<th>Turnus</th><th>Status</th><th>{text['report']}</th><th>{text['time']}</th></tr></thead>"
-            f"<tbody>{''.join(sorted(rows[field], reverse=True))}</tbody></table>"
+            f"<table><caption>{html.escape(field)}</caption><thead><tr>"
+            f'<th scope="col">{text["title_col"]}</th><th scope="col">{text["period"]}</th>'
+            f'<th scope="col">{text["cadence"]}</th><th scope="col">{text["status"]}</th>'
+            f'<th scope="col">{text["formats"]}</th><th scope="col">{text["time"]}</th>'
+            f"</tr></thead><tbody>{body}</tbody></table>"
         )
-    stamp = datetime.now().astimezone().strftime("%d.%m.%Y %H:%M")
+    from babel.dates import format_datetime
+
+    stamp = format_datetime(
+        datetime.now().astimezone(),
+        "dd.MM.yyyy, HH:mm",
+        locale="de_DE" if language == "de" else "en_GB",
+    )
+    latest_block = (
+        f'<h2 id="aktuell">{text["latest"]}</h2><ul class="cards">{"".join(cards)}</ul>'
+        if cards
+        else ""
+    )
     return f"""<!DOCTYPE html>
-<html lang="{language}"><head><meta charset="utf-8"><title>{text["index_title"]}</title>
-<style>
-body {{ font-family: "Segoe UI", Arial, sans-serif; max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem; color: #1f2933; }}
-h1 {{ border-bottom: 3px solid #0072B2; padding-bottom: .3rem; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }}
-th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #e4e7eb; vertical-align: top; }}
-.status-failed {{ color: #b00020; font-weight: 600; }}
-.error {{ font-weight: 400; font-size: .85rem; color: #52606d; }}
-</style></head>
-<body><h1>{text["index_title"]}</h1><p>{text["runs_at"]}: {stamp}</p>
+<html lang="{language}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{text["index_title"]}</title>
+<style>{INDEX_CSS}</style></head>
+<body>
+<header><h1>{text["index_title"]}</h1><p>{text["runs_at"]}: {stamp}</p></header>
+<main>
+{latest_block}
+<h2 id="alle">{text["all_reports"]}</h2>
 {"".join(sections) or "<p>–</p>"}
+</main>
+<footer><p>{html.escape(text["index_note"])}</p></footer>
 </body></html>
 """
 
@@ -586,7 +778,11 @@ def period_text(start: str, end: str, label: str, language: str = "de") -> str:
 
 
 __all__: Sequence[str] = [
+    "export_formats",
     "export_html",
+    "figure_specs",
+    "formats_in",
+    "write_shared_plotly",
     "index_html",
     "write_index",
     "prepare_notebook",
