@@ -16,6 +16,8 @@ causal.
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,29 @@ def pending(cases: pd.DataFrame, day: date) -> pd.DataFrame:
     ]
 
 
+def reach_units(
+    enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS
+) -> pd.DataFrame:
+    """The enrolments :func:`reach` counts, one row each, with what they count for.
+
+    Columns ``enrolment_id``, ``person_id``, ``project`` and the flags ``active`` (running
+    in the period), ``entry`` (running and entered in the period), ``exit`` (left in the
+    period) and ``dropout`` (left in the period before the planned end).
+    """
+    e = enrolments[enrolments["project"].isin(projects)]
+    active = (e["entry_date"] <= pd.Timestamp(end)) & (
+        e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start))
+    )
+    exit_ = in_period(e["exit_date"], start, end)
+    out = e[["enrolment_id", "person_id", "project"]].assign(
+        active=active,
+        entry=active & in_period(e["entry_date"], start, end),
+        exit=exit_,
+        dropout=exit_ & (e["exit_reason"] == "abbruch"),
+    )
+    return out[active | exit_].reset_index(drop=True)
+
+
 def reach(
     enrolments: pd.DataFrame, start: date, end: date, *, projects: tuple[str, ...] = LABOUR_PROJECTS
 ) -> pd.DataFrame:
@@ -58,30 +83,52 @@ def reach(
 
     Returns one row per project plus ``"total"`` with columns ``participants`` (distinct
     persons with an enrolment active in the period), ``entries``, ``exits`` and
-    ``dropouts`` (exits before the planned end).
+    ``dropouts`` (exits before the planned end). Built from :func:`reach_units`.
     """
-    e = enrolments[enrolments["project"].isin(projects)]
-    active = e[
-        (e["entry_date"] <= pd.Timestamp(end))
-        & (e["exit_date"].isna() | (e["exit_date"] >= pd.Timestamp(start)))
-    ]
-    exits = e[in_period(e["exit_date"], start, end)]
+    units = reach_units(enrolments, start, end, projects=projects)
 
-    def counts(a: pd.DataFrame, x: pd.DataFrame) -> dict[str, int]:
+    def counts(u: pd.DataFrame) -> dict[str, int]:
         return {
-            "participants": a["person_id"].nunique(),
-            "entries": int(in_period(a["entry_date"], start, end).sum()),
-            "exits": len(x),
-            "dropouts": int((x["exit_reason"] == "abbruch").sum()),
+            "participants": u.loc[u["active"], "person_id"].nunique(),
+            "entries": int(u["entry"].sum()),
+            "exits": int(u["exit"].sum()),
+            "dropouts": int(u["dropout"].sum()),
         }
 
-    rows = {
-        p: counts(active[active["project"] == p], exits[exits["project"] == p]) for p in projects
-    }
-    rows["total"] = counts(active, exits)
+    rows = {p: counts(units[units["project"] == p]) for p in projects}
+    rows["total"] = counts(units)
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "project"
     return out
+
+
+def followup_units(
+    enrolments: pd.DataFrame,
+    followups: pd.DataFrame,
+    *,
+    exit_from: date,
+    exit_to: date,
+    months: int,
+    data_end: date,
+) -> pd.DataFrame:
+    """The exits :func:`followup_status` counts, one row per enrolment, with their status flags.
+
+    Columns of the enrolments plus ``cohort`` (year of entry as text), ``status`` and the
+    flags ``due``, ``known``, ``svb`` and ``not_unemployed`` (see :func:`followup_status`).
+    """
+    e = enrolments[
+        enrolments["project"].isin(LABOUR_PROJECTS)
+        & in_period(enrolments["exit_date"], exit_from, exit_to)
+    ].copy()
+    e["cohort"] = e["entry_date"].dt.year.astype("Int64").astype(str)
+    due_date = e["exit_date"] + pd.to_timedelta(np.round(months * DAYS_PER_MONTH), unit="D")
+    e["due"] = due_date <= pd.Timestamp(data_end)
+    f = followups[followups["months_after_exit"] == months][["enrolment_id", "status"]]
+    e = e.merge(f, on="enrolment_id", how="left")
+    e["known"] = e["due"] & e["status"].notna()
+    e["svb"] = e["known"] & (e["status"] == "svb")
+    e["not_unemployed"] = e["known"] & (e["status"] != "arbeitslos")
+    return e
 
 
 def followup_status(
@@ -116,18 +163,14 @@ def followup_status(
         ``response_rate``, ``eingliederungsquote`` and ``verbleibsquote`` with Wilson 95 %
         intervals (``*_ci_low``, ``*_ci_high``).
     """
-    e = enrolments[
-        enrolments["project"].isin(LABOUR_PROJECTS)
-        & in_period(enrolments["exit_date"], exit_from, exit_to)
-    ].copy()
-    e["cohort"] = e["entry_date"].dt.year.astype("Int64").astype(str)
-    due_date = e["exit_date"] + pd.to_timedelta(np.round(months * DAYS_PER_MONTH), unit="D")
-    e["due"] = due_date <= pd.Timestamp(data_end)
-    f = followups[followups["months_after_exit"] == months][["enrolment_id", "status"]]
-    e = e.merge(f, on="enrolment_id", how="left")
-    e["known"] = e["due"] & e["status"].notna()
-    e["svb"] = e["known"] & (e["status"] == "svb")
-    e["not_unemployed"] = e["known"] & (e["status"] != "arbeitslos")
+    e = followup_units(
+        enrolments,
+        followups,
+        exit_from=exit_from,
+        exit_to=exit_to,
+        months=months,
+        data_end=data_end,
+    )
     grouped = e.groupby(list(by), observed=True) if by else e.assign(_all="total").groupby("_all")
     out = grouped.agg(
         exits=("enrolment_id", "size"),
@@ -143,13 +186,18 @@ def followup_status(
     return out
 
 
+def decisions_in_period(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Cases :func:`recognition_decisions` counts: a decision (withdrawn included) dated in the period."""
+    return cases[in_period(cases["decision_date"], start, end) & (cases["decision"] != "offen")]
+
+
 def recognition_decisions(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     """Recognition decisions taken in the period, by decision category and regulation.
 
     Rows are the decision categories (including withdrawn), columns ``regulated`` /
     ``not_regulated`` and ``total``: counts of decisions dated in the period.
     """
-    c = cases[in_period(cases["decision_date"], start, end) & (cases["decision"] != "offen")]
+    c = decisions_in_period(cases, start, end)
     table = pd.crosstab(c["decision"], np.where(c["regulated"], "regulated", "not_regulated"))
     order = [d for d in RECOGNITION_DECISIONS if d != "offen"]
     table = table.reindex(index=order, columns=["regulated", "not_regulated"], fill_value=0)
@@ -164,9 +212,7 @@ def time_to_decision(cases: pd.DataFrame, start: date, end: date) -> pd.DataFram
     Withdrawn applications are left out (they end without a decision). Returns ``n``,
     ``median``, ``q1`` and ``q3`` (months) per group and in total.
     """
-    c = cases[
-        in_period(cases["decision_date"], start, end) & cases["decision"].isin(DECIDED)
-    ].copy()
+    c = decided(cases, start, end).copy()
     c["months"] = (c["decision_date"] - c["application_date"]).dt.days / DAYS_PER_MONTH
     c["group"] = np.where(c["regulated"], "regulated", "not_regulated")
 
@@ -264,19 +310,53 @@ def followup_with_margins(
     return pd.concat(parts, ignore_index=True).set_index(["project", "cohort"]).sort_index()
 
 
+def _trend_years(enrolments: pd.DataFrame, until: date) -> list[tuple[str, Any]]:
+    first = int(enrolments["exit_date"].dropna().dt.year.min())
+    return [
+        (str(year), SimpleNamespace(start=date(year, 1, 1), end=min(date(year, 12, 31), until)))
+        for year in range(first, until.year + 1)
+    ]
+
+
+def followup_units_in_period(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, period: Any, *, months: int, data_end: date
+) -> pd.DataFrame:
+    """:func:`followup_units` for the exits :func:`followup_in_period` counts."""
+    return followup_units(
+        enrolments,
+        followups,
+        exit_from=_shift_months(period.start, months),
+        exit_to=_shift_months(period.end, months),
+        months=months,
+        data_end=data_end,
+    )
+
+
+def yearly_trend_units(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, *, until: date, months: int, data_end: date
+) -> pd.DataFrame:
+    """The exits :func:`yearly_trend` counts: :func:`followup_units` per year, column ``year``."""
+    parts = []
+    for year, window in _trend_years(enrolments, until):
+        units = followup_units_in_period(
+            enrolments, followups, window, months=months, data_end=data_end
+        )
+        if units["due"].any():
+            parts.append(units.assign(year=year))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["year"])
+
+
 def yearly_trend(
     enrolments: pd.DataFrame, followups: pd.DataFrame, *, until: date, months: int, data_end: date
 ) -> pd.DataFrame:
     """Overall follow-up status by year of the follow-up date, from the first year with exits."""
-    first = int(enrolments["exit_date"].dropna().dt.year.min())
     rows = {}
-    for year in range(first, until.year + 1):
-        window = type("Y", (), {"start": date(year, 1, 1), "end": min(date(year, 12, 31), until)})
+    for year, window in _trend_years(enrolments, until):
         row = followup_in_period(
             enrolments, followups, window, months=months, data_end=data_end, by=()
         )
         if not row.empty and row["due"].iloc[0] > 0:
-            rows[str(year)] = row.iloc[0]
+            rows[year] = row.iloc[0]
     out = pd.DataFrame(rows).T
     out.index.name = "year"
     return out
