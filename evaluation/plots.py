@@ -349,7 +349,8 @@ def _number(value: float, *, percent: bool, language: str) -> str:
 
     locale = "de_DE" if language == "de" else "en_GB"
     if percent:
-        return format_percent(value, format="#,##0.0 %", locale=locale)
+        pattern = "#,##0.0 %" if language == "de" else "#,##0.0%"
+        return format_percent(value, format=pattern, locale=locale)
     if float(value).is_integer():
         return format_decimal(value, format="#,##0", locale=locale)
     return format_decimal(value, format="#,##0.0#", locale=locale)

@@ -7,7 +7,7 @@ import plotly.io as pio
 
 from evaluation import plots
 
-OKABE_ITO = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
+PALETTE = set(plots.PALETTE)
 
 
 def frame():
@@ -28,7 +28,7 @@ def test_setup_makes_the_house_style_default_and_german():
     assert pio.renderers.default == "plotly_mimetype"
     layout = pio.templates[plots.TEMPLATE_NAME].layout
     assert layout.separators == ",."
-    assert set(layout.colorway) == OKABE_ITO
+    assert set(layout.colorway) == PALETTE
     plots.setup("en")
     assert pio.templates[plots.TEMPLATE_NAME].layout.separators == ".,"
 
@@ -47,9 +47,12 @@ def test_bar_marks_suppressed_values_and_draws_no_number_for_them():
     )
     a, b = fig.data
     assert pd.isna(list(a.y)[2]) and a.text[2] == "*"
+    marks = [n for n in fig.layout.annotations if n.text == "*"]
+    assert [(m.x, m.y) for m in marks] == [("2024", 0)], "the gap is marked at its category"
+    assert any("Geheimhaltung" in (n.text or "") for n in fig.layout.annotations)
     assert '"y":[0.4,0.5,null]' in fig.to_json().replace(" ", ""), "no number is drawn for it"
     assert list(b.text) == [None, None, None]
-    assert a.marker.color != b.marker.color and {a.marker.color, b.marker.color} <= OKABE_ITO
+    assert a.marker.color != b.marker.color and {a.marker.color, b.marker.color} <= PALETTE
     assert fig.layout.yaxis.tickformat == ".0%"
     assert abs(a.error_y.array[0] - 0.1) < 1e-12 and abs(a.error_y.arrayminus[0] - 0.1) < 1e-12
 
@@ -72,3 +75,95 @@ def test_line_leaves_gaps_for_suppressed_points_and_draws_bands():
     )
     assert pd.isna(list(lines[0].y)[2])
     assert fig.layout.xaxis.type == "category"
+
+
+def test_every_palette_colour_has_3_to_1_contrast_on_white():
+    assert all(plots.contrast_on_white(c) >= 3.0 for c in plots.PALETTE), [
+        (c, round(plots.contrast_on_white(c), 2)) for c in plots.PALETTE
+    ]
+    # the three Okabe-Ito colours that fail on white are gone
+    assert not {"#E69F00", "#56B4E9", "#F0E442"} & set(plots.PALETTE)
+    assert round(plots.contrast_on_white("#E69F00"), 2) == 2.25  # WCAG formula itself
+
+
+def test_series_differ_by_marker_or_pattern_not_only_colour():
+    fig = plots.line(frame(), x="year", y="share", color="project", title="T")
+    symbols = [t.marker.symbol for t in fig.data]
+    assert len(set(symbols)) == 2
+    bars = plots.bar(frame(), x="year", y="share", color="project", title="T")
+    assert len({t.marker.pattern.shape for t in bars.data}) == 2
+
+
+def test_count_axes_start_at_zero_unless_the_caller_says_otherwise():
+    counts = pd.DataFrame({"year": ["2022", "2023"], "n": [150, 160]})
+    assert plots.line(counts, x="year", y="n", title="T").layout.yaxis.rangemode == "tozero"
+    assert plots.bar(counts, x="year", y="n", title="T").layout.yaxis.rangemode == "tozero"
+    scale = plots.line(counts, x="year", y="n", title="T", zero=False)
+    assert scale.layout.yaxis.rangemode is None
+
+
+def test_finish_fixes_figures_built_outside_the_house_functions():
+    import plotly.graph_objects as go
+
+    fig = go.Figure(
+        [
+            go.Scatter(x=[1, 2], y=[1, 2], mode="lines+markers", line={"color": "#F0E442"}),
+            go.Scatter(x=[1, 2], y=[2, 3], mode="lines+markers"),
+            go.Bar(x=["a"], y=[1], marker={"color": "#56B4E9"}),
+            go.Bar(x=["a"], y=[2]),
+        ]
+    )
+    plots.finish(fig)
+    lines, bars = fig.data[:2], fig.data[2:]
+    assert lines[0].marker.symbol != lines[1].marker.symbol
+    assert bars[0].marker.pattern.shape != bars[1].marker.pattern.shape
+    for colour in (lines[0].line.color, bars[0].marker.color):
+        assert plots.contrast_on_white(colour) >= 3.0
+
+
+def test_describe_says_what_the_chart_shows_from_its_data():
+    fig = plots.bar(
+        frame(),
+        x="year",
+        y="share",
+        color="project",
+        suppressed="hidden",
+        percent=True,
+        title="Quote",
+        x_title="Jahr",
+        y_title="Anteil",
+    )
+    text = plots.describe(fig)
+    assert text.startswith("Balkendiagramm „Quote“")
+    assert "2 Reihen: A, B" in text
+    assert "Höchster Wert 50,0 % (A, 2023)" in text and "niedrigster Wert 30,0 % (B, 2022)" in text
+    assert "1 Wert(e) nicht ausgewiesen" in text
+    english = plots.describe(fig, language="en")
+    assert english.startswith("Bar chart") and "50.0%" in english
+
+
+def test_figure_table_is_the_data_behind_the_chart_with_suppression_marked():
+    fig = plots.line(
+        frame(), x="year", y="share", color="project", percent=True, suppressed="hidden", title="T"
+    )
+    table = plots.figure_table(fig)
+    assert list(table.columns) == ["Kategorie", "A", "B"]
+    assert table.values.tolist() == [
+        ["2022", "40,0 %", "30,0 %"],
+        ["2023", "50,0 %", "35,0 %"],
+        ["2024", "*", "45,0 %"],
+    ]
+
+
+def test_figure_data_stored_as_typed_arrays_is_read():
+    import json
+
+    import numpy as np
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    fig = go.Figure(go.Bar(x=np.array([2022, 2023]), y=np.array([3.5, 1250.0]), name="n"))
+    spec = json.loads(pio.to_json(fig))
+    assert "bdata" in json.dumps(spec), "plotly stores numpy data as base64"
+    back = pio.from_json(json.dumps(spec))
+    assert plots.figure_table(back).values.tolist() == [["2022", "3,5"], ["2023", "1.250"]]
