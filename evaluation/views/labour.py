@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from evaluation import labels, plots
-from evaluation.disclosure import DisclosedTable
+from evaluation.indicators import labour
+from evaluation.protection import DisclosedTable
+from evaluation.protection.curves import protect_km
 
 FOLLOWUP_DEFINITION = {
     "de": (
@@ -45,12 +48,95 @@ def flows_for_readers(reach: pd.DataFrame, ctx: Any) -> pd.DataFrame:
 def persons_for_readers(reach: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     """Distinct persons reached per project and overall (not a sum: people in both count once)."""
     out = reach[["participants"]].rename(columns={"participants": "persons"}).reset_index()
-    overall = (
+    out["project"] = _codes(out, "project", labels.PROJECTS, ctx).replace(
+        ctx.t("total"), _overall(ctx)
+    )
+    return ctx.reader_columns(out)
+
+
+def _overall(ctx: Any) -> str:
+    return (
         "Personen insgesamt (ohne Doppelzählung)"
         if ctx.language == "de"
         else "Persons, unduplicated"
     )
-    out["project"] = _codes(out, "project", labels.PROJECTS, ctx).replace(ctx.t("total"), overall)
+
+
+def _project_labels(values: pd.Series, ctx: Any) -> pd.Series:
+    mapping = labels.labels_for(labels.PROJECTS, ctx.language)
+    return values.map(lambda v: mapping.get(v, v))
+
+
+def _prefixed(kind: str, ids: pd.Series) -> pd.Series:
+    return kind + ":" + ids.astype(str)
+
+
+def flows_units(enrolments: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`flows_for_readers`: one row per enrolment, flags for entries/exits/drop-outs."""
+    u = labour.reach_units(enrolments, ctx.period.start, ctx.period.end)
+    out = pd.DataFrame(
+        {
+            "unit": _prefixed("enrolment", u["enrolment_id"]),
+            "project": _project_labels(u["project"], ctx),
+            "entries": u["entry"],
+            "exits": u["exit"],
+            "dropouts": u["dropout"],
+        }
+    )
+    return ctx.reader_columns(out)
+
+
+def persons_units(enrolments: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`persons_for_readers`: persons per project and once in the overall row."""
+    u = labour.reach_units(enrolments, ctx.period.start, ctx.period.end)
+    u = u[u["active"]]
+    per_project = pd.DataFrame(
+        {"unit": _prefixed("person", u["person_id"]), "project": _project_labels(u["project"], ctx)}
+    ).drop_duplicates()
+    overall = pd.DataFrame(
+        {"unit": _prefixed("person", pd.Series(u["person_id"].unique())), "project": _overall(ctx)}
+    )
+    out = pd.concat([per_project, overall], ignore_index=True).assign(persons=True)
+    return ctx.reader_columns(out)
+
+
+_STATUS_FLAGS = ("known", "svb", "not_unemployed")
+
+
+def followup_units(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, ctx: Any, *, months: int
+) -> pd.DataFrame:
+    """Units of :func:`followup_table`: one row per exit, with project, cohort and status flags."""
+    u = labour.followup_units_in_period(
+        enrolments, followups, ctx.period, months=months, data_end=ctx.data_end
+    )
+    out = pd.DataFrame(
+        {
+            "unit": _prefixed("enrolment", u["enrolment_id"]),
+            "project": _project_labels(u["project"], ctx),
+            "cohort": u["cohort"],
+            "exits": True,
+            **{flag: u[flag].astype(bool) for flag in _STATUS_FLAGS},
+        }
+    )
+    return ctx.reader_columns(out)
+
+
+def trend_units(
+    enrolments: pd.DataFrame, followups: pd.DataFrame, ctx: Any, *, months: int = 6
+) -> pd.DataFrame:
+    """Units of :func:`trend_table`: exits per year of the follow-up date, ``known``/``svb`` flags."""
+    u = labour.yearly_trend_units(
+        enrolments, followups, until=ctx.period.end, months=months, data_end=ctx.data_end
+    )
+    out = pd.DataFrame(
+        {
+            "unit": _prefixed("enrolment", u["enrolment_id"]),
+            "year": u["year"],
+            "known": u["known"].astype(bool),
+            "svb": u["svb"].astype(bool),
+        }
+    )
     return ctx.reader_columns(out)
 
 
@@ -169,6 +255,26 @@ def decisions_for_readers(decisions: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     return out.rename_axis(index=ctx.t("decision"))
 
 
+def _regulation(regulated: pd.Series, ctx: Any) -> pd.Series:
+    """Regulation group labels, decided as the indicators decide them (``np.where``)."""
+    names = np.where(regulated, ctx.t("regulated"), ctx.t("not_regulated"))
+    return pd.Series(names, index=regulated.index)
+
+
+def decisions_units(cases: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`decisions_for_readers` for ``ctx.counts_table``: one row per decided case."""
+    c = labour.decisions_in_period(cases, ctx.period.start, ctx.period.end)
+    names = labels.labels_for(labels.RECOGNITION_DECISIONS, ctx.language)
+    return pd.DataFrame(
+        {
+            "unit": _prefixed("case", c["case_id"]),
+            "row": c["decision"].map(lambda v: names.get(v, v)).astype(str),
+            "column": _regulation(c["regulated"], ctx),
+            "n": True,
+        }
+    )
+
+
 def decisions_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
     """Stacked bars of decisions per regulation group (protected counts only)."""
     total = ctx.t("total")
@@ -199,6 +305,19 @@ def duration_for_readers(duration: pd.DataFrame, ctx: Any) -> pd.DataFrame:
             "regulated": ctx.t("regulated"),
             "not_regulated": ctx.t("not_regulated"),
             "total": ctx.t("total"),
+        }
+    )
+    return ctx.reader_columns(out)
+
+
+def duration_units(cases: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`duration_for_readers`: one row per decision (withdrawn left out)."""
+    c = labour.decided(cases, ctx.period.start, ctx.period.end)
+    out = pd.DataFrame(
+        {
+            "unit": _prefixed("case", c["case_id"]),
+            "group": _regulation(c["regulated"], ctx),
+            "n": True,
         }
     )
     return ctx.reader_columns(out)
@@ -310,14 +429,14 @@ def km_chart(
 ) -> go.Figure:
     """Share in employment (1 - Kaplan-Meier) by group, cut where fewer than the threshold are at risk.
 
-    Only ``groups`` are drawn (those whose size passed disclosure control). A curve stops
-    when fewer people than the suppression threshold remain under observation, so no step
-    stands for a single small group of persons.
+    Only ``groups`` are drawn (those whose size passed disclosure control), and only the
+    points :func:`evaluation.protection.curves.protect_km` lets through: every step stands
+    for at least the suppression threshold of persons finding a job, and a curve stops when
+    fewer than the threshold remain under observation. The chart data holds nothing more.
     """
     curves = []
     for key in groups:
-        table = result.km[key]
-        table = table[table["at_risk"] >= ctx.rule.threshold]
+        table = protect_km(result.km_fitters[key], threshold=ctx.rule.threshold)
         label = labels.label(key, codes, ctx.language)
         curves.append(
             pd.DataFrame(
@@ -349,12 +468,14 @@ def km_chart(
     )
 
 
+def _target_group(code: str, ctx: Any) -> str:
+    return ctx.t("total") if code == "" else labels.label(code, labels.TARGET_GROUPS, ctx.language)
+
+
 def time_to_employment_table(result: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Kaplan-Meier median months to first employment by target group (catalogue result)."""
     out = result[["group_value", "n", "value", "ci_low", "ci_high"]].copy()
-    out["group_value"] = out["group_value"].map(
-        lambda v: ctx.t("total") if v == "" else labels.label(v, labels.TARGET_GROUPS, ctx.language)
-    )
+    out["group_value"] = out["group_value"].map(lambda v: _target_group(v, ctx))
     out = out.rename(columns={"group_value": "target_group", "value": "median"})
     out = ctx.reader_columns(out)
     t = ctx.t
@@ -372,6 +493,24 @@ def time_to_employment_units(ctx: Any) -> pd.DataFrame:
 
     entry = catalogue.load_catalogue().get("lm_months_to_employment")
     return catalogue.unit_frame(entry, ctx.table, period=ctx.period, data_end=ctx.data_end)
+
+
+def time_to_employment_table_units(units: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`time_to_employment_table`: the entrants of ``units`` by target group.
+
+    ``units`` is :func:`time_to_employment_units`; each entrant counts once in its group.
+    """
+    from evaluation.indicators import catalogue
+
+    codes = catalogue.group_codes(units["target_group"])
+    out = pd.DataFrame(
+        {
+            "unit": _prefixed("person", units["person_id"]),
+            "target_group": codes.map(lambda v: _target_group(v, ctx)),
+            "n": True,
+        }
+    )
+    return ctx.reader_columns(out)
 
 
 def visible_groups(result: pd.DataFrame, shown: DisclosedTable, ctx: Any) -> list[str]:
