@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -264,14 +265,23 @@ class Context:
         publisher = self.publisher
         name = self.table_id(caption)
         extra: set[tuple[str, ...]] = set(publisher.remembered(name)) if publisher else set()
+        began, programmes = time.perf_counter(), 0
         for _ in range(50):
             table = build(extra)
             if publisher is None:
                 return table
             found, weights = cells(name, table)
-            added, _ = publisher.release(found, weights)
+            added, result = publisher.release(found, weights)
+            programmes += result.programmes
             if not added:
-                return table
+                more = _more_hidden(table, build, extra)
+                publisher.note_table(
+                    name,
+                    release_hidden=more,
+                    seconds=time.perf_counter() - began,
+                    programmes=programmes,
+                )
+                return replace(table, release_hidden=more)
             extra |= {c.key for c in added}
         raise ReleaseError(f"Geheimhaltung: Tabelle {caption!r} ließ sich nicht schützen")
 
@@ -383,6 +393,17 @@ class Context:
         data.atomic_write_text(
             self.run_dir / FIGURES_FILE, json.dumps(self.figures, ensure_ascii=False)
         )
+
+
+def _more_hidden(table: DisclosedTable, build: Any, extra: set[tuple[str, ...]]) -> int:
+    """Count cells hidden only because of the release (not by the table's own protection)."""
+    if not extra:
+        return 0
+    alone = build(set())
+    count = [f.kind == "count" for f in table.formats]
+    mine = table.mask.to_numpy(dtype=bool)[:, count]
+    base = alone.mask.to_numpy(dtype=bool)[:, count]
+    return int((mine & ~base).sum())
 
 
 def _key_columns(table: DisclosedTable) -> list[str]:

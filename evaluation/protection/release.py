@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS weights (
     weight INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS weights_run ON weights(run_id);
+CREATE TABLE IF NOT EXISTS tables (
+    run_id TEXT NOT NULL,
+    tab TEXT NOT NULL,
+    release_hidden INTEGER NOT NULL,
+    audit_seconds REAL NOT NULL,
+    programmes INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     threshold INTEGER NOT NULL
@@ -136,6 +143,19 @@ class Publisher:
     def staging(self) -> bool:
         """Whether cells are written to the store (only in runs of the runner)."""
         return self.run_id is not None
+
+    def note_table(
+        self, table: str, *, release_hidden: int, seconds: float, programmes: int
+    ) -> None:
+        """Record what protecting one table cost (for the benchmark and the report)."""
+        if not self.staging:
+            return
+        with _connect(self.path) as con:
+            con.execute(
+                "INSERT INTO tables (run_id, tab, release_hidden, audit_seconds, programmes)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (self.run_id, table, release_hidden, seconds, programmes),
+            )
 
     def remembered(self, table: str) -> set[tuple[str, ...]]:
         """Cells of ``table`` hidden by an earlier run of the same run key."""
@@ -286,6 +306,7 @@ def commit_run(
                 raise ReleaseError(result.findings[0].message())
             for r in stale:
                 con.execute("DELETE FROM cells WHERE run_id = ?", (r,))
+                con.execute("DELETE FROM tables WHERE run_id = ?", (r,))
                 con.execute("DELETE FROM weights WHERE run_id = ?", (r,))
             con.execute("UPDATE cells SET status = 'committed' WHERE run_id = ?", (run_id,))
             con.executemany(
@@ -315,6 +336,11 @@ def discard_run(*, run_key: str | None = None, run_id: str, root: Paths | None =
     with _connect(path) as con:
         con.execute("BEGIN IMMEDIATE")
         con.execute("DELETE FROM cells WHERE run_id = ? AND status = 'staged'", (run_id,))
+        con.execute(
+            "DELETE FROM tables WHERE run_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM cells WHERE cells.run_id = tables.run_id)",
+            (run_id,),
+        )
         con.execute(
             "DELETE FROM weights WHERE run_id = ? AND NOT EXISTS "
             "(SELECT 1 FROM cells WHERE cells.run_id = weights.run_id)",

@@ -111,6 +111,8 @@ class DisclosedTable:
     caption: str | None = None
     derived: bool = False
     na_rep: str = "–"
+    #: count cells hidden because of what other tables and reports publish (release audit)
+    release_hidden: int = 0
 
     def __post_init__(self) -> None:
         shape = self.values.shape
@@ -140,7 +142,29 @@ class DisclosedTable:
         """The footnote for readers, or ``""`` when nothing is suppressed."""
         if self.n_suppressed == 0:
             return ""
-        return self.rule.footnote(language or self.language, derived=self.derived)
+        language = language or self.language
+        return f"{self.rule.footnote(language, derived=self.derived)} {self.reasons(language)}"
+
+    def reasons(self, language: Language | None = None) -> str:
+        """How many cells are hidden and why, in one sentence."""
+        language = language or self.language
+        count = [f.kind == "count" for f in self.formats]
+        mask = self.mask.to_numpy(dtype=bool)[:, count]
+        primary = int(self.primary_mask.to_numpy(dtype=bool)[:, count].sum())
+        hidden = int(mask.sum())
+        secondary = hidden - primary
+        if language == "de":
+            text = (
+                f"Verborgen: {hidden} {'Fallzahl' if hidden == 1 else 'Fallzahlen'}, "
+                f"davon {primary} wegen kleiner Fallzahl und {secondary} zum Schutz vor Rückrechnung"
+            )
+            if self.release_hidden:
+                text += f" ({self.release_hidden} wegen anderer veröffentlichter Tabellen)"
+            return text + "."
+        text = f"Hidden: {hidden} counts, {primary} small, {secondary} to prevent recalculation"
+        if self.release_hidden:
+            text += f" ({self.release_hidden} because of other published tables)"
+        return text + "."
 
     def to_frame(self, language: Language | None = None) -> pd.DataFrame:
         """The table as readers see it: formatted strings, marker in suppressed cells."""
