@@ -191,3 +191,58 @@ def axe_violations(page: Path, *, min_impact: str = "moderate") -> list[dict]:
     violations = json.loads(unescape(found.group(1)))
     floor = IMPACT_ORDER.index(min_impact)
     return [v for v in violations if IMPACT_ORDER.index(v.get("impact") or "minor") >= floor]
+
+
+# --------------------------------------------------------------------------------------------
+# One set of real reports for the export and accessibility tests (built once per session).
+
+REPORT_KINDS = (
+    "data_quality/jahr/2025",
+    "labour_market/jahr/2024",
+    "parent_work/jahr/2024",
+    "civic_engagement/jahr/2024",
+    "sozialraum/jahr/2024",
+    "annual_report/jahr/2024",
+)
+_PUBLISHED: dict[str, object] = {}
+
+
+def published_reports(tmp_root: Path) -> tuple[object, dict[str, Path]]:
+    """Run one report of every kind through the main job, then export PDF/DOCX/XLSX.
+
+    Returns the workspace and run key -> run folder. Exports are made by
+    ``report.export_formats`` on the published folder, as the runner's publishing step does.
+    """
+    if "result" in _PUBLISHED:
+        return _PUBLISHED["result"]  # type: ignore[return-value]
+    import io
+    import json
+    import os
+    import shutil
+    from datetime import date
+
+    from evaluation import report
+    from evaluation.paths import paths
+    from evaluation.runner import run_plan
+    from tests.conftest import REPO, _copy_data
+
+    root = tmp_root
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "params", root / "params")
+    _copy_data(Path(os.environ["EVALUATION_HOME"]), root)
+    ws = paths(root)
+    out = io.StringIO()
+    summary = run_plan(root=ws, only=list(REPORT_KINDS), today=date(2026, 11, 24), out=out)
+    assert summary.exit_code == 0, out.getvalue()
+    folders = {}
+    for key in REPORT_KINDS:
+        folder = ws.reports / key
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if not (folder / "report.pdf").exists():
+            report.export_formats(
+                folder / "notebook.ipynb", folder, manifest=manifest, language="de"
+            )
+        folders[key] = folder
+    report.write_index(ws)
+    _PUBLISHED["result"] = (ws, folders)
+    return ws, folders

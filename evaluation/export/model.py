@@ -46,6 +46,7 @@ class Table:
     header: list[list[str]]
     body: list[list[str]]
     row_headers: int = 0
+    kind: str = "data"  # "parameters" for the report's settings table
 
     @property
     def rows(self) -> list[list[str]]:
@@ -77,7 +78,8 @@ class Document:
 
     @property
     def tables(self) -> list[Table]:
-        return [b for b in self.blocks if isinstance(b, Table)]
+        """The report's data tables (what the workbook holds), without the settings table."""
+        return [b for b in self.blocks if isinstance(b, Table) and b.kind == "data"]
 
     @property
     def figures(self) -> list[Figure]:
@@ -217,7 +219,10 @@ def _walk(node: Tag, blocks: list[Any]) -> None:
             if text:
                 blocks.append(Heading(HEADINGS[name], text))
         elif name == "table":
-            blocks.append(read_table(child))
+            table = read_table(child)
+            if "parameters" in classes:
+                table.kind = "parameters"
+            blocks.append(table)
         elif name in ("p", "pre", "blockquote"):
             runs = _runs(child)
             if runs:

@@ -1,0 +1,314 @@
+"""PDF, DOCX and XLSX of a report: what they hold, and that they agree with the HTML."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+
+import nbformat
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from evaluation import export, report
+from evaluation.export import model, xlsx
+from tests import browser
+
+MANIFEST = {
+    "run_id": "20261201T000000Z-abcdef",
+    "run_key": "probe/jahr/2024",
+    "plan": "probe",
+    "schedule": "jahr",
+    "title": "Probebericht",
+    "field": "Arbeitsmarktintegration",
+    "period": {"label": "2024", "start": "2024-01-01", "end": "2024-12-31"},
+    "parameters": {
+        "agency": "Integrationsagentur PHOENIX",
+        "suppression_threshold": 5,
+        "file_reference": "AZ 36.08-2024",
+    },
+    "notebook": {"path": "notebooks/probe.ipynb", "sha256": "0" * 64},
+    "data": {"snapshot_id": "feedbeef", "source": "demo", "manifest_sha256": "1" * 64},
+    "code": {
+        "evaluation_version": "0.1.0",
+        "source_fingerprint": "abc",
+        "git": {"commit": "2" * 40, "dirty": False},
+    },
+    "environment": {"plotly": "7"},
+    "started_at": "2026-12-01T10:00:00+00:00",
+    "ended_at": "2026-12-01T10:00:05+00:00",
+    "duration_s": 5.0,
+    "status": "ok",
+}
+
+TABLE = """<div class="disclosed-table"><table class="dataframe"><caption>Austritte nach Gruppe</caption>
+<thead><tr><th>Gruppe</th><th>Anzahl</th><th>Quote</th><th>Intervall</th></tr></thead>
+<tbody>
+<tr><th>Geflüchtete</th><td>1.234</td><td>45,3 %</td><td>40,1–50,2 %</td></tr>
+<tr><th>EU-Bürger</th><td>*</td><td>*</td><td>–</td></tr>
+<tr><th>Kennziffer 0815</th><td>12</td><td>-0,5 %</td><td>x</td></tr>
+</tbody></table></div>"""
+
+
+def probe_notebook(tmp_path):
+    fig = go.Figure(
+        [
+            go.Bar(x=["2023", "2024"], y=[10, None], name="A"),
+            go.Bar(x=["2023", "2024"], y=[7, 9], name="B"),
+        ]
+    )
+    fig.update_layout(title="Austritte", xaxis_title="Jahr", yaxis_title="Personen")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("## Zusammenfassung\n\nDer **Bericht** zeigt Austritte."),
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"text/html": TABLE}),
+                nbformat.v4.new_output(
+                    "display_data", data={report.PLOTLY_MIME: json.loads(pio.to_json(fig))}
+                ),
+            ],
+        ),
+        nbformat.v4.new_markdown_cell("### Ausblick\n\n- mehr Nachbefragungen\n- Wartegruppen"),
+    ]
+    path = tmp_path / "notebook.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_german_numbers_become_numbers_with_a_format_that_shows_the_same_text():
+    cases = {
+        "1.234": (1234.0, "#,##0"),
+        "12,5": (12.5, "0.0"),
+        "45,3 %": (0.453, "0.0\\ %"),
+        "-0,5 %": (-0.005, "0.0\\ %"),
+        "2024": (2024.0, "0"),
+        "1.234.567,89": (1234567.89, "#,##0.00"),
+    }
+    for text, expected in cases.items():
+        value, fmt = xlsx.parse_number(text)
+        assert (round(value, 10), fmt) == expected, text
+        assert xlsx.cell_text(value, fmt) == text
+    for text in ("*", "–", "0815", "40,1–50,2 %", "1.2", "12 Monate", "", "1,234.5"):
+        assert xlsx.parse_number(text) is None, text
+    assert xlsx.parse_number("1,234.5", "en") == (1234.5, "#,##0.0")
+
+
+def test_tables_are_read_generically_with_spans_expanded():
+    html = """<table><caption>C</caption><thead><tr><th colspan="2">Gruppe</th><th>n</th></tr></thead>
+    <tbody><tr><th rowspan="2">Projekt A</th><th>2023</th><td>5</td></tr>
+    <tr><th>2024</th><td>*</td></tr></tbody></table>"""
+    from bs4 import BeautifulSoup
+
+    table = model.read_table(BeautifulSoup(html, "html.parser").table)
+    assert table.caption == "C"
+    assert table.header == [["Gruppe", "", "n"]]
+    assert table.body == [["Projekt A", "2023", "5"], ["", "2024", "*"]]
+    assert table.row_headers == 2 and table.has_suppressed
+
+
+def test_cover_takes_its_facts_from_parameters_manifest_and_overrides():
+    facts = export.cover_facts(MANIFEST)
+    labels = dict(facts["facts"])
+    assert labels["Einrichtung"] == "Integrationsagentur PHOENIX"
+    assert labels["Förderkennzeichen / Aktenzeichen"] == "AZ 36.08-2024"
+    assert labels["Berichtszeitraum"] == "2024 (1. Januar 2024 – 31. Dezember 2024)"
+    assert labels["Erstellt am"] == "1. Dezember 2026"
+    assert labels["Träger"] == "" and facts["signatures"][0] == "Ort, Datum"
+    given = export.cover_facts(
+        MANIFEST, {"traeger": "PHOENIX-Köln e.V.", "signatures": ["Geschäftsführung"]}
+    )
+    assert dict(given["facts"])["Träger"] == "PHOENIX-Köln e.V."
+    assert given["signatures"] == ["Geschäftsführung"]
+
+
+def _html(path):
+    return report.export_html(
+        path,
+        provenance=MANIFEST,
+        title="Probebericht",
+        field="Arbeitsmarktintegration",
+        period_text="2024 (01.01.2024–31.12.2024)",
+    )
+
+
+def test_without_a_browser_html_xlsx_and_docx_are_made_and_one_line_says_what_to_install(
+    tmp_path, monkeypatch
+):
+    from docx import Document
+    from openpyxl import load_workbook
+
+    monkeypatch.setattr(export, "chromium", lambda: None)
+    monkeypatch.setattr("evaluation.export.images.chromium", lambda: None)
+    nb = probe_notebook(tmp_path)
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "report.html").write_text(_html(nb), encoding="utf-8")
+    notes = io.StringIO()
+    written = report.export_formats(nb, out_dir, manifest=MANIFEST, out=notes)
+    assert set(written) == {"xlsx", "docx"} and not (out_dir / "report.pdf").exists()
+    lines = [line for line in notes.getvalue().splitlines() if "PDF" in line]
+    assert len(lines) == 1 and "apt-get install chromium" in lines[0]
+
+    # XLSX: contents sheet plus one sheet per report table, numbers as numbers, * kept
+    wb = load_workbook(written["xlsx"])
+    assert wb.sheetnames[0] == "Inhalt" and len(wb.sheetnames) == 2
+    ws = wb[wb.sheetnames[1]]
+    assert ws["A1"].value == "Austritte nach Gruppe"
+    start = xlsx.TABLE_START_ROW
+    assert [c.value for c in ws[start]] == ["Gruppe", "Anzahl", "Quote", "Intervall"]
+    assert ws.cell(start + 1, 2).value == 1234 and ws.cell(start + 1, 2).number_format == "#,##0"
+    assert ws.cell(start + 1, 3).value == pytest.approx(0.453)
+    assert ws.cell(start + 2, 2).value == "*"
+    assert ws.cell(start + 3, 1).value == "Kennziffer 0815", "labels stay text"
+    footnote = [c.value for row in ws.iter_rows() for c in row if c.value]
+    assert any("Geheimhaltung" in str(v) for v in footnote), "the * has its footnote"
+    assert wb["Inhalt"]["C6"].hyperlink is not None
+
+    # DOCX: headings, a real table, the chart's text instead of an image (no browser)
+    doc = Document(written["docx"])
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert "Zusammenfassung" in headings and "Ausblick" in headings
+    assert any(len(t.rows) == 4 and t.cell(2, 1).text == "*" for t in doc.tables)
+    assert any(t.cell(0, 0).text == "Einrichtung" for t in doc.tables), "cover facts"
+    assert any("Balkendiagramm „Austritte“" in p.text for p in doc.paragraphs)
+    assert not doc.inline_shapes
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert 'href="report.xlsx"' in html and 'href="report.docx"' in html
+    assert 'href="report.pdf"' not in html
+
+
+def test_unknown_format_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown report format.*'rtf'"):
+        report.export_formats(
+            probe_notebook(tmp_path), tmp_path, manifest=MANIFEST, formats=["rtf"]
+        )
+
+
+def test_html_chart_has_text_alternative_data_table_and_no_modebar(tmp_path):
+    html = _html(probe_notebook(tmp_path))
+    figure = re.search(r'<figure class="chart".*?</figure>', html, re.S).group(0)
+    assert 'role="img"' in figure and 'aria-labelledby="abbildung-1-alt"' in figure
+    assert "<details" in figure and "Daten zur Abbildung" in figure
+    assert '"displayModeBar": false' in figure
+    doc = model.read_document(html)
+    assert [f.alt for f in doc.figures][0].startswith("Balkendiagramm „Austritte“")
+    assert 'tabindex="0"' not in html
+    assert "<main" in html and "<footer" in html and "<nav" in html
+
+
+def test_the_vendored_basic_bundle_matches_the_installed_plotly():
+    assert report.vendored_plotly_version() == report.bundled_plotly_version()
+    kind, source = report.plotly_js_source()
+    assert kind == "basic" and f"v{report.vendored_plotly_version()}" in source[:200]
+    assert (report.PLOTLY_BASIC.parent / "LICENSE").exists()
+
+
+def test_shared_plotly_copy_for_large_sites(tmp_path):
+    nb = probe_notebook(tmp_path)
+    html = report.export_html(
+        nb,
+        provenance=MANIFEST,
+        title="T",
+        field="F",
+        period_text="2024",
+        plotly_src="../../../" + report.SHARED_PLOTLY,
+    )
+    assert re.search(r'<script[^>]*src="\.\./\.\./\.\./assets/plotly-basic\.min\.js"', html)
+    assert len(html) < 400_000 and "plotly.js (basic" not in html
+    copy = report.write_shared_plotly(tmp_path / "reports")
+    assert copy.read_text(encoding="utf-8") == report.plotly_js_source()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Real reports of every kind through the main job (slow; PDF and chart images need Chromium).
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    if browser.chromium() is None and not os.environ.get("CI"):
+        pytest.skip("chromium not installed (CI installs it)")
+    return browser.published_reports(tmp_path_factory.mktemp("export-ws"))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pdf_is_a4_with_cover_running_header_page_numbers_and_no_file_url(published):
+    import pypdf
+
+    _, folders = published
+    for key, folder in folders.items():
+        reader = pypdf.PdfReader(folder / "report.pdf")
+        pages = [p.extract_text() for p in reader.pages]
+        assert len(pages) >= 3, key
+        for page in reader.pages:
+            width, height = float(page.mediabox.width), float(page.mediabox.height)
+            assert abs(width - 595.3) < 1.5 and abs(height - 841.9) < 1.5, (key, width, height)
+        text = "\n".join(pages)
+        assert "file://" not in text and "localhost" not in text
+        assert "Integrationsagentur PHOENIX" in pages[0] and "Ort, Datum" in pages[0]
+        assert "Seite" not in pages[0], "no running header on the cover"
+        n = len(pages)
+        for i, page_text in enumerate(pages[1:], start=2):
+            assert f"Seite {i} von {n}" in page_text, (key, i)
+        assert reader.outline, "the PDF has bookmarks from the headings"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_docx_holds_headings_tables_and_charts_with_alt_text(published):
+    from docx import Document
+
+    _, folders = published
+    for key, folder in folders.items():
+        html = (folder / "report.html").read_text(encoding="utf-8")
+        doc_model = model.read_document(html)
+        word = Document(folder / "report.docx")
+        headings = [p.text for p in word.paragraphs if p.style.name.startswith("Heading")]
+        wanted = [b.text for b in doc_model.blocks if isinstance(b, model.Heading)]
+        assert [h for h in headings if h in wanted] == wanted, key
+        # cover facts table + one Word table per table of the report (settings included)
+        all_tables = [b for b in doc_model.blocks if isinstance(b, model.Table)]
+        assert len(word.tables) == len(all_tables) + 1, key
+        alts = [s._inline.docPr.get("descr") for s in word.inline_shapes]
+        assert alts == [f.alt for f in doc_model.figures], key
+        assert all(a for a in alts)
+        section = word.sections[0]
+        assert round(section.page_width.cm, 1) == 21.0 and round(section.page_height.cm, 1) == 29.7
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_xlsx_sheets_equal_the_html_tables_cell_by_cell(published):
+    from openpyxl import load_workbook
+
+    _, folders = published
+    suppressed_somewhere = False
+    for key, folder in folders.items():
+        html = (folder / "report.html").read_text(encoding="utf-8")
+        tables = model.read_document(html).tables
+        main = html[html.index("<main") : html.index("</main>")]
+        without_charts = re.sub(r'<figure class="chart".*?</figure>', "", main, flags=re.S)
+        report_tables = without_charts.count("<table") - without_charts.count('class="parameters"')
+        assert len(tables) == report_tables, key
+        wb = load_workbook(folder / "report.xlsx")
+        assert len(wb.sheetnames) == len(tables) + 1, key
+        for table, name in zip(tables, wb.sheetnames[1:], strict=True):
+            ws = wb[name]
+            for r, row in enumerate(table.rows):
+                shown = [
+                    xlsx.cell_text(
+                        ws.cell(xlsx.TABLE_START_ROW + r, c + 1).value,
+                        ws.cell(xlsx.TABLE_START_ROW + r, c + 1).number_format,
+                    )
+                    for c in range(len(row))
+                ]
+                assert shown == row, (key, name, r)
+            if table.has_suppressed:
+                suppressed_somewhere = True
+                notes = [c.value for line in ws.iter_rows() for c in line if c.value]
+                assert any("Geheimhaltung" in str(v) for v in notes), (key, name)
+    assert suppressed_somewhere, "the demo reports have suppressed cells"
