@@ -4,9 +4,10 @@ The annual report recomputes nothing that a field notebook records: it reads the
 field notebooks recorded for the year and the years before, with labels, Handlungsfeld,
 Wirkungstreppe level and IOOI level from the indicator catalogue, and says plainly which
 figure it needs is missing. The history holds no suppressed number (suppressed figures are
-stored without value and n), and every figure whose n is below the report's threshold is
-suppressed again here, so a report with a stricter threshold than the field notebooks'
-stays safe.
+stored without value and n), and every figure about persons or cases whose n is below the
+report's threshold is suppressed again here, so a report with a stricter threshold than the
+field notebooks' stays safe. Activity figures (group cycles, trainings, events: catalogue
+``unit_kind: activities``) are shown as the field reports show them.
 """
 
 from __future__ import annotations
@@ -141,12 +142,18 @@ def format_value(
     return text + (de if language == "de" else en)
 
 
-def _shown(row: pd.Series | None, rule: SuppressionRule) -> tuple[float | None, bool]:
-    """Value of a recorded figure and whether it must be hidden under the report's rule."""
+def _shown(
+    row: pd.Series | None, rule: SuppressionRule, *, sensitive: bool = True
+) -> tuple[float | None, bool]:
+    """Value of a recorded figure and whether it must be hidden under the report's rule.
+
+    Figures that are not ``sensitive`` (activities such as group cycles and events, public
+    statistics: :attr:`Indicator.sensitive`) are not suppressed again by their n.
+    """
     if row is None:
         return None, False
     n = row["n"]
-    small = n is not None and not pd.isna(n) and 0 < n < rule.threshold
+    small = sensitive and n is not None and not pd.isna(n) and 0 < n < rule.threshold
     if bool(row["suppressed"]) or small:
         return None, True
     return float(row["value"]), False
@@ -177,8 +184,8 @@ def headline(
                 figures.get(indicator_id, year),
                 figures.get(indicator_id, year - 1),
             )
-            value, hidden = _shown(now_row, rule)
-            previous, hidden_before = _shown(before_row, rule)
+            value, hidden = _shown(now_row, rule, sensitive=entry.sensitive)
+            previous, hidden_before = _shown(before_row, rule, sensitive=entry.sensitive)
             change = value - previous if value is not None and previous is not None else None
             rows.append(
                 {
@@ -319,10 +326,23 @@ def reader_table(
     )
 
 
-def trend(figures: Figures, indicator_id: str, *, rule: SuppressionRule) -> pd.DataFrame:
-    """Yearly values of one figure (``year, value, ci_low, ci_high, hidden``) for a chart."""
+def trend(
+    figures: Figures,
+    indicator_id: str,
+    *,
+    rule: SuppressionRule,
+    catalogue: Catalogue | None = None,
+) -> pd.DataFrame:
+    """Yearly values of one figure (``year, value, ci_low, ci_high, hidden``) for a chart.
+
+    Activity figures (:attr:`Indicator.sensitive` false) are hidden only where the history
+    says so, not again by their n.
+    """
     rows = figures.frame[figures.frame["indicator_id"] == indicator_id].sort_values("year")
-    hidden = rows["suppressed"].astype(bool) | ((rows["n"] > 0) & (rows["n"] < rule.threshold))
+    small = (rows["n"] > 0) & (rows["n"] < rule.threshold)
+    if not (catalogue or load_catalogue()).get(indicator_id).sensitive:
+        small = small & False
+    hidden = rows["suppressed"].astype(bool) | small
     return pd.DataFrame(
         {
             "year": rows["year"].astype(str).to_numpy(),

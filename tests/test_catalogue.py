@@ -146,6 +146,7 @@ VALID = {
     "numerator": "Beispiele",
     "denominator": None,
     "unit": "persons",
+    "unit_kind": "persons",
     "kind": "count",
     "compute": "vol_recruited",
     "groups": ["migration_history"],
@@ -203,6 +204,9 @@ def test_valid_minimal_catalogue_loads(tmp_path):
         ({"params": {"months": 6}}, "params", "does not take"),
         ({"tables": []}, "tables", "at least one"),
         ({"personal": "ja"}, "personal", "true or false"),
+        ({"unit_kind": KeyError}, "unit_kind", "missing"),
+        ({"unit_kind": "people"}, "unit_kind", "not one of"),
+        ({"unit_kind": "activities", "personal": True}, "personal", "not about persons"),
     ],
 )
 def test_validation_names_id_and_key(tmp_path, changes, key, message):
@@ -421,6 +425,139 @@ def test_share_figures_hide_small_numerators_and_remainders():
 def test_figures_about_events_are_never_suppressed():
     records = cat.figures("evt_mso_trainings", result_frame([2, 2]), YEAR, threshold=5)
     assert not any(r["suppressed"] for r in records)
+
+
+# --------------------------------------------------------------------------------------------
+# Unit kinds: persons and cases are protected, activities are shown
+# --------------------------------------------------------------------------------------------
+
+ACTIVITY_IDS = {
+    "par_cycles",
+    *(
+        f"evt_{kind}_{measure}"
+        for kind, measures in {
+            "mso": ("trainings", "participants", "partners"),
+            "iko": ("trainings", "participants", "partners"),
+            "kulturzentrum": ("events", "visitors", "partners"),
+            "sozialraum": ("events", "participants", "partners"),
+        }.items()
+        for measure in measures
+    ),
+}
+
+
+def small_grouped_result(n: list[int]) -> pd.DataFrame:
+    """A grouped result with small counts: two groups and the total."""
+    return pd.DataFrame(
+        {
+            "group_var": ["g", "g", ""],
+            "group_value": ["a", "b", ""],
+            "value": [float(x) for x in n],
+            "n": pd.array(n, dtype="Int64"),
+            "ci_low": [np.nan] * 3,
+            "ci_high": [np.nan] * 3,
+        }
+    )
+
+
+def test_every_entry_declares_what_it_counts(catalogue):
+    kinds = {ind.id: ind.unit_kind for ind in catalogue}
+    assert set(kinds.values()) <= set(cat.UNIT_KINDS)
+    assert {i for i, k in kinds.items() if k == "activities"} == ACTIVITY_IDS
+    # enrolments, recognition cases and follow-ups are cases; people are persons
+    assert kinds["lm_exits"] == kinds["rec_decisions"] == kinds["lm_eingliederungsquote_6m"]
+    assert kinds["lm_exits"] == "cases"
+    assert kinds["par_reached"] == kinds["vol_active"] == kinds["lm_participants"] == "persons"
+    for ind in catalogue:
+        assert ind.sensitive == (ind.unit_kind != "activities" and ind.personal), ind.id
+
+
+def test_the_file_names_unit_kind_in_every_entry():
+    """Not only a default: the key is written in each entry of the file."""
+    raw = yaml.safe_load(cat.CATALOGUE_FILE.read_text(encoding="utf-8"))["indicators"]
+    assert all("unit_kind" in entry for entry in raw)
+
+
+def test_activities_default_to_not_personal(tmp_path):
+    entry = variant(unit_kind="activities", unit="count", compute="evt_events")
+    entry |= {"id": "evt_example", "params": {"event_kind": "mso_fortbildung"}}
+    entry |= {"groups": [], "tables": ["events"]}
+    loaded = cat.load_catalogue(write_catalogue(tmp_path, entry)).get("evt_example")
+    assert loaded.personal is False and loaded.sensitive is False
+
+
+@pytest.mark.parametrize("indicator_id", sorted(ACTIVITY_IDS))
+def test_activity_figures_are_recorded_unsuppressed(indicator_id):
+    """Small numbers of cycles, trainings and events, grouped or not: never suppressed."""
+    records = cat.figures(indicator_id, small_grouped_result([1, 2, 3]), YEAR, threshold=5)
+    assert [r["suppressed"] for r in records] == [False, False, False]
+    assert [r["value"] for r in records] == [1.0, 2.0, 3.0]
+
+
+def test_the_same_small_counts_of_persons_are_suppressed_with_a_complement():
+    records = cat.figures("par_reached", small_grouped_result([1, 7, 8]), YEAR, threshold=5)
+    # the small group, and the other group so that it is not the total minus the other
+    assert [r["suppressed"] for r in records] == [True, True, False]
+
+
+def test_record_indicator_stores_par_cycles_unsuppressed(demo_tables):
+    ctx = demo_context(demo_tables)
+    result = ctx.record_indicator("par_cycles", group_by="group_name")
+    recorded = ctx.recorded()
+    assert (result["value"] < 5).any()  # the demo has groups with few cycles
+    assert not recorded["suppressed"].any()
+    assert recorded["value"].tolist() == result["value"].tolist()
+
+
+def test_the_annual_report_shows_small_activity_figures(tmp_path):
+    """The field report prints 2 cycles; the annual report must not blank them by n."""
+
+    def fig(indicator_id, year, value, n):
+        return {
+            "indicator_id": indicator_id,
+            "period": str(year),
+            "period_start": f"{year}-01-01",
+            "period_end": f"{year}-12-31",
+            "value": value,
+            "n": n,
+            "suppressed": False,
+        }
+
+    from evaluation import annual
+
+    db = tmp_path / "h.sqlite"
+    history.commit_figures(
+        [fig("par_cycles", 2023, 3, 3), fig("evt_mso_trainings", 2023, 2, 2)],
+        run_id="a",
+        run_key="x/2023",
+        snapshot_id="s",
+        db=db,
+    )
+    history.commit_figures(
+        [
+            fig("par_cycles", 2024, 2, 2),
+            fig("evt_mso_trainings", 2024, 4, 4),
+            fig("par_reached", 2024, 3, 3),
+        ],
+        run_id="b",
+        run_key="x/2024",
+        snapshot_id="s",
+        db=db,
+    )
+    figures = annual.Figures.read(until=2024, db=db)
+    rule = SuppressionRule(threshold=5)
+    ids = {"Elternarbeit": ("par_cycles", "par_reached", "evt_mso_trainings")}
+    table = annual.headline(figures, 2024, rule=rule, ids=ids).set_index("indicator_id")
+    assert table.loc["par_cycles", ["value", "previous", "change"]].tolist() == [2, 3, -1]
+    assert (
+        table.loc["evt_mso_trainings", "value"] == 4
+        and not table.loc["evt_mso_trainings", "suppressed"]
+    )
+    # persons are still suppressed again by their n
+    assert table.loc["par_reached", "suppressed"] and pd.isna(table.loc["par_reached", "value"])
+    series = annual.trend(figures, "par_cycles", rule=rule)
+    assert series["value"].tolist() == [3, 2] and not series["hidden"].any()
+    assert annual.trend(figures, "par_reached", rule=rule)["hidden"].tolist() == [True]
 
 
 class DemoContext(Context):
@@ -742,6 +879,7 @@ def test_an_estimate_without_a_notebook_is_rejected(tmp_path):
             numerator: X
             denominator: null
             unit: coefficient
+            unit_kind: persons
             kind: estimate
             compute: null
             groups: []

@@ -2,7 +2,8 @@
 
 ``catalogue.yml`` beside this module lists every indicator the agency reports: id, German
 and English label, Handlungsfeld, level of the PHINEO Wirkungstreppe (1–7), IOOI level,
-definition, numerator and denominator, unit, kind of statistic, the registered Python
+definition, numerator and denominator, unit, what it counts (``unit_kind``: persons, cases
+or activities), kind of statistic, the registered Python
 function that computes it and the groupings it may be broken down by.
 :func:`load_catalogue` reads and validates it; :func:`compute` computes one indicator for a
 period and an optional grouping, with confidence intervals; :func:`figures` and
@@ -72,6 +73,7 @@ from evaluation.disclosure import SuppressionRule
 from evaluation.indicators import labour
 from evaluation.indicators.common import in_period, wilson
 from evaluation.plan import Period
+from evaluation.protection.model import SENSITIVE_KINDS, UnitKind
 
 Language = Literal["de", "en"]
 Tables = Mapping[str, pd.DataFrame]
@@ -116,6 +118,15 @@ UNITS: dict[str, tuple[str, str]] = {
     "coefficient": ("Kennwert", "coefficient"),
 }
 KINDS = ("count", "share", "mean", "median", "sum", "mean_change", "estimate")
+#: What an indicator counts (``unit_kind``): persons, cases (enrolments, recognition cases,
+#: follow-ups) or activities (group cycles, trainings, events). Only persons and cases are
+#: sensitive (:data:`evaluation.protection.model.SENSITIVE_KINDS`); activity figures are shown
+#: as they are.
+UNIT_KINDS: dict[str, tuple[str, str]] = {
+    "persons": ("Personen", "persons"),
+    "cases": ("Fälle", "cases"),
+    "activities": ("Aktivitäten", "activities"),
+}
 #: Units each kind of statistic may have.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "persons"),
@@ -166,6 +177,7 @@ _REQUIRED_KEYS = (
     "numerator",
     "denominator",
     "unit",
+    "unit_kind",
     "kind",
     "compute",
     "groups",
@@ -239,12 +251,22 @@ class Indicator:
     unit: str
     kind: str
     compute: str | None
+    unit_kind: UnitKind
     groups: tuple[str, ...]
     tables: tuple[str, ...]
     params: Mapping[str, Any]
     role: str = "staircase"
     personal: bool = True
     recorded_by: str | None = None
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether small counts of this figure are protected.
+
+        True for persons and cases, unless the entry is ``personal: false`` (public
+        statistics); never for activities (group cycles, trainings, events).
+        """
+        return self.personal and self.unit_kind in SENSITIVE_KINDS
 
     @property
     def function(self) -> ComputeFunction:
@@ -399,6 +421,7 @@ def _validate(entry: Any, where: str) -> Indicator:
     _check_level(level, iooi, role, fail)
     _check_choice(entry["unit"], UNITS, "unit", fail)
     _check_choice(entry["kind"], KINDS, "kind", fail)
+    _check_choice(entry["unit_kind"], UNIT_KINDS, "unit_kind", fail)
     if entry["unit"] not in KIND_UNITS[entry["kind"]]:
         raise fail("unit", f"a {entry['kind']} has unit {' or '.join(KIND_UNITS[entry['kind']])}")
     _check_text(entry["numerator"], "numerator", fail)
@@ -420,9 +443,11 @@ def _validate(entry: Any, where: str) -> Indicator:
                 "kind", "an estimate is recorded by a notebook: set compute: null and recorded_by"
             )
         _check_compute(entry["compute"], params, tables, fail)
-    personal = entry.get("personal", True)
+    personal = entry.get("personal", entry["unit_kind"] != "activities")
     if not isinstance(personal, bool):
         raise fail("personal", "expected true or false")
+    if personal and entry["unit_kind"] == "activities":
+        raise fail("personal", "activities are not about persons (unit_kind: activities)")
     return Indicator(
         id=ident,
         label=MappingProxyType(dict(entry["label"])),
@@ -435,6 +460,7 @@ def _validate(entry: Any, where: str) -> Indicator:
         unit=entry["unit"],
         kind=entry["kind"],
         compute=entry["compute"],
+        unit_kind=entry["unit_kind"],
         groups=groups,
         tables=tables,
         params=MappingProxyType(dict(params)),
@@ -727,18 +753,19 @@ def figures(
 ) -> list[dict[str, Any]]:
     """History records (:data:`evaluation.history.FIGURE_FIELDS`) of a :func:`compute` result.
 
-    A figure about persons is suppressed when its ``n`` is a small count
+    A figure about persons or cases is suppressed when its ``n`` is a small count
     (``0 < n < threshold``, :meth:`evaluation.disclosure.SuppressionRule.is_sensitive`);
     for shares also when the numerator or the remainder ``denominator - numerator`` is
-    small, since together with ``n`` they reveal it. Entries with ``personal: false``
-    (events, group cycles) are never suppressed. When the groups partition the total (their
+    small, since together with ``n`` they reveal it. Activities (``unit_kind:
+    activities``: events, trainings, group cycles) and public statistics (``personal:
+    false``) are never suppressed (:attr:`Indicator.sensitive`). When the groups partition the total (their
     counts add up to it), secondary suppression applies too, so that no suppressed group can
     be recovered as the total minus the other groups.
     """
     ind = (catalogue or load_catalogue()).get(indicator_id)
     flags = (
         suppressed(result, SuppressionRule(threshold=threshold))
-        if ind.personal
+        if ind.sensitive
         else [False] * len(result)
     )
     return [
