@@ -12,11 +12,30 @@ result in ``.result`` and ``.nobs``:
 - :func:`panel_fe` - entity and time fixed effects with cluster-robust SEs;
 - :func:`event_study` - rolling programme entry, not-yet-treated comparison;
 - :func:`balance` and :func:`ipw` - covariate balance and propensity-score weighting;
-- :func:`survival` - Kaplan-Meier curves by group and a Cox model (Efron ties).
+- :func:`survival` - Kaplan-Meier curves by group and a Cox model (Efron ties);
+- :func:`ancova`, :func:`itt_multiple_imputation`, :func:`attrition_bounds` and
+  :func:`consort_flow` - the randomised waiting list analysed as a trial;
+- :func:`wild_cluster_bootstrap` - p-values for few clusters (group cycles);
+- :func:`adjust_for_multiplicity` - Holm-adjusted p-values for subgroup tests;
+- :func:`difference_of_proportions` and :func:`difference_of_means` - is a change
+  between two years more than chance?
+
+Inference conventions (details in each docstring): intervals are t-based with the degrees
+of freedom of the reference packages - t(n - k) for classical and HC SEs (Stata
+``regress``), t(G - 1) for cluster-robust ones, whose small-sample factor is
+G/(G-1) (N-1)/(N-K) with K as fixest and Stata's ``reghdfe`` count it; the exceptions are
+stated: :func:`ipw` (GMM, z), Hedges' g (normal approximation), Cronbach's alpha (Feldt),
+:func:`itt_multiple_imputation` (Rubin's rules, z), Kaplan-Meier (Greenwood log-log bands).
 """
 
 from ._balance import BalanceTable, IpwResult, balance, ipw
 from ._base import TIDY_COLUMNS, EstimateResult
+from ._inference import (
+    adjust_for_multiplicity,
+    difference_of_means,
+    difference_of_proportions,
+    wild_cluster_bootstrap,
+)
 from ._panel import DidResult, EventStudyResult, did, event_study, panel_fe
 from ._simple import (
     DifferenceInMeansResult,
@@ -26,9 +45,19 @@ from ._simple import (
     prepost,
 )
 from ._survival import SurvivalResult, survival
+from ._trial import (
+    CONSORT_LABELS,
+    AncovaResult,
+    ancova,
+    attrition_bounds,
+    consort_flow,
+    itt_multiple_imputation,
+)
 
 __all__ = [
+    "CONSORT_LABELS",
     "TIDY_COLUMNS",
+    "AncovaResult",
     "BalanceTable",
     "DidResult",
     "DifferenceInMeansResult",
@@ -37,13 +66,21 @@ __all__ = [
     "IpwResult",
     "PrePostResult",
     "SurvivalResult",
+    "adjust_for_multiplicity",
+    "ancova",
+    "attrition_bounds",
     "balance",
+    "consort_flow",
     "cronbach_alpha",
     "did",
     "difference_in_means",
+    "difference_of_means",
+    "difference_of_proportions",
     "event_study",
     "ipw",
+    "itt_multiple_imputation",
     "panel_fe",
     "prepost",
     "survival",
+    "wild_cluster_bootstrap",
 ]

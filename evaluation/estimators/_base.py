@@ -97,6 +97,11 @@ class EstimateResult:
         Plain-language notes on the method (shown in ``summary()`` and the HTML view).
     labels
         Language of the reader-facing rendering, ``"en"`` or ``"de"``.
+    title
+        Heading of the rendering.
+    params
+        Tidy term -> name of the coefficient in ``result`` (for follow-up inference such
+        as :func:`wild_cluster_bootstrap`).
     """
 
     estimator: str
@@ -106,6 +111,7 @@ class EstimateResult:
     notes: tuple[str, ...] = ()
     labels: Labels = "en"
     title: str = field(default="")
+    params: dict[str, str] = field(default_factory=dict)
 
     def tidy(self) -> pd.DataFrame:
         """The estimates as a DataFrame with the standard tidy columns."""

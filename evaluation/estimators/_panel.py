@@ -138,6 +138,7 @@ def did(
             "assumes parallel trends and no anticipation",
         ),
         labels=labels,
+        params={f"{treatment} x {post}": "treat:post"},
         means_table=means_table(frame["y"], treat, after),
     )
 
@@ -320,25 +321,32 @@ def panel_fe(
     data = df.loc[:, needed].dropna()
     if data.empty:
         raise ValueError(f"no complete rows in columns {needed}")
-    if data.duplicated([entity, time]).any():
+    entity_codes, time_codes = _codes(data[entity]), _codes(data[time])
+    cell = pd.Series(entity_codes.astype(np.int64) * (time_codes.max() + 1) + time_codes)
+    if cell.duplicated().any():
         raise ValueError(f"more than one row per {entity!r} and {time!r}")
     names = safe_names(regs)
-    frame = pd.DataFrame(
-        {safe: data[original].to_numpy(dtype=float) for original, safe in names.items()}
-    )
-    frame["y"] = data[outcome].to_numpy(dtype=float)
+    # one dict of arrays, so that pandas builds a consolidated frame once (pyfixest copies
+    # fragmented frames block by block)
+    columns = {safe: data[original].to_numpy(dtype=float) for original, safe in names.items()}
+    columns["y"] = data[outcome].to_numpy(dtype=float)
     fes = []
     if entity_effects:
-        frame["fe_entity"] = _codes(data[entity])
+        columns["fe_entity"] = entity_codes
         fes.append("fe_entity")
     if time_effects:
-        frame["fe_time"] = _codes(data[time])
+        columns["fe_time"] = time_codes
         fes.append("fe_time")
     for i, col in enumerate(extra_fe):
-        frame[f"fe_{i}"] = _codes(data[col])
+        columns[f"fe_{i}"] = _codes(data[col])
         fes.append(f"fe_{i}")
-    frame["cl"] = _codes(data[cluster_col])
-    fit = fit_feols(frame, list(names.values()), fes, cov_type=cov_type, cluster="cl")
+    if cluster_col == entity and entity_effects:
+        cluster_name = "fe_entity"
+    else:
+        columns["cl"] = entity_codes if cluster_col == entity else _codes(data[cluster_col])
+        cluster_name = "cl"
+    frame = pd.DataFrame(columns)
+    fit = fit_feols(frame, list(names.values()), fes, cov_type=cov_type, cluster=cluster_name)
     if cov_type == "clustered":
         se_note = f"cluster-robust by {cluster_col} (CRV1), t({fit._df_t:g})"
     else:
@@ -357,6 +365,7 @@ def panel_fe(
             f"small-sample factor as fixest/reghdfe (K = {fit._df_k})",
         ),
         labels=labels,
+        params=dict(names),
     )
 
 

@@ -180,6 +180,7 @@ def difference_in_means(
         nobs=nobs,
         notes=(se_note,),
         labels=labels,
+        params={} if cov_type == "welch" else {treatment: "d"},
         group_means=means,
     )
 
