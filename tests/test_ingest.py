@@ -269,14 +269,18 @@ def test_dry_run_writes_nothing(exports, tmp_path, planted):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("leer.csv", b"", "file is empty"),
-        ("alt.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "old Excel format"),
-        ("kaputt.xlsx", b"PK\x03\x04 not really a zip", "not a readable XLSX workbook"),
-        ("fremd.csv", "Spalte A;Spalte B\r\n1;2\r\n".encode("cp1252"), "no known column headers"),
+        ("leer.csv", b"", "Datei ist leer"),
+        ("alt.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "altes Excel-Format"),
+        ("kaputt.xlsx", b"PK\x03\x04 not really a zip", "keine lesbare XLSX-Arbeitsmappe"),
+        (
+            "fremd.csv",
+            "Spalte A;Spalte B\r\n1;2\r\n".encode("cp1252"),
+            "keine bekannten Spaltenköpfe",
+        ),
         (
             "teilnehmende.csv",
             "Klient-Nr;Zielgruppe\r\nK1;ukraine\r\n".encode("cp1252"),
-            "cannot tell which table",
+            "Tabelle nicht erkennbar",
         ),
     ],
 )
@@ -304,7 +308,7 @@ def test_two_headers_for_one_column_are_an_error(tmp_path):
     p, key = fresh_workspace(tmp_path)
     header = [*PARTICIPANT_HEADER, "Person ID"]
     write_csv(tmp_path / "t.csv", header, [participant_row(1) + ["K0001"]])
-    with pytest.raises(IngestError, match="both stand for person_id"):
+    with pytest.raises(IngestError, match="stehen beide für person_id"):
         ingest([tmp_path / "t.csv"], root=p, key_file=key)
 
 
@@ -313,9 +317,9 @@ def test_unsafe_key_file_is_refused(tmp_path):
     write_csv(tmp_path / "t.csv", PARTICIPANT_HEADER, [participant_row(1)])
     key.write_text("00" * 32)
     os.chmod(key, 0o644)
-    with pytest.raises(KeyFileError, match="accessible to others"):
+    with pytest.raises(KeyFileError, match="für andere lesbar"):
         ingest([tmp_path / "t.csv"], root=p, key_file=key)
-    with pytest.raises(KeyFileError, match="inside the workspace"):
+    with pytest.raises(KeyFileError, match="liegt im Arbeitsbereich"):
         ingest([tmp_path / "t.csv"], root=p, key_file=p.root / "key")
     assert not p.data.exists()
 
@@ -447,19 +451,21 @@ def test_identifiers_in_free_text_are_quarantined(tmp_path):
         participant_row(2, Herkunftsland="0221 555 0003"),  # someone's phone number
         participant_row(3, Herkunftsland="K0001"),  # a client number
         participant_row(4, Herkunftsland="04.04.1963"),  # the birth date of row 4 (person 3)
-        participant_row(
-            5, Herkunftsland="Nachnamexq6"
-        ),  # another person's name: not caught (see docs)
+        participant_row(5, Herkunftsland="Vornamexq6"),  # another person's name: caught too
         participant_row(6, Herkunftsland="Syrien"),
+        participant_row(7, Herkunftsland="Frau Schmidt"),  # shaped like a name
+        participant_row(8, Herkunftsland="Hauptstraße 5"),  # shaped like an address
+        participant_row(9, Herkunftsland="Atlantis"),  # no country
     ]
     write_csv(tmp_path / "t.csv", PARTICIPANT_HEADER, rows)
     result = ingest([tmp_path / "t.csv"], root=p, key_file=key)
     q = result.quarantine
     assert dict(zip(q["source_row"], q["check"], strict=True)) == {
-        r: "looks_identifying" for r in (2, 3, 4, 5)
-    }
+        2: "contains_name", 3: "looks_identifying", 4: "looks_identifying", 5: "looks_identifying",
+        6: "contains_name", 8: "looks_like_name", 9: "looks_like_address", 10: "unknown_country",
+    }  # fmt: skip
     assert q["value"].str.startswith("[masked").all()
-    assert sorted(result.tables["participants"]["country_of_origin"]) == ["Nachnamexq6", "Syrien"]
+    assert sorted(result.tables["participants"]["country_of_origin"]) == ["Syrien"]
 
 
 # --------------------------------------------------------------------------------------
@@ -478,8 +484,8 @@ def test_cli_prints_reconciliation_and_quarantine(exports, tmp_path, monkeypatch
     assert cli.main([str(exports[0].parent)]) == cli.EXIT_OK
     out = capsys.readouterr().out
     snap = snapshot_info(root=p)
-    assert snap.id in out and "Reconciliation" in out
-    assert "QUARANTINED: 7 row(s)" in out and f"{snap.id}.csv" in out
+    assert snap.id in out and "Abgleich" in out
+    assert "ZURÜCKGESTELLT: 7 Zeile(n)" in out and f"{snap.id}.csv" in out
     for table in schemas.TABLES:
         assert table in out
 
@@ -491,7 +497,7 @@ def test_cli_exit_code_for_an_unreadable_file(exports, tmp_path, monkeypatch, ca
     bad.write_bytes(b"")
     assert cli.main([str(exports[0]), str(bad)]) == cli.EXIT_UNREADABLE
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "kaputt.csv" in err and "empty" in err
+    assert len(err.splitlines()) == 1 and "kaputt.csv" in err and "leer" in err
     assert not p.data.exists()
 
 
@@ -499,7 +505,7 @@ def test_cli_dry_run(exports, tmp_path, monkeypatch, capsys):
     p, key = fresh_workspace(tmp_path)
     _cli_env(monkeypatch, p, key)
     assert cli.main(["--dry-run", *map(str, exports)]) == cli.EXIT_OK
-    assert "dry run" in capsys.readouterr().out
+    assert "Probelauf" in capsys.readouterr().out
     assert not p.data.exists()
 
 
@@ -518,5 +524,5 @@ def test_cli_ignores_a_sheet_on_request(tmp_path, monkeypatch, capsys):
     assert "Hinweise" in capsys.readouterr().err
     assert cli.main(["--ignore-sheet", "hinweise", str(tmp_path / "book.xlsx")]) == cli.EXIT_OK
     assert json.loads(json.dumps(manifest(p)["source"]["warnings"]))[0].endswith(
-        "sheet ignored as asked"
+        "Blatt wie verlangt ausgelassen"
     )

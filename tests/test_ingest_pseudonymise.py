@@ -64,7 +64,7 @@ def test_damaged_key_file_is_refused(tmp_path):
     path = tmp_path / "k.key"
     path.write_text("not a key")
     os.chmod(path, 0o600)
-    with pytest.raises(KeyFileError, match="does not hold a key"):
+    with pytest.raises(KeyFileError, match="enthält keinen Schlüssel"):
         load_or_create_key(path)
 
 

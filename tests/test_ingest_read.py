@@ -120,15 +120,11 @@ def test_encodings_are_detected(tmp_path, encoding, reported):
     assert list(part.identifying["Nachname"]) == ["Müßiggang"]
 
 
-def test_undecodable_bytes_fall_back_to_latin1(tmp_path):
-    data = (
-        csv_bytes(PARTICIPANT_HEADER, [participant_row(1)])
-        + b"K9\x81;"
-        + b";" * (len(PARTICIPANT_HEADER) - 2)
-        + b"\r\n"
-    )
-    source, [part], _ = _read(tmp_path, "t.csv", data)
-    assert source.encoding == "latin-1"
+def test_bytes_neither_utf8_nor_cp1252_are_an_error_naming_offset_and_line(tmp_path):
+    good = csv_bytes(PARTICIPANT_HEADER, [participant_row(1)])
+    data = good + b"K9\x81;" + b";" * (len(PARTICIPANT_HEADER) - 2) + b"\r\n"
+    with pytest.raises(IngestError, match=rf"Byte {len(good) + 2} \(Zeile 3\): Byte 0x81"):
+        _read(tmp_path, "t.csv", data)
 
 
 def test_comma_separated_english_export(tmp_path):
@@ -159,21 +155,24 @@ def test_rows_with_wrong_field_count_are_kept_as_malformed(tmp_path):
     _, [part], _ = _read(tmp_path, "f.csv", text.encode("cp1252"))
     assert list(part.source_row) == [2, 6]
     assert part.malformed.to_dict("records") == [
-        {"source_row": 3, "detail": "expected 6 fields, found 7"},
-        {"source_row": 4, "detail": "expected 6 fields, found 3"},
+        {"source_row": 3, "detail": "6 Felder erwartet, 7 gefunden"},
+        {"source_row": 4, "detail": "6 Felder erwartet, 3 gefunden"},
     ]
     assert part.rows_read == 4 and part.blank_rows == 1
 
 
-def test_unclosed_quote_falls_back_to_the_exact_reader(tmp_path):
+def test_a_stray_quote_is_named_and_the_rows_after_it_are_read_again(tmp_path):
     text = (
         ";".join(FOLLOWUP_HEADER)
         + '\r\nT1;K1;6;01.01.2024;svb;ja\r\nT2;K2;6;"01.01.2024;svb;ja\r\nT3;K3;6;01.01.2024;svb;ja\r\n'
+        + "T4;K4;6;01.01.2024;svb;ja\r\n"
     )
     _, [part], _ = _read(tmp_path, "f.csv", text.encode("cp1252"))
-    assert list(part.source_row) == [2]
-    assert list(part.malformed["source_row"]) == [3]  # the rest of the file is inside the quote
-    assert part.rows_read == 2
+    assert list(part.source_row) == [2, 4, 5]  # the rows after the quote are not swallowed
+    assert list(part.malformed["source_row"]) == [3]
+    assert "Anführungszeichen in Textzeile 3" in part.malformed["detail"][0]
+    assert list(part.frame["enrolment_id"]) == ["T1", "T3", "T4"]
+    assert part.rows_read == 4
 
 
 def test_identifying_and_unknown_columns_are_set_apart(tmp_path):
@@ -198,7 +197,7 @@ def test_same_file_given_twice_is_read_once(tmp_path):
     copy.parent.mkdir()
     copy.write_bytes(file.read_bytes())
     sources, parts, warnings = read_sources([file, tmp_path / "sub"])
-    assert len(sources) == len(parts) == 1 and "read once" in warnings[0]
+    assert len(sources) == len(parts) == 1 and "einmal gelesen" in warnings[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -216,7 +215,8 @@ def test_table_is_told_by_headers_whatever_the_file_is_called():
 
 def test_missing_required_column_is_named():
     with pytest.raises(
-        IngestError, match=r"closest is followups, which needs reference_date \(Stichtag\)"
+        IngestError,
+        match=r"am ähnlichsten ist followups, dafür fehlen 'Stichtag' \(reference_date\)",
     ):
         choose_table([h for h in FOLLOWUP_HEADER if h != "Stichtag"], ["Verbleib"], "x")
 

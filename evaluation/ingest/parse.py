@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import numpy as np
@@ -66,7 +66,7 @@ def issues_frame(
             "row": rows,
             "column": column,
             "source_column": source_column,
-            "value": [None if v is None else str(v) for v in values],
+            "value": [None if v is None or v is pd.NA or v is pd.NaT else str(v) for v in values],
             "check": check,
             "detail": detail if isinstance(detail, str) else list(detail),
             "privacy": privacy,
@@ -98,8 +98,18 @@ class ParsedPart:
 # --------------------------------------------------------------------------------------
 
 
-def parse_date(text: str) -> Outcome:
-    """``TT.MM.JJJJ`` or ``JJJJ-MM-TT`` -> Timestamp; ``31.02.2021`` is not a date."""
+def parse_date(text: str, formats: Sequence[str] = ()) -> Outcome:
+    """``TT.MM.JJJJ`` or ``JJJJ-MM-TT`` (or one of ``formats``) -> Timestamp.
+
+    ``31.02.2021`` is not a date. ``formats`` are ``strptime`` formats from the mapping
+    (e.g. ``%d.%m.%y``), tried first.
+    """
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return _timestamp(parsed.year, parsed.month, parsed.day, "not_a_date")
     if m := _DATE_DE.fullmatch(text):
         day, month, year = (int(g) for g in m.groups())
     elif m := _DATE_ISO.fullmatch(text):
@@ -109,14 +119,20 @@ def parse_date(text: str) -> Outcome:
     return _timestamp(year, month, day, "not_a_date")
 
 
-def parse_month(text: str) -> Outcome:
+def parse_month(text: str, formats: Sequence[str] = ()) -> Outcome:
     """``MM.JJJJ``, ``JJJJ-MM`` or a full date -> first day of that month."""
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return _timestamp(parsed.year, parsed.month, 1, "not_a_month")
     if m := _MONTH_DE.fullmatch(text):
         month, year = (int(g) for g in m.groups())
     elif m := _MONTH_ISO.fullmatch(text):
         year, month = (int(g) for g in m.groups())
     else:
-        value, error = parse_date(text)
+        value, error = parse_date(text, formats)
         if error:
             return None, "not_a_month"
         year, month = value.year, value.month
@@ -165,12 +181,14 @@ def parse_integer(text: str, locale: Locale) -> Outcome:
 # --------------------------------------------------------------------------------------
 
 
-def _outcomes(texts: list[str], col: schemas.Column, table: str, locale: Locale) -> list[Outcome]:
+def _outcomes(
+    texts: list[str], col: schemas.Column, table: str, locale: Locale, formats: Sequence[str] = ()
+) -> list[Outcome]:
     """Parse the distinct non-empty texts of a column (ids are handled separately)."""
     if col.kind == "date":
-        return [parse_date(t) for t in texts]
+        return [parse_date(t, formats) for t in texts]
     if col.kind == "month":
-        return [parse_month(t) for t in texts]
+        return [parse_month(t, formats) for t in texts]
     if col.kind == "integer":
         return [parse_integer(t, locale) for t in texts]
     if col.kind == "number":
@@ -193,9 +211,11 @@ def _id_outcomes(
     texts: list[str], col: schemas.Column, pseudonymiser: Pseudonymiser
 ) -> list[Outcome]:
     normalised = normalise_ids(texts)
-    valid = [n for n in normalised if n is not None]
-    pseudonyms = iter(pseudonymiser.pseudonymise(valid, col.pseudonym))
-    return [(None, "invalid_id") if n is None else (next(pseudonyms), None) for n in normalised]
+    distinct = list(dict.fromkeys(n for n in normalised if n is not None))  # "007" and "7"
+    pseudonym = dict(
+        zip(distinct, pseudonymiser.pseudonymise(distinct, col.pseudonym), strict=True)
+    )
+    return [(None, "invalid_id") if n is None else (pseudonym[n], None) for n in normalised]
 
 
 def parse_column(
@@ -204,27 +224,48 @@ def parse_column(
     table: str,
     locale: Locale,
     pseudonymiser: Pseudonymiser | None = None,
+    *,
+    value_map: Mapping[str, str] | None = None,
+    formats: Sequence[str] = (),
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Parse one text column; return typed values (``col.parsed_dtype``) and issues.
 
     Issues carry the row position within ``values``; the value of an id column is to be
-    masked (it is a raw client number).
+    masked (it is a raw client number). A value longer than
+    :data:`evaluation.schemas.MAX_TEXT_LENGTH` is ``too_long`` before any pattern is tried.
+
+    Parameters
+    ----------
+    value_map
+        The mapping's own spellings: normalised source value -> value to parse instead.
+    formats
+        Extra date formats (``strptime``) from the mapping.
     """
     codes, uniques = pd.factorize(values.fillna("") if values.hasnans else values, sort=False)
     texts = [str(u).strip() for u in uniques]
+    if value_map:
+        texts = [value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts]
     present = [i for i, t in enumerate(texts) if t]
     wanted = [texts[i] for i in present]
-    suppressed = [t in col.suppressed for t in wanted]
-    parse_texts = [t for t, s in zip(wanted, suppressed, strict=True) if not s]
+    state = [
+        "long" if len(t) > schemas.MAX_TEXT_LENGTH else "suppressed" if t in col.suppressed else ""
+        for t in wanted
+    ]
+    parse_texts = [t for t, s in zip(wanted, state, strict=True) if not s]
     if col.pseudonym:
         if pseudonymiser is None:
             raise ValueError(f"column {col.name} needs a pseudonymiser")
         parsed = iter(_id_outcomes(parse_texts, col, pseudonymiser))
     else:
-        parsed = iter(_outcomes(parse_texts, col, table, locale))
+        parsed = iter(_outcomes(parse_texts, col, table, locale, formats))
     outcome: list[Outcome] = [(None, None)] * len(texts)
-    for i, s in zip(present, suppressed, strict=True):
-        outcome[i] = (None, "suppressed_in_source") if s else next(parsed)
+    for i, s in zip(present, state, strict=True):
+        if s == "long":
+            outcome[i] = (None, "too_long")
+        elif s == "suppressed":
+            outcome[i] = (None, "suppressed_in_source")
+        else:
+            outcome[i] = next(parsed)
     typed = _typed([v for v, _ in outcome], col.parsed_dtype)
     result = pd.Series(typed.take(codes), name=col.name)
     errors = np.array([e for _, e in outcome], dtype=object)
@@ -238,11 +279,18 @@ def parse_column(
             col.name,
             [texts[c] for c in codes[rows[row_errors[rows] == check]]],
             check,
-            privacy="mask" if col.pseudonym else "check",
+            detail=_detail(check),
+            privacy="mask" if col.pseudonym or check == "too_long" else "check",
         )
         for check in sorted(set(row_errors[rows]))
     ]
     return result, concat_issues(frames)
+
+
+def _detail(check: str) -> str:
+    if check == "too_long":
+        return f"> {schemas.MAX_TEXT_LENGTH}"
+    return ""
 
 
 def _typed(values: list[object], dtype: str):
@@ -268,11 +316,14 @@ def parse_part(part: RawPart, pseudonymiser: Pseudonymiser) -> ParsedPart:
     n = len(part.frame)
     columns: dict[str, pd.Series] = {}
     issues: list[pd.DataFrame] = []
+    rule = part.rule
     for col in spec.columns:
         if col.name in part.frame:
             values, found = parse_column(
-                part.frame[col.name], col, part.table, part.locale, pseudonymiser
-            )
+                part.frame[col.name], col, part.table, part.locale, pseudonymiser,
+                value_map=rule.values.get(col.name) if rule else None,
+                formats=rule.date_formats if rule else (),
+            )  # fmt: skip
             issues.append(found.assign(source_column=part.headers[col.name]))
         else:
             values = _missing(col, n)
@@ -307,7 +358,8 @@ def _derive(
         required=False,
         minimum=pd.Timestamp(_FIRST_YEAR, 1, 1),
     )
-    dates, issues = parse_column(source, date_col, part.table, part.locale)
+    formats = part.rule.date_formats if part.rule else ()
+    dates, issues = parse_column(source, date_col, part.table, part.locale, formats=formats)
     derived = _DERIVATIONS[col.derive_from](dates)
     filled = values.where(values.notna(), derived).astype(col.parsed_dtype)
     header = part.headers[col.derive_from]

@@ -2,12 +2,21 @@
 
 Order of work, so that a file that cannot be read writes nothing (not even the key):
 
-1. read every file (:mod:`.read`) - any unreadable file stops the ingest;
-2. load or create the pseudonymisation key (:mod:`.pseudonymise`);
-3. per table, in reference order: parse text to typed values and ids to pseudonyms
+1. read every file (:mod:`.read`) through the mapping (:mod:`.mapping`) - any unreadable
+   file stops the ingest;
+2. find the previous ingest of the workspace; refuse a snapshot that would miss a table
+   the plan needs;
+3. load the pseudonymisation key, refusing a key other than the previous ingest's unless
+   ``new_key`` (:func:`.pseudonymise.resolve_key`); a missing key is created only on the
+   very first ingest of a workspace;
+4. per table, in reference order: parse text to typed values and ids to pseudonyms
    (:mod:`.parse`), check the contract with pandera and duplicates (:mod:`.validate`),
-   check references to already accepted rows (:mod:`.reconcile`);
-4. write the quarantine file and the snapshot (:func:`evaluation.data.write_snapshot`).
+   free text against all identifying data of the ingest, references to accepted rows
+   (also of tables carried over from the previous snapshot) (:mod:`.reconcile`);
+5. take the tables not in this ingest unchanged from the previous snapshot; compare each
+   new table with its previous version (rows added, removed, changed);
+6. write the quarantine file (owner-only, formulas neutralised) and the snapshot
+   (:func:`evaluation.data.write_snapshot`).
 
 The same files give the same snapshot id and the same quarantine file; ingesting them again
 changes nothing.
@@ -16,7 +25,9 @@ changes nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,20 +36,21 @@ import numpy as np
 import pandas as pd
 
 from evaluation import schemas
-from evaluation.data import SnapshotInfo, atomic_write_bytes, content_id, write_snapshot
+from evaluation.data import MANIFEST, SnapshotInfo, content_id, snapshot_info, write_snapshot
+from evaluation.ingest.language import Language, say, speaking
+from evaluation.ingest.mapping import Mapping, load_mapping
 from evaluation.ingest.parse import concat_issues, parse_part
-from evaluation.ingest.pseudonymise import (
-    PSEUDONYM_LENGTH,
-    Pseudonymiser,
-    load_or_create_key,
-    tokens,
-)
-from evaluation.ingest.read import RawPart, SourceFile, read_sources
+from evaluation.ingest.pseudonymise import PSEUDONYM_LENGTH, Pseudonymiser, resolve_key
+from evaluation.ingest.read import IngestError, RawPart, SourceFile, ignored_reason, read_sources
 from evaluation.ingest.reconcile import (
     EXACT_IDENTIFIERS,
     NAME_IDENTIFIERS,
+    PHRASE_IDENTIFIERS,
+    IngestIdentifiers,
+    changes_frame,
     identifier_issues,
     quarantine_frame,
+    quarantine_headers,
     reconciliation_frame,
     reference_issues,
     skipped_references,
@@ -47,7 +59,9 @@ from evaluation.ingest.validate import ContractBug, contract_issues, duplicate_i
 from evaluation.paths import Paths
 from evaluation.paths import paths as workspace_paths
 
-INGEST_VERSION = 1
+INGEST_VERSION = 2
+#: Default mapping file of a workspace (used when it exists and no other is given).
+MAPPING_FILE = "mapping.yml"
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,15 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     skipped_checks: list[str] = field(default_factory=list)
     source: dict[str, object] = field(default_factory=dict)
+    #: Per table: where it comes from (``"ingest"`` or the previous snapshot's id).
+    origin: dict[str, str] = field(default_factory=dict)
+    #: Per table read: rows added, removed, changed against the previous snapshot.
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Source columns per file and sheet: used (header -> column) and ignored (with why).
+    columns: list[dict[str, object]] = field(default_factory=list)
+    #: The key file, when this ingest created it (it must be backed up).
+    key_created: Path | None = None
+    previous: str | None = None
 
     @property
     def rows_quarantined(self) -> int:
@@ -108,6 +131,9 @@ def ingest(
     key_file: Path | None = None,
     write: bool = True,
     ignore_sheets: Iterable[str] = (),
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    new_key: bool = False,
+    language: Language = "de",
 ) -> IngestResult:
     """Ingest agency exports into a validated, pseudonymised snapshot.
 
@@ -119,11 +145,21 @@ def ingest(
         Workspace paths; the default workspace when omitted.
     key_file
         Pseudonymisation key; default ``$EVALUATION_KEY_FILE`` or
-        ``~/.config/evaluation/pseudonym.key`` (created on first use).
+        ``~/.config/evaluation/pseudonym.key``. Created only on the very first ingest of
+        a workspace (or with ``new_key``).
     write
-        ``False``: check only, write nothing (the key is still created if missing).
+        ``False``: check only, write nothing (a missing key is still created on the first
+        ingest).
     ignore_sheets
         Workbook sheets to leave out (e.g. a sheet of notes).
+    mapping
+        A :class:`~evaluation.ingest.mapping.Mapping` or the path of a mapping file;
+        default ``data/mapping.yml`` of the workspace if it exists.
+    new_key
+        Accept a key other than the one of the previous ingests (or create a missing
+        one); tables of earlier snapshots are then not carried over.
+    language
+        Language of reasons, warnings and errors (``"de"`` or ``"en"``).
 
     Returns
     -------
@@ -132,18 +168,58 @@ def ingest(
     Raises
     ------
     evaluation.ingest.IngestError
-        A file cannot be read at all; nothing was written.
+        A file cannot be read at all, or the snapshot would miss a table the plan needs;
+        nothing was written.
     evaluation.ingest.KeyFileError
-        The key file is unsafe (readable by others, inside the workspace).
+        The key file is unsafe, missing after earlier ingests, or a different key.
+    evaluation.ingest.mapping.MappingError
+        The mapping file is not valid.
     """
-    p = root or workspace_paths()
-    files, parts, warnings = read_sources(paths, ignore_sheets=ignore_sheets)
-    pseudonymiser = Pseudonymiser(load_or_create_key(key_file, workspace=p.root))
-    rows = {
-        t: _parse_table(t, [x for x in parts if x.table == t], pseudonymiser)
-        for t in _tables_in(parts)
-    }
-    accepted = _check(rows)
+    with speaking(language):
+        return _ingest(
+            paths, root or workspace_paths(), key_file, write, ignore_sheets, mapping, new_key
+        )
+
+
+def _mapping_for(p: Paths, mapping: Mapping | str | os.PathLike[str] | None) -> Mapping:
+    if isinstance(mapping, Mapping):
+        return mapping
+    if mapping is not None:
+        return load_mapping(mapping)
+    default = p.data / MAPPING_FILE
+    return load_mapping(default) if default.exists() else Mapping()
+
+
+def _ingest(
+    paths: Iterable[str | os.PathLike[str]],
+    p: Paths,
+    key_file: Path | None,
+    write: bool,
+    ignore_sheets: Iterable[str],
+    mapping_given: Mapping | str | os.PathLike[str] | None,
+    new_key: bool,
+) -> IngestResult:
+    mapping = _mapping_for(p, mapping_given)
+    files, parts, warnings = read_sources(paths, ignore_sheets=ignore_sheets, mapping=mapping)
+    if not parts:
+        raise IngestError(
+            say(
+                "keine Tabelle in den Dateien (alle ausgelassen)",
+                "no table in the files (all left out)",
+            )
+        )
+    previous = previous_ingest(p)
+    previous_fp = _fingerprint(previous)
+    present = _tables_in(parts)
+    carry = previous is not None and not new_key
+    available = set(present) | (set(previous.tables) if carry and previous else set())
+    _check_plan_needs(p, available, present, previous if carry else None)
+    key, created = resolve_key(key_file, workspace=p.root, previous=previous_fp, new_key=new_key)
+    pseudonymiser = Pseudonymiser(key)
+    carry = carry and previous_fp == pseudonymiser.fingerprint
+    rows = {t: _parse_table(t, [x for x in parts if x.table == t], pseudonymiser) for t in present}
+    carried = _carried_tables(previous, present) if carry and previous else {}
+    accepted = _check(rows, carried)
     quarantine = _quarantine(rows)
     counts = {t: _counts(r) for t, r in rows.items()}
     reconciliation = reconciliation_frame(counts)
@@ -151,28 +227,132 @@ def ingest(
         raise ContractBug(
             f"rows do not add up: {reconciliation[~reconciliation['balanced']].to_dict('records')}"
         )
-    snap_id = content_id(accepted)
+    tables = {t: (accepted[t] if t in accepted else carried[t]) for t in schemas.load_order()
+              if t in accepted or t in carried}  # fmt: skip
+    origin = {t: ("ingest" if t in accepted else previous.id) for t in tables}  # type: ignore[union-attr]
+    changes = _changes(previous if carry else None, accepted)
+    if previous is not None and not carry and new_key:
+        warnings.append(say(
+            f"neuer Schlüssel (--new-key): Tabellen des vorigen Schnappschusses {previous.id} werden nicht übernommen; alle Pseudonyme sind neu",
+            f"new key (--new-key): tables of the previous snapshot {previous.id} are not carried over; all pseudonyms are new"))  # fmt: skip
+    snap_id = content_id(tables)
     q_file = p.quarantine / f"{snap_id}.csv"
-    skipped = skipped_references(list(rows))
+    skipped = skipped_references([t for t in tables])
+    columns = _column_accounts(rows)
     source = _manifest_source(
         files, rows, counts, quarantine, q_file, p, skipped, warnings, pseudonymiser
     )
-    source["as_of"] = _as_of(accepted)
+    source["as_of"] = _as_of(tables)
+    source["tables"] = origin
+    source["previous_snapshot"] = previous.id if previous is not None else None
+    source["changes"] = changes.to_dict("records")
+    source["mapping"] = _relative(mapping.path, p.root) if mapping.path is not None else None
     info = None
     if write:
         q_file = _write_quarantine(q_file, quarantine, warnings)
-        info = write_snapshot(accepted, source=source, root=p)
+        info = write_snapshot(tables, source=source, root=p)
     return IngestResult(
         info,
         reconciliation,
         quarantine,
         q_file if write else None,
-        accepted,
+        tables,
         files,
         warnings,
         skipped,
         source,
+        origin,
+        changes,
+        columns,
+        created,
+        previous.id if previous is not None else None,
     )
+
+
+def previous_ingest(p: Paths) -> SnapshotInfo | None:
+    """The snapshot of the workspace's latest ingest (``None``: there was none yet).
+
+    ``LATEST`` when it was made by ingest, else the newest snapshot made by ingest (the
+    demo snapshot of a fresh workspace does not count).
+    """
+    try:
+        latest = snapshot_info(root=p)
+    except LookupError:
+        latest = None
+    if latest is not None and latest.source == "ingest":
+        return latest
+    found: list[tuple[str, str]] = []
+    for manifest in p.snapshots.glob(f"*/{MANIFEST}") if p.snapshots.exists() else []:
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("source", {}).get("kind") == "ingest":
+            found.append((str(data.get("created_at", "")), manifest.parent.name))
+    return snapshot_info(max(found)[1], root=p) if found else None
+
+
+def _fingerprint(info: SnapshotInfo | None) -> str | None:
+    if info is None:
+        return None
+    return info.manifest.get("source", {}).get("pseudonymisation", {}).get("key_fingerprint")
+
+
+def plan_needs(p: Paths) -> set[str]:
+    """Tables the workspace's plan needs: every table of the contract when there is a plan
+    (``params/*.yml``), none in a workspace without one."""
+    return set(schemas.TABLES) if p.params.is_dir() and any(p.params.glob("*.yml")) else set()
+
+
+def _check_plan_needs(
+    p: Paths, available: set[str], present: list[str], previous: SnapshotInfo | None
+) -> None:
+    missing = [t for t in schemas.load_order() if t in plan_needs(p) - available]
+    if not missing:
+        return
+    names = ", ".join(f"{t} ({schemas.TABLES[t].de})" for t in missing)
+    where = (
+        say(f"weder in diesem Import noch im vorigen Schnappschuss {previous.id}", f"neither in this ingest nor in the previous snapshot {previous.id}")
+        if previous is not None
+        else say("nicht in diesem Import, und es gibt keinen früheren Import", "not in this ingest, and there is no earlier ingest")
+    )  # fmt: skip
+    raise IngestError(say(
+        f"der Schnappschuss wäre unvollständig: der Plan (params/) braucht {names}, {where}; alle Exporte zusammen einlesen (nichts geschrieben)",
+        f"the snapshot would be incomplete: the plan (params/) needs {names}, {where}; ingest all exports together (nothing written)"))  # fmt: skip
+
+
+def _carried_tables(previous: SnapshotInfo, present: Sequence[str]) -> dict[str, pd.DataFrame]:
+    return {
+        t: pd.read_parquet(previous.path / f"{t}.parquet")
+        for t in previous.tables
+        if t not in present and t in schemas.TABLES
+    }
+
+
+def _changes(previous: SnapshotInfo | None, accepted: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    frames = {}
+    for t, new in accepted.items():
+        old = None
+        if previous is not None and t in previous.tables:
+            old = pd.read_parquet(previous.path / f"{t}.parquet")
+        frames[t] = (old, new)
+    return changes_frame(frames)
+
+
+def _column_accounts(rows: dict[str, _TableRows]) -> list[dict[str, object]]:
+    out = []
+    for r in rows.values():
+        for part in r.parts:
+            out.append({
+                "source": part.label,
+                "table": r.table,
+                "used": {h: c for c, h in part.headers.items() if c in schemas.TABLES[r.table].names},
+                "ignored": {h: ignored_reason(why) for h, why in part.ignored},
+                "missing_optional": list(part.missing_optional),
+                "title_rows": part.title_rows,
+                "skipped_rows": part.skipped_rows,
+            })  # fmt: skip
+    return out
 
 
 def _as_of(accepted: dict[str, pd.DataFrame]) -> str | None:
@@ -223,15 +403,22 @@ def _ok(n: int, issues: pd.DataFrame) -> np.ndarray:
     return ok
 
 
-def _check(rows: dict[str, _TableRows]) -> dict[str, pd.DataFrame]:
-    """Run all checks, table by table in reference order; return the accepted tables."""
-    parsed = {t: r.frame for t, r in rows.items()}
+def _check(
+    rows: dict[str, _TableRows], carried: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Run all checks, table by table in reference order; return the accepted tables.
+
+    References to a table not in this ingest are checked against ``carried`` (the tables
+    taken over from the previous snapshot).
+    """
+    carried = carried or {}
+    parsed = {**carried, **{t: r.frame for t, r in rows.items()}}
     known = _known_identifiers(rows)
-    accepted: dict[str, pd.DataFrame] = {}
+    accepted: dict[str, pd.DataFrame] = dict(carried)
     for table, r in rows.items():
         found = [r.issues, contract_issues(table, r.frame, r.issues)]
         ok = _ok(len(r.frame), concat_issues(found))
-        found.append(identifier_issues(table, r.frame, ok, known, _row_names(r)))
+        found.append(identifier_issues(table, r.frame, ok, known))
         ok = _ok(len(r.frame), concat_issues(found))
         found.append(duplicate_issues(table, r.frame, ok, r.locate))
         ok = _ok(len(r.frame), concat_issues(found))
@@ -239,54 +426,54 @@ def _check(rows: dict[str, _TableRows]) -> dict[str, pd.DataFrame]:
         r.issues = concat_issues(found)
         r.ok = _ok(len(r.frame), r.issues)
         accepted[table] = _finalise(table, r.frame[r.ok])
-    return accepted
+    return {t: accepted[t] for t in rows}
 
 
-def _known_identifiers(rows: dict[str, _TableRows]) -> pd.Index:
-    """Raw ids, birth dates, phone numbers and e-mail addresses of the ingest (lower case),
-    to be compared with free text; empty when no table has free text."""
-    if not any(c.safe_text for t in rows for c in schemas.TABLES[t].columns):
-        return pd.Index([])
-    values = []
+def _known_identifiers(rows: dict[str, _TableRows]) -> IngestIdentifiers:
+    """Identifying data of the whole ingest, to be compared with every free-text value:
+    raw ids, birth dates, phone numbers and e-mail addresses (whole values), the words of
+    every name, and streets and e-mail addresses (looked for inside free text)."""
+    exact: list[pd.Series] = []
+    names: list[pd.Series] = []
+    phrases: list[pd.Series] = []
     for table, r in rows.items():
         for part in r.parts:
-            values += [
+            exact += [
                 part.frame[c.name]
                 for c in schemas.TABLES[table].columns
                 if c.pseudonym and c.name in part.frame
             ]
-            values += [
-                s
-                for h, s in part.identifying.items()
-                if schemas.identifying_for_header(h) in EXACT_IDENTIFIERS
-            ]
+            for header, values in part.identifying.items():
+                kind = part.rule.target(header) if part.rule is not None else None
+                kind = kind or schemas.identifying_for_header(header)
+                if kind in EXACT_IDENTIFIERS:
+                    exact.append(values)
+                if kind in NAME_IDENTIFIERS:
+                    names.append(values)
+                if kind in PHRASE_IDENTIFIERS:
+                    phrases.append(values)
+    return IngestIdentifiers(
+        exact=frozenset(_folded(exact)),
+        words=frozenset(_words(names)),
+        phrases=tuple(p for p in _folded(phrases, strip_numbers=True) if len(p) >= 5),
+    )
+
+
+def _folded(values: list[pd.Series], *, strip_numbers: bool = False) -> set[str]:
     if not values:
-        return pd.Index([])
-    folded = pd.concat(values, ignore_index=True).str.strip().str.lower()
-    return pd.Index(folded[folded != ""].unique())
+        return set()
+    folded = pd.concat(values, ignore_index=True).astype(object).astype(str).str.strip().str.lower()
+    if strip_numbers:
+        folded = folded.str.replace(r"\s*\d+\s*[a-z]?\s*$", "", regex=True).str.strip()
+    return set(folded[folded != ""].unique())
 
 
-def _row_names(r: _TableRows) -> list[frozenset[str]] | None:
-    """Per row, the words of its name columns (``None`` when no part has name columns)."""
-    if not any(
-        schemas.identifying_for_header(h) in NAME_IDENTIFIERS
-        for part in r.parts
-        for h in part.identifying
-    ):
-        return None
-    out: list[frozenset[str]] = []
-    for part in r.parts:
-        columns = [
-            s.astype(str)
-            for h, s in part.identifying.items()
-            if schemas.identifying_for_header(h) in NAME_IDENTIFIERS
-        ]
-        out += (
-            [frozenset().union(*(tokens(v) for v in row)) for row in zip(*columns, strict=True)]
-            if columns
-            else [frozenset()] * len(part.frame)
-        )
-    return out
+def _words(values: list[pd.Series]) -> set[str]:
+    if not values:
+        return set()
+    joined = pd.concat(values, ignore_index=True).astype(object).astype(str).str.lower()
+    words = joined.str.findall(r"\w*[^\W\d_]\w*").explode().dropna()
+    return set(words[words.str.len() >= 3].unique())
 
 
 def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -416,6 +603,7 @@ def _manifest_source(
         },
         "checks_skipped": skipped,
         "warnings": list(warnings),
+        "columns": _column_accounts(rows),
         "pseudonymisation": {
             "method": f"HMAC-SHA256, first {PSEUDONYM_LENGTH} hex characters",
             "key_fingerprint": pseudonymiser.fingerprint,
@@ -431,21 +619,46 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def quarantine_bytes(quarantine: pd.DataFrame) -> bytes:
-    """The quarantine as CSV that German Excel opens directly (UTF-8 with BOM, ``;``)."""
-    return quarantine.to_csv(sep=";", index=False, lineterminator="\n").encode("utf-8-sig")
+    """The quarantine as CSV that German Excel opens directly (UTF-8 with BOM, ``;``).
+
+    Headers are in the current language; cells that Excel would run as a formula are
+    neutralised (:func:`evaluation.ingest.reconcile.neutralise`); empty values stay empty.
+    """
+    out = quarantine.rename(columns=quarantine_headers())
+    text = out.to_csv(sep=";", index=False, lineterminator="\n", na_rep="")
+    return text.encode("utf-8-sig")
 
 
 def _write_quarantine(target: Path, quarantine: pd.DataFrame, warnings: list[str]) -> Path:
-    """Write the quarantine file; never replace a different one of the same snapshot."""
+    """Write the quarantine file owner-only (0600, folder 0700); never replace a different
+    one of the same snapshot."""
     data = quarantine_bytes(quarantine)
     if target.exists():
         if target.read_bytes() == data:
             return target
         target = target.with_name(f"{target.stem}-{hashlib.sha256(data).hexdigest()[:8]}.csv")
-        warnings.append(
-            f"the accepted data equal an earlier snapshot, whose manifest is kept; this ingest's quarantine is {target.name}"
-        )
+        warnings.append(say(
+            f"die angenommenen Daten gleichen einem früheren Schnappschuss, dessen Manifest bleibt; die Rückstellungen dieses Imports stehen in {target.name}",
+            f"the accepted data equal an earlier snapshot, whose manifest is kept; this ingest's quarantine is {target.name}"))  # fmt: skip
         if target.exists() and target.read_bytes() == data:
             return target
-    atomic_write_bytes(target, data)
+    _private_write(target, data)
     return target
+
+
+def _private_write(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically, readable by the owner only, in an owner-only folder."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation import schemas
+from evaluation.ingest.language import say
 
 KEY_ENV = "EVALUATION_KEY_FILE"
 DEFAULT_KEY_FILE = Path("~/.config/evaluation/pseudonym.key")
@@ -79,6 +80,51 @@ def load_or_create_key(
     return _read_key(path)
 
 
+def resolve_key(
+    key_file: Path | str | None,
+    *,
+    workspace: Path,
+    previous: str | None,
+    new_key: bool = False,
+) -> tuple[bytes, Path | None]:
+    """Return the key for an ingest and the key file if it was created just now.
+
+    Parameters
+    ----------
+    previous
+        Fingerprint of the key of the workspace's earlier ingests (``None``: this is the
+        very first ingest of the workspace).
+    new_key
+        Accept a key other than ``previous`` (or create a missing one) on purpose.
+
+    Raises
+    ------
+    KeyFileError
+        The key file is unsafe; or it is missing although earlier ingests exist (a typo
+        in the path must not create a new key); or it is not the key of earlier ingests.
+    """
+    path = key_file_path(key_file)
+    if path.resolve().is_relative_to(Path(workspace).resolve()):
+        raise KeyFileError(say(
+            f"Schlüsseldatei {path} liegt im Arbeitsbereich {workspace}; sie gehört außerhalb (${KEY_ENV} setzen)",
+            f"key file {path} is inside the workspace {workspace}; keep it outside (set {KEY_ENV})"))  # fmt: skip
+    created = None
+    if not path.exists():
+        if previous is not None and not new_key:
+            raise KeyFileError(say(
+                f"Schlüsseldatei {path} fehlt, aber frühere Importe dieses Arbeitsbereichs nutzten einen Schlüssel (Fingerabdruck {previous}). Tippfehler im Pfad? Gesicherten Schlüssel zurückspielen oder mit --key-file angeben. Nur mit --new-key wird ein neuer Schlüssel angelegt; dann erhalten alle Personen neue Pseudonyme und sind nicht mehr mit früheren Daten verknüpfbar.",
+                f"key file {path} is missing, but earlier ingests of this workspace used a key (fingerprint {previous}). A typo in the path? Restore the backed-up key or give it with --key-file. Only --new-key creates a new key; everyone then gets new pseudonyms that cannot be linked to earlier data."))  # fmt: skip
+        _create_key(path)
+        created = path
+    key = _read_key(path)
+    fingerprint = Pseudonymiser(key).fingerprint
+    if previous is not None and fingerprint != previous and not new_key:
+        raise KeyFileError(say(
+            f"Schlüssel {path} (Fingerabdruck {fingerprint}) ist nicht der Schlüssel der früheren Importe (Fingerabdruck {previous}). Mit ihm erhielte jede Person ein neues Pseudonym: neue Daten ließen sich nicht mit früheren verknüpfen (Verläufe, Nachbefragungen, Vorjahresvergleich). Richtigen Schlüssel angeben (--key-file) oder bewusst mit --new-key neu beginnen.",
+            f"key {path} (fingerprint {fingerprint}) is not the key of earlier ingests (fingerprint {previous}). With it everyone would get a new pseudonym: new data could not be linked to earlier data (histories, follow-ups, previous year). Give the right key (--key-file) or start afresh on purpose with --new-key."))  # fmt: skip
+    return key, created
+
+
 def _create_key(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
@@ -96,16 +142,27 @@ def _create_key(path: Path) -> None:
 def _read_key(path: Path) -> bytes:
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(f"key file {path} is not a regular file")
-    if info.st_mode & 0o077:
         raise KeyFileError(
-            f"key file {path} is accessible to others (mode {info.st_mode & 0o777:o}); run chmod 600 {path}"
+            say(
+                f"Schlüsseldatei {path} ist keine gewöhnliche Datei",
+                f"key file {path} is not a regular file",
+            )
         )
+    if info.st_mode & 0o077:
+        raise KeyFileError(say(
+            f"Schlüsseldatei {path} ist für andere lesbar (Modus {info.st_mode & 0o777:o}); chmod 600 {path} ausführen",
+            f"key file {path} is accessible to others (mode {info.st_mode & 0o777:o}); run chmod 600 {path}"))  # fmt: skip
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise KeyFileError(f"key file {path} belongs to another user")
+        raise KeyFileError(
+            say(
+                f"Schlüsseldatei {path} gehört einem anderen Benutzer",
+                f"key file {path} belongs to another user",
+            )
+        )
     text = path.read_text(encoding="ascii", errors="replace").strip()
     if not re.fullmatch(rf"[0-9a-f]{{{2 * KEY_BYTES}}}", text):
-        raise KeyFileError(f"key file {path} does not hold a key ({2 * KEY_BYTES} hex characters)")
+        raise KeyFileError(say(f"Schlüsseldatei {path} enthält keinen Schlüssel ({2 * KEY_BYTES} Hex-Zeichen)",
+                               f"key file {path} does not hold a key ({2 * KEY_BYTES} hex characters)"))  # fmt: skip
     return bytes.fromhex(text)
 
 

@@ -24,7 +24,11 @@ import pandas as pd
 
 from evaluation import schemas
 from evaluation.data import LATEST, MANIFEST, load_all, snapshot_info
-from evaluation.ingest.reconcile import QUARANTINE_COLUMNS, RECONCILIATION_COLUMNS
+from evaluation.ingest.reconcile import (
+    QUARANTINE_COLUMNS,
+    QUARANTINE_HEADERS,
+    RECONCILIATION_COLUMNS,
+)
 from evaluation.labels import Language
 from evaluation.paths import Paths, paths
 
@@ -74,7 +78,8 @@ def load_quarantine(snapshot: str = LATEST, *, root: Paths | None = None) -> pd.
             }
         )
     out = pd.read_csv(file, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    return out.astype({"source_row": "int64"})
+    back = {h: c for c, pair in QUARANTINE_HEADERS.items() for h in pair}
+    return out.rename(columns=back).astype({"source_row": "int64"})
 
 
 def quarantine_summary(quarantine: pd.DataFrame, language: Language = "de") -> pd.DataFrame:

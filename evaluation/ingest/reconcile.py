@@ -11,12 +11,16 @@ Reconciliation: for every table, rows read = rows accepted + rows quarantined.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
 from evaluation import schemas
+from evaluation.ingest.language import current, say
 from evaluation.ingest.parse import concat_issues, issues_frame
 from evaluation.ingest.pseudonymise import mask_values, tokens
 
@@ -104,46 +108,133 @@ def reference_issues(
     return concat_issues(found)
 
 
-#: Identifying columns whose values are compared with all free text of the ingest.
+#: Identifying columns whose values are compared as whole values with all free text.
 EXACT_IDENTIFIERS = ("birth_date", "phone", "email")
-#: Identifying columns compared with the free text of their own row only (against all rows,
-#: a surname like "Ehrenfeld" or "Koch" would send district or profession rows to quarantine).
+#: Identifying columns whose words are compared with all free text of the ingest.
 NAME_IDENTIFIERS = ("first_name", "last_name", "full_name")
+#: Identifying columns looked for as phrases inside free text (streets, e-mail addresses).
+PHRASE_IDENTIFIERS = ("street", "email", "birth_place")
+#: Free-text columns that hold a country (checked against the names of all countries).
+COUNTRY_COLUMNS = frozenset({"country_of_origin", "country_of_training"})
+#: Tables from public statistics, holding no personal data: no name or address shapes.
+PUBLIC_TABLES = frozenset({"sozialraum"})
+#: Country names that are no territory but appear in registers.
+_EXTRA_COUNTRIES = (
+    "staatenlos",
+    "ungeklärt",
+    "unbekannt",
+    "stateless",
+    "unknown",
+    "Sowjetunion",
+    "Jugoslawien",
+)
+_ADDRESS = re.compile(
+    r"(?i)\b[\w.-]*(?:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee)\s*\d+\s?[a-z]?\b"
+    r"|\b\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+"
+)
+_NAME_SHAPE = re.compile(
+    r"\b(?:Frau|Herr|Fr\.|Hr\.|Familie|Fam\.)\s+[A-ZÄÖÜ][\w'-]+"
+    r"|\A[A-ZÄÖÜ][a-zäöüß'-]+,\s*[A-ZÄÖÜ][a-zäöüß'-]+\Z"
+)
+
+
+@dataclass(frozen=True)
+class IngestIdentifiers:
+    """Identifying data of the whole ingest, to be compared with every free-text value.
+
+    Attributes
+    ----------
+    exact
+        Lower-case raw ids, birth dates, phone numbers, e-mail addresses.
+    words
+        Lower-case words (three letters or more) of every name in the ingest.
+    phrases
+        Lower-case streets and e-mail addresses, looked for inside free text.
+    """
+
+    exact: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+    phrases: tuple[str, ...] = ()
+
+    @property
+    def phrase_pattern(self) -> re.Pattern[str] | None:
+        if not self.phrases:
+            return None
+        ordered = sorted(set(self.phrases), key=len, reverse=True)
+        return re.compile("|".join(re.escape(p) for p in ordered))
+
+
+@cache
+def country_names() -> frozenset[str]:
+    """Normalised names of all countries and territories, German and English (CLDR via babel)."""
+    from babel import Locale
+
+    names = set(_EXTRA_COUNTRIES)
+    for language in ("de", "en"):
+        names |= set(Locale(language).territories.values())
+    return frozenset(schemas.normalise(n) for n in names)
+
+
+def free_text_verdict(
+    value: str, column: str, table: str, ids: IngestIdentifiers, phrases: re.Pattern[str] | None
+) -> tuple[str, str] | None:
+    """Why a free-text value may not enter the snapshot: ``(check, detail)``, or ``None``.
+
+    Compared with the identifying data of the whole ingest (not only of its own row) and
+    with the shapes of names and addresses; country columns must hold a country.
+    """
+    folded = value.strip().lower()
+    if folded in ids.exact:
+        return "looks_identifying", say("gleicht einer Kennung, einem Geburtsdatum oder Kontaktdaten des Imports",
+                                        "equals an id, birth date or contact data of the ingest")  # fmt: skip
+    if tokens(value) & ids.words:
+        return "contains_name", say("enthält einen Namen, der im Import als Name vorkommt",
+                                    "holds a name that occurs as a name in the ingest")  # fmt: skip
+    if phrases is not None and phrases.search(folded):
+        return "looks_like_address", say("enthält eine Anschrift oder E-Mail-Adresse des Imports",
+                                         "holds a street or e-mail address of the ingest")  # fmt: skip
+    if table not in PUBLIC_TABLES:
+        if _ADDRESS.search(value):
+            return "looks_like_address", say(
+                "hat die Form einer Anschrift", "is shaped like an address"
+            )
+        if _NAME_SHAPE.search(value):
+            return "looks_like_name", say(
+                "hat die Form eines Personennamens", "is shaped like a person's name"
+            )
+    if column in COUNTRY_COLUMNS and schemas.normalise(value) not in country_names():
+        return "unknown_country", say(
+            "kein Staat (deutscher oder englischer Name)", "not a country (German or English name)"
+        )
+    return None
 
 
 def identifier_issues(
     table: str,
     frame: pd.DataFrame,
     ok: np.ndarray,
-    known: pd.Index,
-    row_names: Sequence[frozenset[str]] | None,
+    ids: IngestIdentifiers,
 ) -> pd.DataFrame:
-    """Rows whose safe free text holds an identifier.
+    """Rows whose free text holds identifying data of the ingest or looks like it.
 
-    Parameters
-    ----------
-    known
-        Lower-case raw ids, birth dates, phone numbers and e-mail addresses of the ingest:
-        a free-text value equal to one of them is quarantined.
-    row_names
-        Per row, the lower-case words of that row's name columns (``None``: the table has
-        none): a free-text value sharing such a word is quarantined.
+    Each distinct value is judged once (:func:`free_text_verdict`); the value is masked in
+    the quarantine file.
     """
     found = []
+    phrases = ids.phrase_pattern
     for col in schemas.TABLES[table].columns:
         if not col.safe_text:
             continue
         rows = np.flatnonzero(ok & frame[col.name].notna().to_numpy())
+        if not len(rows):
+            continue
         values = frame[col.name].iloc[rows]
-        hit = values.str.strip().str.lower().isin(known).to_numpy()
-        if row_names is not None:
-            hit |= np.array(
-                [bool(tokens(v) & row_names[r]) for v, r in zip(values, rows, strict=True)],
-                dtype=bool,
-            )
-        if hit.any():
-            found.append(issues_frame(rows[hit], col.name, values[hit].tolist(), "looks_identifying",
-                                      detail="holds an identifier (id, name, birth date or contact data)", privacy="mask"))  # fmt: skip
+        verdicts = {v: free_text_verdict(v, col.name, table, ids, phrases) for v in values.unique()}
+        judged = values.map(verdicts)
+        for check in sorted({v[0] for v in verdicts.values() if v}):
+            hit = judged.map(lambda v, c=check: bool(v) and v[0] == c).to_numpy(dtype=bool)
+            found.append(issues_frame(rows[hit], col.name, values[hit].tolist(), check,
+                                      detail=[v[1] for v in judged[hit]], privacy="mask"))  # fmt: skip
     return concat_issues(found)
 
 
@@ -157,7 +248,10 @@ def skipped_references(tables: Sequence[str]) -> list[str]:
             (r.parent, r.column) for r in spec.parent_rules
         ]:
             if parent not in present:
-                out.append(f"{name}.{column} -> {parent} (not in this ingest)")
+                out.append(
+                    f"{name}.{column} -> {parent} "
+                    + say("(nicht in diesem Import)", "(not in this ingest)")
+                )
     return sorted(set(out))
 
 
@@ -173,8 +267,9 @@ def _text(value: object) -> str:
 
 
 def reason(check: str, detail: str) -> str:
-    """English reason of a check, with its detail."""
-    text = schemas.CHECKS.get(check, (check, check))[1]
+    """Reason of a check with its detail, in the current language (German by default)."""
+    de, en = schemas.CHECKS.get(check, (check, check))
+    text = en if current() == "en" else de
     return f"{text}: {detail}" if detail else text
 
 
@@ -237,17 +332,105 @@ def quarantine_frame(
             candidates |= tokens(value) | {value.strip().lower()}
     found = identifier_words(candidates, identifying, whole)
     out = entries.assign(
-        value=mask_values(values, privacy, found),
+        value=[neutralise(v) for v in mask_values(values, privacy, found)],
         reason=[
-            reason(c, d)
+            neutralise(reason(c, d))
             for c, d in zip(entries["check"], entries["detail"].fillna(""), strict=True)
         ],
-        source_column=entries["source_column"].fillna(""),
+        source_column=[neutralise(_plain(v)) for v in entries["source_column"]],
+        source_file=[neutralise(_plain(v)) for v in entries["source_file"]],
+        column=[_plain(v) for v in entries["column"]],
     )
     out = out[QUARANTINE_COLUMNS].sort_values(
         ["table", "source_file", "source_row", "column", "check"], kind="stable"
     )
     return out.reset_index(drop=True).astype({"source_row": "int64"})
+
+
+#: Characters that make a spreadsheet treat a cell as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Quarantine file headers: column -> (German, English).
+QUARANTINE_HEADERS: dict[str, tuple[str, str]] = {
+    "table": ("Tabelle", "table"),
+    "source_file": ("Datei", "file"),
+    "source_row": ("Zeile", "row"),
+    "column": ("Spalte", "column"),
+    "source_column": ("Spalte in der Quelle", "source column"),
+    "value": ("Wert (maskiert)", "value (masked)"),
+    "check": ("Prüfung", "check"),
+    "reason": ("Grund", "reason"),
+}
+
+
+def quarantine_headers() -> dict[str, str]:
+    """Column -> header of the quarantine file, in the current language."""
+    return {c: (en if current() == "en" else de) for c, (de, en) in QUARANTINE_HEADERS.items()}
+
+
+def neutralise(value: str) -> str:
+    """A cell made safe for spreadsheets, as OWASP recommends against CSV injection.
+
+    A value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading apostrophe, so Excel and LibreOffice show it as text instead of running it
+    (``+cmd|' /C calc'!A0`` stays text); the CSV writer quotes what needs quoting.
+    """
+    if value and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _plain(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def changes_frame(
+    tables: Mapping[str, tuple[pd.DataFrame | None, pd.DataFrame]],
+) -> pd.DataFrame:
+    """Per table: rows before and after, and rows added, removed and changed.
+
+    Rows are matched by the table's key (same key, other values: changed); tables
+    without a key are compared as multisets of whole rows (changes show as added and
+    removed). A table without a previous version has ``rows_before`` empty.
+    """
+    out = []
+    for name, (old, new) in tables.items():
+        if old is None:
+            out.append({"table": name, "rows_before": None, "rows_after": len(new),
+                        "added": len(new), "removed": 0, "changed": 0, "unchanged": 0})  # fmt: skip
+            continue
+        key = list(schemas.TABLES[name].key)
+        old = old[[c for c in new.columns if c in old.columns]]
+        if key and set(key) <= set(old.columns):
+            o = old.set_index(key)
+            n = new.set_index(key)
+            both = o.index.intersection(n.index)
+            added = len(n.index.difference(o.index))
+            removed = len(o.index.difference(n.index))
+            same = _row_hashes(o.loc[both]) == _row_hashes(n.loc[both])
+            changed = int((~same).sum())
+            unchanged = int(same.sum())
+        else:
+            a = _row_hashes(old).value_counts()
+            b = _row_hashes(new).value_counts()
+            common = a.index.intersection(b.index)
+            kept = int(np.minimum(a[common], b[common]).sum())
+            added, removed, changed, unchanged = len(new) - kept, len(old) - kept, 0, kept
+        out.append({"table": name, "rows_before": len(old), "rows_after": len(new),
+                    "added": int(added), "removed": int(removed), "changed": changed, "unchanged": unchanged})  # fmt: skip
+    return pd.DataFrame(
+        out,
+        columns=["table", "rows_before", "rows_after", "added", "removed", "changed", "unchanged"],
+    )
+
+
+def _row_hashes(frame: pd.DataFrame) -> pd.Series:
+    if frame.empty:
+        return pd.Series([], dtype="uint64")
+    return pd.Series(
+        pd.util.hash_pandas_object(frame.reset_index(drop=False), index=False).to_numpy()
+    )
 
 
 def reconciliation_frame(counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:

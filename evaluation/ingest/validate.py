@@ -26,7 +26,9 @@ class ContractBug(RuntimeError):
 
 
 def _display(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):
         return f"{value:%d.%m.%Y}"
