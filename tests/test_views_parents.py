@@ -21,6 +21,10 @@ from evaluation.execute import ENV_REPORT_MODE, ENV_RUN_DIR, FIGURES_FILE
 from evaluation.indicators import catalogue as cat
 from evaluation.indicators import parents
 from evaluation.notebook import Context
+from evaluation.protection.model import Release
+from evaluation.protection.release import Publisher, frame_cells
+from evaluation.protection.solver import audit
+from evaluation.protection.solver import protect as protect_release
 from evaluation.views import parents as views
 from tests.conftest import make_context  # noqa: E402
 
@@ -389,9 +393,11 @@ def build_all(tables, ctx):
     enrolled = parents.enrolled(tables, ctx.period)
     out = {"cycles": cycle_table(tables, ctx)}
     out["attrition"] = views.attrition_table(attrition_units(tables, ctx), ctx)
-    out["fsw"] = views.fsw_table(*fsw_results(tables, ctx), ctx)
-    out["items"] = views.items_table(item_results(tables, ctx), ctx)
     panel = views.fsw_panel(tables, ctx.period)
+    out["fsw"] = views.fsw_table(*fsw_results(tables, ctx), ctx, panel=panel)
+    out["items"] = views.items_table(
+        item_results(tables, ctx), ctx, panel=parents.panel(tables, ctx.period)
+    )
     out["estimates"] = views.combine(
         views.reliability(views.pre_items(tables, ctx.period), ctx),
         views.effect_sizes(panel, ctx),
@@ -511,3 +517,122 @@ def test_combine_keeps_the_estimate_columns_with_empty_frames(tables):
     out = views.combine(alpha, views.waitlist_effect(views.fsw_panel(tables, ctx.period), [], ctx))
     assert list(out.columns) == views.ESTIMATE_COLUMNS
     assert out["indicator_id"].tolist() == ["par_fsw_alpha"] and out["shown"].dtype == bool
+
+
+# ---- units for the release audit -------------------------------------------------------------
+
+
+def cells_of(name: str, table: views.ReaderTable, ctx: Context, *, units=True):
+    """The release cells of a table as ``ctx.indicator_table`` builds them (raises if the
+    units do not reproduce the table)."""
+    shown = protect(table, ctx)
+    formats = list(zip(shown.values.columns, shown.formats, strict=True))
+    within = table.options.get("complementary_within") or ()
+    cells, _ = frame_cells(
+        name,
+        table.frame,
+        shown.mask,
+        counts=[c for c, f in formats if f.kind == "count"],
+        keys=[c for c, f in formats if f.kind == "label"],
+        partitions=[within] if isinstance(within, str) else list(within),
+        total_label=ctx.t("total"),
+        units=table.units if units else None,
+    )
+    return cells, _
+
+
+@pytest.mark.parametrize("year", [2019, 2023, 2024])
+def test_units_reproduce_every_table_on_the_demo_data(demo_tables, year):
+    ctx = context(year=year)
+    built = build_all(demo_tables, ctx)
+    built["estimates"] = views.estimate_table(built["estimates"], ctx)
+    built["effect"] = views.estimate_table(built["effect"], ctx) if len(built["effect"]) else None
+    checked = 0
+    for name, table in built.items():
+        if table is None:
+            continue
+        assert table.units is not None, name
+        assert table.units["unit"].str.startswith("person:").all()
+        cells, weights = cells_of(name, table, ctx)
+        assert not weights  # tied to units, not synthetic
+        assert sum(c.value for c in cells) > 0
+        checked += 1
+    assert checked >= 5
+    # the same parent is the same unit in every table (registration ids of the period)
+    enrolled = parents.enrolled(demo_tables, ctx.period)
+    ids = set(enrolled["registration"])
+    for table in built.values():
+        if table is not None:
+            assert set(table.units["unit"]) <= ids
+
+
+def test_units_that_miss_a_parent_are_refused(tables):
+    ctx = context(threshold=1)
+    table = views.fsw_table(
+        *fsw_results(tables, ctx), ctx, panel=views.fsw_panel(tables, ctx.period)
+    )
+    cells_of("fsw", table, ctx)
+    short = views.ReaderTable(table.frame, table.options, table.units.iloc[1:])
+    with pytest.raises(ValueError, match="do not describe"):
+        cells_of("fsw", short, ctx)
+
+
+def test_a_parent_in_two_cycles_of_the_period_counts_once_per_cycle(tables):
+    """The total sums registrations: a parent in C1 and C2 is two units of the cycle table."""
+    tables = dict(tables)
+    extra = tables["enrolments"].iloc[[0]].assign(enrolment_id="T99", cycle_id="C2")
+    tables["enrolments"] = pd.concat([tables["enrolments"], extra], ignore_index=True)
+    ctx = context(threshold=1)
+    enrolled = parents.enrolled(tables, ctx.period)
+    p1 = enrolled.loc[enrolled["person_id"] == "P1", "registration"]
+    assert sorted(p1) == ["person:P1/cycle:C1", "person:P1/cycle:C2"]
+    assert (enrolled.loc[enrolled["person_id"] == "P2", "registration"] == "person:P2").all()
+    table = cycle_table(tables, ctx)
+    assert table.frame.iloc[-1, 1] == 10  # 9 participants, P1 twice
+    cells, _ = cells_of("cycles", table, ctx)
+    total = next(c for c in cells if c.key == (ctx.t("total"), "Teilnehmende Eltern"))
+    assert total.value == len(total.units) == 10
+
+
+def test_reached_minus_fsw_respondents_is_caught_only_with_units(tables):
+    """Participants reached (9, cycle table) minus participants with both FSW scores (6, FSW
+    table) leaves the 3 who dropped out: a small group that attrition hides on its own."""
+    ctx = context(threshold=5)
+    reach = cycle_table(tables, ctx)
+    fsw = views.fsw_table(*fsw_results(tables, ctx), ctx, panel=views.fsw_panel(tables, ctx.period))
+    assert protect(reach, ctx).values.iloc[-1]["Teilnehmende Eltern"] == 9
+    assert (
+        protect(fsw, ctx)
+        .values.set_index("Gruppe")
+        .loc["Teilnahme", "Eltern mit beiden Befragungen"]
+        == 6
+    )
+    with_units = Release()
+    without = Release()
+    for name, table in (("reach", reach), ("fsw", fsw)):
+        with_units.add(*cells_of(name, table, ctx))
+        without.add(*cells_of(name, table, ctx, units=False))
+    found = audit(with_units, threshold=5)
+    groups = [f for f in found.findings if f.kind == "group"]
+    assert groups and max(f.high for f in groups) < 5
+    assert audit(without, threshold=5).passed  # without units the tables look unrelated
+    _, added, final = protect_release(
+        with_units, threshold=5, open_for_change=lambda c: c.table == "fsw"
+    )
+    assert final.passed and added and all(c.table == "fsw" for c in added)
+
+
+def test_the_notebook_context_protects_the_second_table_against_the_first(tables, tmp_path):
+    """Through ``ctx.indicator_table`` with a release store: the FSW table gets more cells
+    hidden because the reach table was published before it in the same run."""
+    ctx = context(threshold=5)
+    ctx.publisher = Publisher(
+        run_id="r1", run_key="parent_work/test", threshold=5, path=tmp_path / "release.sqlite"
+    )
+    reach = cycle_table(tables, ctx)
+    fsw = views.fsw_table(*fsw_results(tables, ctx), ctx, panel=views.fsw_panel(tables, ctx.period))
+    ctx.indicator_table(reach.frame, caption="reach", units=reach.units, **reach.options)
+    shown = ctx.indicator_table(fsw.frame, caption="fsw", units=fsw.units, **fsw.options)
+    alone = protect(fsw, ctx)
+    n = "Eltern mit beiden Befragungen"
+    assert shown.mask[n].sum() > alone.mask[n].sum()

@@ -19,6 +19,13 @@ Pre/post comparisons
     Only parents who answered **both** waves of the same cycle (the panel), so that before
     and after describe the same people; for the FSW both scores must exist, for a yes/no
     question both answers. Who drops out between the waves is reported as attrition.
+Units
+    Every frame here has one row per registration (a parent in a cycle) and a column
+    ``registration``: the id the release audit ties published counts to
+    (:mod:`evaluation.protection`). It is ``"person:<person_id>"``, so that the same parent
+    is the same unit in every table of every report; only a parent registered in several
+    cycles of the period gets one id per cycle (``"person:<person_id>/cycle:<cycle_id>"``),
+    since tables that sum registrations count them once per cycle.
 Arms
     ``teilnahme`` (took part) and ``wartegruppe`` (randomised waiting list, from 2023).
     A change among participants alone is not an effect: the comparison with the waiting
@@ -41,6 +48,8 @@ FSW_ITEMS = tuple(f"fsw_{i}" for i in range(1, 10))
 MIN_FSW_ITEMS = 7
 SURVEY_ITEMS = ("school_contact", "parent_evening", "kita_enrolled", "german_course")
 KEYS = ["person_id", "cycle_id"]
+#: Prefix of the unit ids of persons in the release audit.
+PERSON = "person:"
 Wave = Literal["pre", "post"]
 
 
@@ -57,13 +66,29 @@ def fsw_score(surveys: pd.DataFrame, *, min_items: int = MIN_FSW_ITEMS) -> pd.Se
 
 
 def enrolled(tables: Tables, period: Period) -> pd.DataFrame:
-    """One row per parent and cycle ending in the period, with group and target group."""
+    """One row per parent and cycle ending in the period, with group and target group.
+
+    ``registration`` is the unit id of the row (see the module docstring).
+    """
     e = tables["enrolments"]
     e = e[e["project"] == PROJECT]
     cycles = cycles_ending(tables["parent_groups"], period)
     out = e.merge(cycles[["cycle_id", "group_name", "sessions_planned"]], on="cycle_id")
     people = tables["participants"][["person_id", "target_group"]]
-    return out.merge(people, on="person_id", how="left")
+    out = out.merge(people, on="person_id", how="left")
+    return out.assign(registration=registration_ids(out))
+
+
+def registration_ids(registrations: pd.DataFrame) -> pd.Series:
+    """Unit ids of registrations (``person_id``, ``cycle_id``) of one period.
+
+    ``"person:<person_id>"``; ``"person:<person_id>/cycle:<cycle_id>"`` for parents with
+    several registrations among the given ones.
+    """
+    person = registrations["person_id"].astype(str)
+    ids = PERSON + person
+    several = person.duplicated(keep=False)
+    return ids.where(~several, ids + "/cycle:" + registrations["cycle_id"].astype(str))
 
 
 def _wave(surveys: pd.DataFrame, wave: Wave) -> pd.DataFrame:

@@ -13,6 +13,18 @@ shown only when every group it rests on has at least ``ctx.rule.threshold`` pers
 otherwise replaced by a sentence (:func:`withheld_notes`). For the waiting-list effect this
 includes both arms, since the participants' mean change is published beside it and the
 waiting list's mean change would follow from the two.
+
+Units for the release audit
+---------------------------
+Every table of counts of parents carries its *units* (:attr:`ReaderTable.units`, passed to
+``ctx.indicator_table(..., units=table.units)``): one row per counted registration with its
+id (``registration`` of :func:`evaluation.indicators.parents.enrolled`, ``"person:<id>"``),
+the table's key labels and one boolean per count column. They tie the counts of all tables
+(reach per cycle, attrition, FSW, the four questions, the estimates' numbers of parents) to the
+same parents, so that the release audit sees what a reader could learn by differencing two
+tables (e.g. the parents reached per arm minus the FSW respondents per arm). The number of
+group cycles is an activity, not about persons: it is recorded unsuppressed (catalogue
+``unit_kind: activities``).
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ ESTIMATE_COLUMNS = [
     "n",
     "shown",
     "note",
+    "units",
 ]
 
 #: Words of this notebook's tables and charts (German, English).
@@ -282,8 +295,8 @@ def pre_items(tables: catalogue.Tables, period: Period) -> pd.DataFrame:
     """Pre-survey FSW items of the parents of cycles ending in the period (both arms)."""
     surveys = tables["parent_surveys"]
     pre = surveys[surveys["wave"] == "pre"]
-    keys = parents.enrolled(tables, period)[parents.KEYS].drop_duplicates()
-    return pre.merge(keys, on=parents.KEYS)
+    keys = parents.enrolled(tables, period)[[*parents.KEYS, "registration", "arm"]]
+    return pre.merge(keys.drop_duplicates(parents.KEYS), on=parents.KEYS)
 
 
 def randomised_cycles(cycles: pd.DataFrame, enrolled: pd.DataFrame) -> list[str]:
@@ -298,10 +311,40 @@ def randomised_cycles(cycles: pd.DataFrame, enrolled: pd.DataFrame) -> list[str]
 
 @dataclass(frozen=True)
 class ReaderTable:
-    """A reader table with its disclosure options (``ctx.indicator_table(frame, **options)``)."""
+    """A reader table with its disclosure options and units.
+
+    Shown with ``ctx.indicator_table(table.frame, units=table.units, **table.options)``.
+    ``units`` (one row per counted registration: ``unit``, the key columns, one boolean per
+    count column) reproduces every count of ``frame`` exactly; ``None`` when the table counts
+    nothing about persons.
+    """
 
     frame: pd.DataFrame
     options: dict[str, Any] = field(default_factory=dict)
+    units: pd.DataFrame | None = None
+
+
+def unit_rows(ids: Any, keys: dict[str, Any], counts: dict[str, Any]) -> pd.DataFrame:
+    """A units frame: ``unit`` ids, key labels and boolean count memberships (same length)."""
+    out = pd.DataFrame({"unit": pd.Series(ids, dtype=object).astype(str).to_numpy()})
+    for name, value in keys.items():
+        out[name] = pd.Series(value, dtype=object).to_numpy() if _listlike(value) else value
+    for name, value in counts.items():
+        out[name] = (
+            pd.Series(value).fillna(False).astype(bool).to_numpy() if _listlike(value) else value
+        )
+    return out
+
+
+def _listlike(value: Any) -> bool:
+    return isinstance(value, pd.Series | np.ndarray | list | pd.Index)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True)
 
 
 def _cycle_label(row: Any, ctx: Any) -> str:
@@ -370,7 +413,17 @@ def cycle_table(
         options["counts"] = [names["waitlist"]]
     else:
         frame = frame.drop(columns=names["waitlist"])
-    return ReaderTable(frame, options)
+    label = {row.cycle_id: _cycle_label(row, ctx) for row in ordered.itertuples(index=False)}
+    mine = enrolled[enrolled["cycle_id"].isin(label)]
+    units = unit_rows(
+        mine["registration"],
+        {names["cycle"]: mine["cycle_id"].map(label)},
+        {
+            names["participants"]: mine["arm"] == "teilnahme",
+            names["waitlist"]: mine["arm"] == "wartegruppe",
+        },
+    )
+    return ReaderTable(frame, options, units)
 
 
 # ---- attrition -------------------------------------------------------------------------------
@@ -455,7 +508,13 @@ def attrition_table(units: pd.DataFrame, ctx: Any) -> ReaderTable | None:
     if len(result) == 2:  # one arm only: its row is the total
         frame = frame.iloc[:1].reset_index(drop=True)
         del options["complementary_within"]
-    return ReaderTable(frame, options)
+    left = units["numerator"].astype(int) == 1
+    members = unit_rows(
+        units["registration"],
+        {group: units["arm"].map(lambda a: _arm(a, ctx))},
+        {n: True, num: left, stayed: ~left},
+    )
+    return ReaderTable(frame, options, members)
 
 
 def _percent(value: float, ctx: Any) -> str:
@@ -515,12 +574,18 @@ def _by_arm(result: pd.DataFrame) -> pd.DataFrame:
 
 
 def fsw_table(
-    pre: pd.DataFrame, post: pd.DataFrame, change: pd.DataFrame, ctx: Any
+    pre: pd.DataFrame,
+    post: pd.DataFrame,
+    change: pd.DataFrame,
+    ctx: Any,
+    *,
+    panel: pd.DataFrame | None = None,
 ) -> ReaderTable | None:
     """FSW mean before, after and the change per arm (catalogue results grouped by arm).
 
     The intervals of the means before and after take part in the protection but are hidden
-    (``options["hide"]``); the chart draws them.
+    (``options["hide"]``); the chart draws them. ``panel`` (:func:`fsw_panel`, the unit frame
+    of ``par_fsw_change``) gives the table its units: the parents behind each arm's number.
     """
     pre, post, change = _by_arm(pre), _by_arm(post), _by_arm(change)
     arms = [a for a in labels.ARMS if a in change.index and change.at[a, "n"] > 0]
@@ -549,7 +614,16 @@ def fsw_table(
         }
     )
     hidden = [term(k, ctx) for k in ("pre_low", "pre_high", "post_low", "post_high")]
-    return ReaderTable(frame, {"n": n, "derived": list(columns), "decimals": 2, "hide": hidden})
+    units = None
+    if panel is not None:
+        rows = panel[panel["arm"].isin(arms)]
+        units = unit_rows(
+            rows["registration"],
+            {term("group", ctx): rows["arm"].map(lambda a: _arm(a, ctx))},
+            {n: True},
+        )
+    options = {"n": n, "derived": list(columns), "decimals": 2, "hide": hidden}
+    return ReaderTable(frame, options, units)
 
 
 def fsw_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
@@ -598,12 +672,17 @@ def item_ids(item: str) -> tuple[str, str]:
 
 
 def items_table(
-    results: dict[str, tuple[pd.DataFrame, pd.DataFrame]], ctx: Any
+    results: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+    ctx: Any,
+    *,
+    panel: pd.DataFrame | None = None,
 ) -> ReaderTable | None:
     """Shares answering yes before and after, per question and arm.
 
     ``results`` maps a question code to the catalogue results (by arm) before and after.
-    Numerators and intervals take part in the protection but are hidden.
+    Numerators and intervals take part in the protection but are hidden. ``panel``
+    (:func:`evaluation.indicators.parents.panel`) gives the table its units: per question
+    and arm the parents who answered both times, and who said yes before and after.
     """
     n = term("answered_both", ctx)
     names = {
@@ -652,16 +731,39 @@ def items_table(
     hidden = [
         names[k] for k in ("pre_yes", "post_yes", "pre_low", "pre_high", "post_low", "post_high")
     ]
-    return ReaderTable(
-        frame,
-        {
-            "n": n,
-            "numerators": numerators,
-            "percent": list(numerators),
-            "decimals": 0,
-            "hide": hidden,
-        },
-    )
+    options = {
+        "n": n,
+        "numerators": numerators,
+        "percent": list(numerators),
+        "decimals": 0,
+        "hide": hidden,
+    }
+    units = None if panel is None else _items_units(results, panel, n, names, ctx)
+    return ReaderTable(frame, options, units)
+
+
+def _items_units(
+    results: dict[str, Any], panel: pd.DataFrame, n: str, names: dict[str, str], ctx: Any
+) -> pd.DataFrame:
+    """Per question in ``results``: the panel parents who answered it in both waves."""
+    question, group = term("question", ctx), term("group", ctx)
+    parts = []
+    for item in ITEMS:
+        if item not in results:
+            continue
+        answered = panel[panel[f"{item}_pre"].notna() & panel[f"{item}_post"].notna()]
+        parts.append(
+            unit_rows(
+                answered["registration"],
+                {question: term(item, ctx), group: answered["arm"].map(lambda a: _arm(a, ctx))},
+                {
+                    n: True,
+                    names["pre_yes"]: answered[f"{item}_pre"].astype(bool),
+                    names["post_yes"]: answered[f"{item}_post"].astype(bool),
+                },
+            )
+        )
+    return _concat(parts, ["unit", question, group, n, names["pre_yes"], names["post_yes"]])
 
 
 def items_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
@@ -715,6 +817,7 @@ def _estimate_row(
     group: tuple[str, str] = ("", ""),
     row: pd.Series | None = None,
     note: str = "",
+    units: Any = (),
 ) -> dict[str, Any]:
     shown = row is not None
     return {
@@ -728,6 +831,7 @@ def _estimate_row(
         "n": int(n),
         "shown": shown,
         "note": note,
+        "units": tuple(str(u) for u in units),
     }
 
 
@@ -764,7 +868,8 @@ def reliability(items: pd.DataFrame, ctx: Any) -> pd.DataFrame:
         return _frame([_estimate_row("par_fsw_alpha", what, n=n, note=_too_few(what, ctx))])
     result = estimators.cronbach_alpha(complete, items=list(parents.FSW_ITEMS))
     row = result.tidy().iloc[0]
-    return _frame([_estimate_row("par_fsw_alpha", what, n=n, row=row)])
+    ids = items.loc[complete.index, "registration"]
+    return _frame([_estimate_row("par_fsw_alpha", what, n=n, row=row, units=ids)])
 
 
 def effect_sizes(panel: pd.DataFrame, ctx: Any) -> pd.DataFrame:
@@ -797,7 +902,8 @@ def effect_sizes(panel: pd.DataFrame, ctx: Any) -> pd.DataFrame:
             rows.append(_estimate_row("par_hedges_g", what, n=n, group=group, note=note))
             continue
         row = result.tidy().set_index("term").loc["hedges_g_rm"]
-        rows.append(_estimate_row("par_hedges_g", what, n=n, group=group, row=row))
+        ids = part["registration"]
+        rows.append(_estimate_row("par_hedges_g", what, n=n, group=group, row=row, units=ids))
     return _frame(rows)
 
 
@@ -828,7 +934,8 @@ def waitlist_effect(panel: pd.DataFrame, randomised: list[str], ctx: Any) -> pd.
         data, outcome="change", treatment="treated", cov_type="HC2"
     )
     row = result.tidy().iloc[0]
-    return _frame([_estimate_row("par_waitlist_effect", what, n=n, row=row)])
+    ids = data["registration"]
+    return _frame([_estimate_row("par_waitlist_effect", what, n=n, row=row, units=ids)])
 
 
 def combine(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -837,7 +944,11 @@ def combine(*frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def estimate_table(estimates: pd.DataFrame, ctx: Any) -> ReaderTable | None:
-    """Estimates that may be shown: term, estimate, 95 % interval and number of parents."""
+    """Estimates that may be shown: term, estimate, 95 % interval and number of parents.
+
+    Units: the parents each estimate rests on (``units`` of the estimate rows); ``None`` when
+    a shown row does not list exactly its ``n`` parents.
+    """
     shown = estimates[estimates["shown"]]
     if shown.empty:
         return None
@@ -852,9 +963,17 @@ def estimate_table(estimates: pd.DataFrame, ctx: Any) -> ReaderTable | None:
             n: shown["n"].astype(int).to_numpy(),
         }
     )
-    return ReaderTable(
-        frame, {"n": n, "derived": [estimate, t("ci_low"), t("ci_high")], "decimals": 2}
-    )
+    options = {"n": n, "derived": [estimate, t("ci_low"), t("ci_high")], "decimals": 2}
+    units = None
+    if all(len(set(u)) == k for u, k in zip(shown["units"], shown["n"], strict=True)):
+        units = _concat(
+            [
+                unit_rows(list(ids), {quantity: label}, {n: True})
+                for label, ids in zip(shown["term"], shown["units"], strict=True)
+            ],
+            ["unit", quantity, n],
+        )
+    return ReaderTable(frame, options, units)
 
 
 def withheld_notes(estimates: pd.DataFrame) -> str:
