@@ -114,7 +114,12 @@ def test_garbled_csv_is_accounted_for_and_leaks_nothing(tmp_path_factory, case, 
 def test_garbled_csv_with_stray_quotes_is_accounted_for(tmp_path_factory, case):
     text, clean = case
     p, key, result = _run(tmp_path_factory.mktemp("q"), "teilnehmende.csv", text.encode("cp1252"))
-    _check_accounting(result, reference_records(text))
+    rec = result.reconciliation.set_index("table").loc["participants"]
+    # a stray quote no longer swallows the rows below it: at least the records a plain
+    # CSV parser finds, at most one row per non-blank line
+    lines = [line for line in io.StringIO(text, newline="").readlines()[1:] if line.strip()]
+    assert reference_records(text) <= rec["rows_read"] <= len(lines)
+    _check_accounting(result, rec["rows_read"])
     snapshot_text = "\n".join(df.astype(str).to_csv(index=False) for df in result.tables.values())
     for ident in identifiers_of(clean):
         if "@" in ident or " " in ident or ident.startswith("K0"):

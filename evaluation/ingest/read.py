@@ -330,12 +330,21 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
-        if _UTF8_SEQUENCE.search(data):
+        if _mostly_utf8(data):
             raise _bad_bytes(name, data, exc.start, "UTF-8") from exc
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
         raise _bad_bytes(name, data, exc.start, "UTF-8 / Windows-1252") from exc
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """More of the non-ASCII bytes form valid UTF-8 characters than not: a UTF-8 file with
+    a bad byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
+    sequences = _UTF8_SEQUENCE.findall(data)
+    high = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
+    in_sequences = sum(len(s) for s in sequences)
+    return len(sequences) > high - in_sequences
 
 
 def _bad_bytes(name: str, data: bytes, offset: int, encoding: str) -> IngestError:
