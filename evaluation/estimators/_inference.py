@@ -245,7 +245,8 @@ def difference_of_proportions(
     low, high = confint_proportions_2indep(
         count1, n1, count0, n0, method="newcomb", compare="diff", alpha=1 - level
     )
-    test = test_proportions_2indep(count1, n1, count0, n0, method="score", compare="diff")
+    with np.errstate(divide="ignore", invalid="ignore"):  # its odds ratio at a zero count
+        test = test_proportions_2indep(count1, n1, count0, n0, method="score", compare="diff")
     row = {
         "term": term,
         "estimate": count1 / n1 - count0 / n0,

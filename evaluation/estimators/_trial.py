@@ -15,6 +15,7 @@ before and after the cycle. The functions here analyse it as one:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -359,14 +360,20 @@ def _lee(y1: np.ndarray, y0: np.ndarray) -> tuple[float, float, float]:
     """Lee bounds from outcomes with NaN = missing; returns (lower, upper, trimmed share)."""
     q1, q0 = np.mean(~np.isnan(y1)), np.mean(~np.isnan(y0))
     o1, o0 = y1[~np.isnan(y1)], y0[~np.isnan(y0)]
+    if len(o1) == 0 or len(o0) == 0:
+        return np.nan, np.nan, np.nan  # a bootstrap resample without responses in an arm
+
+    def trimmed_mean(values: np.ndarray, share: float, tail: str) -> float:
+        return float(np.asarray(stats.trim1(values, share, tail=tail)).mean())
+
     if q1 >= q0:
         p = (q1 - q0) / q1
-        low = stats.trim1(o1, p, tail="right").mean() - o0.mean()
-        high = stats.trim1(o1, p, tail="left").mean() - o0.mean()
+        low = trimmed_mean(o1, p, "right") - o0.mean()
+        high = trimmed_mean(o1, p, "left") - o0.mean()
     else:
         p = (q0 - q1) / q0
-        low = o1.mean() - stats.trim1(o0, p, tail="left").mean()
-        high = o1.mean() - stats.trim1(o0, p, tail="right").mean()
+        low = o1.mean() - trimmed_mean(o0, p, "left")
+        high = o1.mean() - trimmed_mean(o0, p, "right")
     return float(low), float(high), float(p)
 
 
@@ -435,6 +442,8 @@ def attrition_bounds(
             )
 
     def manski(a, b):
+        if np.isnan(a).all() or np.isnan(b).all():
+            return np.nan, np.nan
         return (
             np.nan_to_num(a, nan=lo).mean() - np.nan_to_num(b, nan=hi).mean(),
             np.nan_to_num(a, nan=hi).mean() - np.nan_to_num(b, nan=lo).mean(),
@@ -448,15 +457,23 @@ def attrition_bounds(
         return np.array(out)
 
     estimates = statistic(y1, y0)
-    boot = stats.bootstrap(
-        (y1, y0),
-        statistic,
-        n_resamples=reps,
-        vectorized=False,
-        method="percentile",
-        confidence_level=level,
-        rng=np.random.default_rng(seed),
-    )
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore")  # NaN intervals of degenerate resamples, replaced below
+        boot = stats.bootstrap(
+            (y1, y0),
+            statistic,
+            n_resamples=reps,
+            vectorized=False,
+            method="percentile",
+            confidence_level=level,
+            rng=np.random.default_rng(seed),
+        )
+    # percentile interval over the resamples in which both arms have responses
+    draws = np.atleast_2d(boot.bootstrap_distribution)
+    degenerate = int(np.isnan(draws).any(axis=0).sum())
+    tails = [50 * (1 - level), 50 * (1 + level)]
+    ci_low, ci_high = np.nanpercentile(draws, tails, axis=-1)
+    std_errors = np.nanstd(draws, ddof=1, axis=-1)
     names = ["lee_lower", "lee_upper"] + (["manski_lower", "manski_upper"] if support else [])
     _, _, trimmed = _lee(y1, y0)
     extra = {
@@ -476,19 +493,15 @@ def attrition_bounds(
         }
         | extra
         for name, est, se, low, high in zip(
-            names,
-            estimates,
-            boot.standard_error,
-            boot.confidence_interval.low,
-            boot.confidence_interval.high,
-            strict=True,
+            names, estimates, std_errors, ci_low, ci_high, strict=True
         )
     ]
     table = tidy_frame(rows)
     notes = [
         f"Lee bounds: {trimmed:.1%} of the observed outcomes of the arm with more responses "
         "trimmed (monotone response assumed)",
-        f"percentile bootstrap {level:.0%} intervals, {reps} resamples per arm, seed {seed}",
+        f"percentile bootstrap {level:.0%} intervals, {reps} resamples per arm, seed {seed}"
+        + (f" ({degenerate} without responses in an arm left out)" if degenerate else ""),
     ]
     if support:
         notes.append(f"Manski bounds: missing follow-ups set to {lo:g} or {hi:g}")
