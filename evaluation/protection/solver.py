@@ -2,7 +2,7 @@
 
 For a release (:class:`~evaluation.protection.model.Release`) the reader's knowledge is the
 system ``A x = b, x >= 0`` over the atom sizes ``x`` (one equation per shown cell). The audit
-solves linear programmes with HiGHS (:func:`scipy.optimize.linprog`) to find, for
+solves linear programmes with HiGHS (its Python interface `highspy`) to find, for
 
 * every hidden cell: the smallest and largest value it can have. A hidden cell whose value is
   pinned down (interval narrower than one) is recovered; a hidden cell holding a sensitive
@@ -25,15 +25,17 @@ margins last), and audits again, until the release passes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
-from evaluation.protection.model import Atoms, Cell, Release
+from evaluation.protection.model import Cell, Release
 
 _EPS = 1e-7
 
@@ -84,33 +86,126 @@ class Audit:
         return not self.findings
 
 
+_BANNER_SHOWN = False
+
+
+def _quiet_highs(highspy: Any) -> Any:
+    """A HiGHS instance; its start-up banner (written to file descriptor 1) goes nowhere."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return highs
+
+
+class _Programme:
+    """``A x = b, x >= 0`` in HiGHS, solved for one objective after another.
+
+    The model is built once; each new objective starts the primal simplex from the last
+    optimal basis (the constraints do not change, so the basis stays feasible), which makes
+    the many bounds of an audit a few iterations each.
+    """
+
+    def __init__(self, a: sparse.csr_matrix, b: np.ndarray) -> None:
+        import highspy
+
+        self._highs = _quiet_highs(highspy)
+        for option, value in (
+            ("output_flag", False),
+            ("presolve", "off"),
+            ("simplex_strategy", 4),  # primal simplex: warm starts after a change of costs
+            ("threads", 1),
+        ):
+            self._highs.setOptionValue(option, value)
+        self.n = a.shape[1]
+        self._columns = np.arange(self.n, dtype=np.int32)
+        self._highs.addVars(self.n, np.zeros(self.n), np.full(self.n, highspy.kHighsInf))
+        a = a.tocsr()
+        self._highs.addRows(
+            a.shape[0],
+            b,
+            b,
+            a.nnz,
+            a.indptr[:-1].astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(float),
+        )
+        self._highspy = highspy
+
+    def minimum(self, objective: np.ndarray) -> float:
+        """``min objective @ x`` (``-inf`` when unbounded)."""
+        h, highspy = self._highs, self._highspy
+        h.changeColsCost(self.n, self._columns, np.asarray(objective, dtype=float))
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return float(h.getInfo().objective_function_value)
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return -math.inf
+        raise RuntimeError(
+            f"release audit: the linear programme failed ({h.modelStatusToString(status)})"
+        )
+
+
 def _bound(a: sparse.csr_matrix, b: np.ndarray, objective: np.ndarray) -> float:
     """``min objective @ x`` subject to ``a x = b, x >= 0`` (``-inf`` when unbounded)."""
     if a.shape[0] == 0:
         return -math.inf if (objective < 0).any() else 0.0
-    result = linprog(objective, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
-    if result.status == 3:
-        return -math.inf
-    if result.status != 0:
-        raise RuntimeError(f"release audit: the linear programme failed ({result.message})")
-    return float(result.fun)
+    return _Programme(a, b).minimum(objective)
 
 
-def _component(atoms: Atoms, shown: np.ndarray, seeds: Iterable[int]) -> np.ndarray:
-    """Atoms connected to ``seeds`` through shown cells (the rest cannot constrain them)."""
-    by_cell = atoms.matrix.tocsc().T.tocsr()  # atoms x cells
-    cell_atoms = atoms.matrix
-    keep = np.zeros(atoms.sizes.size, dtype=bool)
-    frontier = list(seeds)
-    keep[frontier] = True
-    while frontier:
-        cells = np.unique(by_cell[frontier].indices)
-        cells = cells[shown[cells]]
-        nxt = np.unique(cell_atoms[cells].indices) if cells.size else np.array([], dtype=int)
-        nxt = nxt[~keep[nxt]]
-        keep[nxt] = True
-        frontier = list(nxt)
-    return keep
+def _reader_atoms(
+    release: Release, shown: np.ndarray
+) -> tuple[np.ndarray, sparse.csr_matrix, dict[str, int]]:
+    """Partition of the units by the shown cells only: the groups a reader can tell apart.
+
+    Returns the sizes, the shown-cells x groups matrix and each unit's group.
+    """
+    signature: dict[str, list[int]] = {}
+    for j in np.flatnonzero(shown):
+        for unit in release.cells[j].units:
+            signature.setdefault(unit, []).append(int(j))
+    index: dict[tuple[int, ...], int] = {}
+    group_of: dict[str, int] = {}
+    sizes: list[float] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    for unit, cells in signature.items():
+        sig = tuple(cells)
+        k = index.get(sig)
+        if k is None:
+            k = index[sig] = len(sizes)
+            sizes.append(0.0)
+            rows.extend(sig)
+            cols.extend([k] * len(sig))
+        sizes[k] += release.weights.get(unit, 1)
+        group_of[unit] = k
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(len(release.cells), len(sizes))
+    )
+    return np.asarray(sizes), matrix, group_of
+
+
+def _components(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Connected component of every group through the shown cells (cells x groups)."""
+    n_cells, n_groups = matrix.shape
+    if n_groups == 0:
+        return np.zeros(0, dtype=int)
+    graph = sparse.bmat([[None, matrix], [matrix.T, None]]).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels[n_cells:]
 
 
 def audit(
@@ -120,7 +215,7 @@ def audit(
     zero_is_safe: bool = True,
     focus: Callable[[Cell], bool] | None = None,
 ) -> Audit:
-    """Audit a release: every hidden cell and every small atom against the reader's equations.
+    """Audit a release: every hidden cell and every small group against the reader's equations.
 
     Parameters
     ----------
@@ -131,64 +226,94 @@ def audit(
     zero_is_safe
         A hidden zero that is pinned down reveals nothing (zeros are shown anyway).
     focus
-        Only findings that involve a cell for which this returns true (e.g. the table about
-        to be published; earlier releases already passed). Default: everything.
+        Only findings that involve a cell for which this returns true, or a cell that shares
+        units with one (e.g. the table about to be published; earlier releases already
+        passed). Default: everything.
     """
     result = Audit()
     cells = release.cells
     if not cells:
         return result
-    atoms = release.atoms()
     shown = np.array([c.shown for c in cells], dtype=bool)
+    sizes, matrix, group_of = _reader_atoms(release, shown)
+    labels = _components(matrix)
+    b_all = matrix @ sizes
     focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
     if focus is not None:
         # a new cell also changes the groups of every cell it overlaps (it splits them)
-        touched = np.unique(atoms.matrix[np.flatnonzero(focused)].indices)
-        near = np.unique(atoms.matrix.tocsc()[:, touched].indices) if touched.size else []
-        focused[near] = True
-    seen_groups: set[int] = set()
-    # small atoms that lie in a focused cell
-    for k, size in enumerate(atoms.sizes):
-        if not 0 < size < threshold:
+        touched = {
+            group_of[u] for j in np.flatnonzero(focused) for u in cells[j].units if u in group_of
+        }
+        if touched:
+            near = np.unique(matrix.tocsc()[:, sorted(touched)].indices)
+            focused[near] = True
+    by_group = matrix.tocsc()
+
+    systems: dict[int, tuple[sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
+    programmes: dict[int, _Programme] = {}
+
+    def system(component: int) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+        if component not in systems:
+            cols = np.flatnonzero(labels == component)
+            sub = matrix[:, cols]
+            rows = np.flatnonzero(sub.getnnz(axis=1))
+            systems[component] = (sub[rows], b_all[rows], cols)
+        return systems[component]
+
+    # small groups a reader can tell apart
+    for k in np.flatnonzero((sizes > 0) & (sizes < threshold)):
+        members = by_group[:, k].indices
+        if not focused[members].any():
             continue
-        members = atoms.members[k]
-        if not any(focused[j] for j in members):
-            continue
-        if not any(shown[j] for j in members):
-            continue  # in no shown cell: nothing bounds it
-        keep = _component(atoms, shown, [k])
-        a, b = atoms.reader_system(shown)
-        sub = a[:, np.flatnonzero(keep)]
-        rows = np.flatnonzero(sub.getnnz(axis=1))
-        sub, rhs = sub[rows], b[rows]
-        objective = np.zeros(sub.shape[1])
-        objective[int(np.searchsorted(np.flatnonzero(keep), k))] = -1.0
-        high = -_bound(sub, rhs, objective)
-        result.programmes += 1
+        cap = min(cells[j].value for j in members)
+        high = float(cap)
+        if cap >= threshold:
+            a, b, cols = system(labels[k])
+            objective = np.zeros(cols.size)
+            objective[np.searchsorted(cols, k)] = -1.0
+            if labels[k] not in programmes:
+                programmes[labels[k]] = _Programme(a, b)
+            high = -programmes[labels[k]].minimum(objective)
+            result.programmes += 1
         if math.isfinite(high) and math.floor(high + _EPS) < threshold:
-            seen_groups.add(k)
-            cell = next(cells[j] for j in members if shown[j])
-            result.findings.append(Finding("group", cell, 0.0, math.floor(high + _EPS), size, k))
+            result.findings.append(
+                Finding("group", cells[members[0]], 0.0, math.floor(high + _EPS), sizes[k], int(k))
+            )
     # hidden cells
-    a_all, b_all = atoms.reader_system(shown)
     for j in np.flatnonzero(~shown & focused):
         cell = cells[j]
         if cell.value == 0 and zero_is_safe:
             continue
-        inside = atoms.matrix[j].indices
-        if inside.size == 0:
-            continue
-        keep = _component(atoms, shown, inside)
-        index = np.flatnonzero(keep)
-        sub = a_all[:, index]
-        rows = np.flatnonzero(sub.getnnz(axis=1))
-        sub, rhs = sub[rows], b_all[rows]
-        objective = np.isin(index, inside).astype(float)
-        low = _bound(sub, rhs, objective)
-        high = -_bound(sub, rhs, -objective)
-        result.programmes += 2
-        low = math.ceil(low - _EPS) if math.isfinite(low) else low
-        high = math.floor(high + _EPS) if math.isfinite(high) else high
+        inside: dict[int, float] = {}
+        outside_units = 0
+        for unit in cell.units:
+            k = group_of.get(unit)
+            if k is None:
+                outside_units += 1
+                continue
+            inside[k] = inside.get(k, 0.0) + release.weights.get(unit, 1)
+        if outside_units or not inside:
+            continue  # part of it is in no shown cell: unbounded above
+        comps = {labels[k] for k in inside}
+        low_total, high_total = 0.0, 0.0
+        for comp in comps:
+            a, b, cols = system(comp)
+            split = [k for k in inside if labels[k] == comp]
+            full = [k for k in split if inside[k] >= sizes[k]]
+            partial = [k for k in split if inside[k] < sizes[k]]
+            # variables: every group of the component; a group partly in h gets a second
+            # column (its part in h), a group wholly in h is its own part in h
+            n = cols.size
+            a2 = sparse.hstack([a, a[:, np.searchsorted(cols, partial)]]).tocsr() if partial else a
+            objective = np.zeros(n + len(partial))
+            objective[np.searchsorted(cols, full)] = 1.0
+            objective[n:] = 1.0
+            programme = _Programme(a2, b)
+            low_total += programme.minimum(objective)
+            high_total += -programme.minimum(-objective)
+            result.programmes += 2
+        low = math.ceil(low_total - _EPS) if math.isfinite(low_total) else low_total
+        high = math.floor(high_total + _EPS) if math.isfinite(high_total) else high_total
         sensitive = 0 < cell.value < threshold
         if high - low < 1 or (sensitive and high < threshold):
             result.findings.append(Finding("cell", cell, low, high, cell.value))

@@ -1,0 +1,154 @@
+"""Benchmark of Geheimhaltung: the release audit on 50 linked tables, and the demo plan's release.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_protection.py            # synthetic release of 50 tables
+    .venv/bin/python benchmarks/bench_protection.py --store    # also the workspace's release
+
+Part 1 builds a release like a year of reports: ``persons`` units with a project, a target
+group, a quarter and an outcome; 50 tables that cut them differently (one- and two-way, with
+margins), each protected on its own first (:func:`evaluation.protection.suppress_table`). It
+then audits the whole release with :func:`evaluation.protection.solver.protect` and prints the
+time, the cells hidden by the tables alone, and the further cells the audit hides.
+
+Part 2 reads ``data/release.sqlite`` after ``make report``: cells shown and hidden (primary:
+a sensitive count; secondary: any other hidden count; of those, hidden because of other
+tables) and the audit time per table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sqlite3
+import time
+
+import numpy as np
+import pandas as pd
+
+from evaluation.paths import paths
+from evaluation.protection import suppress_table
+from evaluation.protection.model import Cell, Release
+from evaluation.protection.release import long_grid, store_path
+from evaluation.protection.solver import audit, protect
+
+THRESHOLD = 5
+
+
+def synthetic_release(n_tables: int = 50, persons: int = 1500, seed: int = 1) -> Release:
+    rng = np.random.default_rng(seed)
+    people = pd.DataFrame(
+        {
+            "unit": [f"person:{i}" for i in range(persons)],
+            "project": rng.choice(["A", "B", "C", "D"], persons, p=[0.5, 0.3, 0.15, 0.05]),
+            "group": rng.choice(["g1", "g2", "g3", "g4", "g5"], persons),
+            "quarter": rng.choice(["Q1", "Q2", "Q3", "Q4"], persons),
+            "outcome": rng.choice(["job", "none", "unknown"], persons, p=[0.4, 0.45, 0.15]),
+            "year": rng.choice(["2022", "2023", "2024"], persons),
+        }
+    )
+    dims = ["project", "group", "quarter", "outcome", "year"]
+    pairs = list(itertools.combinations(dims, 2)) + [(d, None) for d in dims]
+    release = Release()
+    for t in range(n_tables):
+        row, col = pairs[t % len(pairs)]
+        subset = (
+            people if t < len(pairs) else people[people["year"] == ["2022", "2023", "2024"][t % 3]]
+        )
+        if col is None:
+            counts = subset[row].value_counts().sort_index().to_frame("n")
+        else:
+            counts = pd.crosstab(subset[row], subset[col])
+        table = suppress_table(counts, threshold=THRESHOLD)
+        true = _with_totals(counts)
+        true = true.loc[table.values.index, table.values.columns]
+        long = long_grid(true, "Gesamt")
+        hidden = long_grid(table.mask.astype(int), "Gesamt")["n"].astype(bool).to_numpy()
+        for i, r in long.iterrows():
+            match = np.ones(len(subset), dtype=bool)
+            if r["row"] != "Gesamt":
+                match &= subset[row].astype(str).to_numpy() == r["row"]
+            if col is not None and r["column"] != "Gesamt":
+                match &= subset[col].astype(str).to_numpy() == r["column"]
+            release.cells.append(
+                Cell(
+                    f"t{t}",
+                    (r["row"], r["column"]),
+                    int(r["n"]),
+                    frozenset(subset["unit"].to_numpy()[match]),
+                    shown=not hidden[i],
+                    total="Gesamt" in (r["row"], r["column"]),
+                )
+            )
+    return release
+
+
+def _with_totals(counts: pd.DataFrame) -> pd.DataFrame:
+    out = counts.copy()
+    if out.shape[1] > 1:
+        out["Gesamt"] = out.sum(axis=1)
+    if out.shape[0] > 1:
+        out.loc["Gesamt"] = out.sum(axis=0)
+    return out
+
+
+def part_synthetic() -> None:
+    release = synthetic_release()
+    release.check()
+    shown = sum(c.shown for c in release.cells)
+    hidden = len(release.cells) - shown
+    began = time.perf_counter()
+    before = audit(release, threshold=THRESHOLD)
+    t_audit = time.perf_counter() - began
+    began = time.perf_counter()
+    _, added, final = protect(release, threshold=THRESHOLD, open_for_change=lambda c: True)
+    t_protect = time.perf_counter() - began
+    print("Synthetic release: 50 tables, 1,500 persons")
+    print(f"  cells: {len(release.cells)}, shown {shown}, hidden by per-table protection {hidden}")
+    print(
+        f"  audit of per-table protection: {len(before.findings)} findings "
+        f"({before.programmes} LPs) in {t_audit:.2f} s"
+    )
+    print(
+        f"  release protection: {len(added)} further cells hidden, passes: {final.passed}, "
+        f"{t_protect:.2f} s"
+    )
+
+
+def part_store() -> None:
+    path = store_path(paths())
+    if not path.exists():
+        print("No release store yet (run `make report` first).")
+        return
+    with sqlite3.connect(path) as con:
+        cells = pd.read_sql("SELECT * FROM cells WHERE status = 'committed'", con)
+        tables = pd.read_sql("SELECT * FROM tables", con)
+    hidden = cells[cells["shown"] == 0]
+    primary = hidden[(hidden["value"] > 0) & (hidden["value"] < THRESHOLD)]
+    print("Release of the workspace (data/release.sqlite)")
+    print(f"  tables {cells['tab'].nunique()}, runs {cells['run_id'].nunique()}")
+    print(
+        f"  cells: shown {int((cells['shown'] == 1).sum())}, hidden {len(hidden)} "
+        f"(primary {len(primary)}, secondary {len(hidden) - len(primary)}, of those because of "
+        f"other tables {int(tables['release_hidden'].sum())})"
+    )
+    if len(tables):
+        per_run = tables.groupby("run_id")["audit_seconds"].sum()
+        print(
+            f"  audit time per table: median {tables['audit_seconds'].median():.3f} s, "
+            f"max {tables['audit_seconds'].max():.2f} s; per run (release): median "
+            f"{per_run.median():.2f} s, max {per_run.max():.2f} s; LPs {int(tables['programmes'].sum())}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", action="store_true", help="also report the workspace's release")
+    args = parser.parse_args()
+    part_synthetic()
+    if args.store:
+        part_store()
+
+
+if __name__ == "__main__":
+    main()
