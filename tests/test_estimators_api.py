@@ -47,6 +47,22 @@ def _all_results(trial):
     yield est.balance(trial, treatment="d", covariates=["pre", "x"])
     yield est.ipw(trial, outcome="post", treatment="d", covariates=["pre", "x"])
     yield est.survival(trial, duration="time", event="event", group="d", covariates=["x"])
+    yield est.ancova(trial, outcome="post", baseline="pre", treatment="d", cluster="group")
+    yield est.itt_multiple_imputation(
+        trial.assign(post=trial["post"].where(trial["x"] < 1)),
+        outcome="post",
+        baseline="pre",
+        treatment="d",
+        imputations=3,
+    )
+    yield est.attrition_bounds(
+        trial.assign(post=trial["post"].where(trial["x"] < 1)),
+        outcome="post",
+        treatment="d",
+        reps=99,
+    )
+    yield est.difference_of_proportions(30, 100, 20, 100)
+    yield est.difference_of_means(trial["post"], trial["pre"])
 
 
 def test_results_share_the_interface(trial):
@@ -91,6 +107,12 @@ def test_did_means_table_matches_regression(trial):
         lambda df: est.did(df, outcome="post", treatment="d", post="nope", cluster="id"),
         lambda df: est.balance(df, treatment="d", covariates=["nope"]),
         lambda df: est.survival(df, duration="nope", event="event"),
+        lambda df: est.panel_fe(
+            _long(df), outcome="y", regressors=["d"], entity="id", time="t", absorb=["nope"]
+        ),
+        lambda df: est.ancova(df, outcome="post", baseline="nope", treatment="d"),
+        lambda df: est.consort_flow(df, arm="arm", before="pre", after="nope"),
+        lambda df: est.attrition_bounds(df, outcome="nope", treatment="d"),
     ],
 )
 def test_missing_column_is_named(trial, call):
@@ -111,6 +133,30 @@ def test_missing_column_is_named(trial, call):
 def test_non_binary_treatment_is_rejected(trial, call):
     with pytest.raises(ValueError, match="must be binary"):
         call(trial)
+
+
+def test_panel_fe_names_a_regressor_absorbed_by_the_fixed_effects(trial):
+    long = _long(trial).assign(dt=lambda d: d["d"] * d["t"])
+    with pytest.raises(ValueError, match="'d' .*collinear"):
+        est.panel_fe(long, outcome="y", regressors=["dt", "d"], entity="id", time="t")
+
+
+def test_panel_fe_rejects_duplicate_entity_periods(trial):
+    long = _long(trial)
+    with pytest.raises(ValueError, match="more than one row per 'id' and 't'"):
+        est.panel_fe(
+            pd.concat([long, long.iloc[:1]]), outcome="y", regressors=["x"], entity="id", time="t"
+        )
+    with pytest.raises(ValueError, match="cov_type"):
+        est.panel_fe(long, outcome="y", regressors=["x"], entity="id", time="t", cov_type="HC9")
+
+
+def test_panel_fe_keeps_the_library_result_and_its_methods(trial):
+    long = _long(trial).assign(dt=lambda d: d["d"] * d["t"])
+    res = est.panel_fe(long, outcome="y", regressors=["dt"], entity="id", time="t")
+    assert res.result.coef()["x0"] == pytest.approx(res.tidy().loc[0, "estimate"])
+    assert res.params == {"dt": "x0"}
+    assert "K = " in res.notes[1]
 
 
 def test_did_cluster_required(trial):

@@ -483,3 +483,26 @@ def test_survival_kaplan_meier_leukemia_kleinbaum_klein():
         assert km.loc[time] == pytest.approx(value, abs=5e-4)
     assert res.medians.to_dict() == {"0": 23.0, "1": 8.0}
     assert res.logrank.test_statistic == pytest.approx(16.79, abs=5e-3)
+
+
+def test_survival_median_interval_is_where_the_km_bands_cross_one_half():
+    # The median's interval is read off lifelines' Greenwood log(-log) bands (Brookmeyer-
+    # Crowley style): the first time the lower band falls to 0.5 or below is the lower
+    # bound, the first time the upper band does is the upper bound; never = missing.
+    from lifelines.datasets import load_leukemia
+
+    res = est.survival(load_leukemia(), duration="t", event="status", group="Rx")
+    for group, table in res.km.items():
+        lower = table.loc[table["ci_low"] <= 0.5, "time"]
+        upper = table.loc[table["ci_high"] <= 0.5, "time"]
+        row = res.median_ci.loc[group]
+        assert row["median"] == res.medians[group]
+        assert row["ci_low"] == (lower.iloc[0] if len(lower) else None)
+        if len(upper):
+            assert row["ci_high"] == upper.iloc[0]
+        else:
+            assert np.isnan(row["ci_high"])
+        assert row["ci_low"] <= row["median"]
+    # 6-MP (Rx = 0): the upper band never reaches 0.5 within 35 weeks of follow-up
+    assert np.isnan(res.median_ci.loc["0", "ci_high"])
+    assert "Brookmeyer" in " ".join(res.notes)

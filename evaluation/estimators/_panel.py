@@ -104,6 +104,12 @@ def did(
     labels
         Language of the rendering.
 
+    Notes
+    -----
+    Inference: statsmodels OLS with t-based intervals - t(G - 1) and the factor
+    G/(G-1) (N-1)/(N-K) for clustered SEs (Stata ``regress, vce(cluster)``), t(n - k)
+    otherwise. With few clusters add :func:`wild_cluster_bootstrap`.
+
     Returns
     -------
     DidResult
@@ -153,7 +159,7 @@ def did(
 #: spelling. K counts the regressors and every fixed effect that is not nested in the
 #: clusters (the time effects, less one per extra dimension); nested ones (the person effects
 #: when clustering by person) count once. Clustered: G/(G-1) (N-1)/(N-K), t(G - 1);
-#: classical: (N-1)/(N-K)-free sigma^2 = RSS/(N-K), t(N - K); robust: HC1 N/(N-K), t(N - K).
+#: classical: sigma^2 = RSS/(N-K), t(N - K); robust: HC1 with N/(N-K), t(N - K).
 FIXEST_SSC = {"k_adj": True, "k_fixef": "nonnested", "G_adj": True, "G_df": "min"}
 
 #: What ``cov_type`` means in pyfixest's ``vcov`` argument.
@@ -301,9 +307,10 @@ def panel_fe(
     effects nested in person clusters count only once - and intervals and p-values use
     t(G - 1). This is also Stata's ``reghdfe`` convention (``reghdfe`` drops singleton
     groups first; here they are kept, as in fixest, which changes N and K only when there
-    are singletons). Stata's ``xtreg, fe vce(cluster)`` differs: it leaves every absorbed
-    effect out of K; its SEs are smaller by sqrt((N-K_fixest)/(N-K_xtreg)). Classical
-    (``"unadjusted"``) SEs are the usual within SEs with all fixed effects in the residual
+    are singletons). Stata's ``xtreg, fe vce(cluster id)`` with ``i.year`` counts the year
+    dummies and the constant but no person effect, which is the same K when clustering by
+    person; ``areg ..., absorb(id) vce(cluster id)`` counts every person effect and gives
+    larger SEs. Classical
     degrees of freedom (Stata ``xtreg, fe``, Wooldridge's tables), robust ones HC1 with
     N/(N-K) (Stata ``areg, robust``); both with t(N - K). For few clusters (group cycles)
     use :func:`wild_cluster_bootstrap` on the result.

@@ -27,13 +27,6 @@ from ._base import (
 
 CovType = Literal["HC1", "HC2", "HC3", "nonrobust", "welch"]
 
-#: Inference convention of the regression estimators, for docstrings and result notes.
-T_CONVENTION = (
-    "t-based intervals and p-values (statsmodels use_t=True): t(n - k) for classical and "
-    "HC SEs (Stata regress, R lm/sandwich), t(G - 1) for cluster-robust SEs with the "
-    "factor G/(G-1) (N-1)/(N-K) (Stata regress, vce(cluster); fixest ssc defaults)"
-)
-
 
 def ols_row(result, param: str, term: str) -> dict:
     """Tidy row for one coefficient of a statsmodels regression result (t-based CI)."""
