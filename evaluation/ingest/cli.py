@@ -45,10 +45,20 @@ def _language_of(argv: Sequence[str]) -> Language:
     return "de"
 
 
+def _localise(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """German headings and ``-h`` help (argparse itself speaks English)."""
+    parser._positionals.title = say("Argumente", "positional arguments")
+    parser._optionals.title = say("Optionen", "options")
+    parser.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                        help=say("diese Hilfe zeigen und beenden", "show this help and exit"))  # fmt: skip
+    return parser
+
+
 def build_parser(prog: str = "python -m evaluation ingest") -> argparse.ArgumentParser:
     """The ingest's argument parser, worded in the current language."""
     parser = argparse.ArgumentParser(
         prog=prog,
+        add_help=False,
         description=say(
             "Exporte der Agentur (CSV, XLSX, offene Daten der Stadt Köln) einlesen, prüfen, "
             "pseudonymisieren und als Daten-Schnappschuss speichern; Zeilen, die den "
@@ -91,7 +101,7 @@ def build_parser(prog: str = "python -m evaluation ingest") -> argparse.Argument
                         help=say("ein Blatt einer Arbeitsmappe auslassen (wiederholbar)", "leave out a workbook sheet (repeatable)"))  # fmt: skip
     parser.add_argument("--language", choices=LANGUAGES, default="de",
                         help=say("Sprache der Ausgabe (Vorgabe: de)", "language of the output (default: de)"))  # fmt: skip
-    return parser
+    return _localise(parser)
 
 
 _RECONCILIATION_DE = {
@@ -249,6 +259,7 @@ def build_templates_parser(prog: str = "python -m evaluation templates") -> argp
     """The argument parser of the ``templates`` subcommand."""
     parser = argparse.ArgumentParser(
         prog=prog,
+        add_help=False,
         description=say(
             "Leere Erfassungsvorlagen aus dem Datenvertrag schreiben: eine XLSX-Arbeitsmappe "
             "(ein Blatt je Tabelle, deutsche Spaltenköpfe, Auswahllisten, Datumszellen, ein "
@@ -268,7 +279,7 @@ def build_templates_parser(prog: str = "python -m evaluation templates") -> argp
                         help=say("vorhandene Vorlagen überschreiben", "overwrite existing templates"))  # fmt: skip
     parser.add_argument("--language", choices=LANGUAGES, default="de",
                         help=say("Sprache der Erläuterungen (Vorgabe: de)", "language of the explanations (default: de)"))  # fmt: skip
-    return parser
+    return _localise(parser)
 
 
 def templates_main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evaluation import schemas
@@ -204,7 +204,7 @@ def _parse_rule(raw: object, where: str) -> SourceRule:
         formats = [formats]
     for fmt in formats:
         try:
-            datetime.strptime(datetime(2001, 2, 3).strftime(str(fmt)), str(fmt))
+            datetime.strptime(datetime(2001, 2, 3, tzinfo=UTC).strftime(str(fmt)), str(fmt))
         except ValueError as exc:
             raise _fail(
                 f"{where}.date_formats",

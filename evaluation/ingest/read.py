@@ -709,6 +709,7 @@ def _sheet_part(
             (i for i in nonblank[:HEADER_SEARCH_LINES] if sum(schemas.normalise(v) in known for v in rows[i]) >= 2),
             nonblank[0],
         )  # fmt: skip
+    rows = rows[: nonblank[-1] + 1]  # formatted but empty rows at the end are no rows
     width = max(len(r) for r in rows[start:])
     padded = [(r + [""] * width)[:width] for r in rows[start:]]
     header, body = padded[0], padded[1:]
