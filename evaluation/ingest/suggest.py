@@ -51,7 +51,7 @@ DATE_FORMATS = (
     "%d.%m.%Y %H:%M",
 )
 _CUTOFF = 0.72
-_IDENTIFYING_CUTOFF = 0.85
+_IDENTIFYING_CUTOFF = 0.78
 _TOTAL_WORDS = frozenset({"summe", "gesamt", "insgesamt", "total", "gesamtsumme"})
 
 
