@@ -717,7 +717,7 @@ def _sheet_part(
     numbers = np.arange(start + 2, start + 2 + len(body), dtype=np.int64)
     hints = [title] + ([Path(source.name).stem] if single else [])
     part = _build_part(source, title, header, records, numbers, [], "de", hints, rule, mapping)
-    part.title_rows = sum(1 for i in nonblank if i < start)
+    part.title_rows = start
     return part
 
 
