@@ -347,3 +347,18 @@ def test_manifest_of_an_ingest_is_plain_json(tmp_path):
     columns = manifest["source"]["columns"][0]
     assert columns["used"]["Klient-Nr"] == "person_id"
     assert "Bemerkung" in columns["ignored"] and "Vorname" in columns["ignored"]
+
+
+def test_an_ingest_of_the_demo_exports_is_no_previous_ingest_of_real_data(tmp_path):
+    p, key = fresh_workspace(tmp_path)
+    demo = p.raw / "demo"
+    demo.mkdir(parents=True)
+    enrol = write_csv(demo / "Teilnahmen.csv", ENROLMENT_HEADER, [_enrolment(1, 1)])
+    people = write_csv(demo / "Teilnehmende.csv", PARTICIPANT_HEADER, [participant_row(1)])
+    ingest([demo], root=p, key_file=key)
+    real = write_csv(tmp_path / "Teilnehmende.csv", PARTICIPANT_HEADER, [participant_row(5)])
+    other = key.with_name("real.key")
+    result = ingest([real], root=p, key_file=other)  # a new key for real data is fine
+    assert result.previous is None and result.key_created == other
+    assert set(result.tables) == {"participants"}  # no demo enrolments carried over
+    assert people.exists() and enrol.exists()

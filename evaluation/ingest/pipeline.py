@@ -247,6 +247,7 @@ def _ingest(
     source["previous_snapshot"] = previous.id if previous is not None else None
     source["changes"] = changes.to_dict("records")
     source["mapping"] = _relative(mapping.path, p.root) if mapping.path is not None else None
+    source["demo_exports"] = _demo_only(files, p)
     info = None
     if write:
         q_file = _write_quarantine(q_file, quarantine, warnings)
@@ -272,14 +273,14 @@ def _ingest(
 def previous_ingest(p: Paths) -> SnapshotInfo | None:
     """The snapshot of the workspace's latest ingest (``None``: there was none yet).
 
-    ``LATEST`` when it was made by ingest, else the newest snapshot made by ingest (the
-    demo snapshot of a fresh workspace does not count).
+    ``LATEST`` when it was made by ingest, else the newest snapshot made by ingest. The demo
+    snapshot and ingests of the demo exports (``data/raw/demo/``) do not count.
     """
     try:
         latest = snapshot_info(root=p)
     except LookupError:
         latest = None
-    if latest is not None and latest.source == "ingest":
+    if latest is not None and latest.source == "ingest" and not _is_demo(latest.manifest):
         return latest
     found: list[tuple[str, str]] = []
     for manifest in p.snapshots.glob(f"*/{MANIFEST}") if p.snapshots.exists() else []:
@@ -287,9 +288,20 @@ def previous_ingest(p: Paths) -> SnapshotInfo | None:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if data.get("source", {}).get("kind") == "ingest":
+        if data.get("source", {}).get("kind") == "ingest" and not _is_demo(data):
             found.append((str(data.get("created_at", "")), manifest.parent.name))
     return snapshot_info(max(found)[1], root=p) if found else None
+
+
+def _is_demo(manifest: dict) -> bool:
+    return bool(manifest.get("source", {}).get("demo_exports"))
+
+
+def _demo_only(files: Sequence[SourceFile], p: Paths) -> bool:
+    """All files are the demo exports (``data/raw/demo/``): such a snapshot is never the
+    previous ingest of real data (no tables carried over, its key binds nothing)."""
+    demo = (p.raw / "demo").resolve()
+    return bool(files) and all(f.path.resolve().is_relative_to(demo) for f in files)
 
 
 def _fingerprint(info: SnapshotInfo | None) -> str | None:
