@@ -236,10 +236,29 @@ def published(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_every_kind_of_report_is_published_in_every_format(published):
+    _, folders, log = published
+    assert set(folders) == set(browser.REPORT_KINDS), log
+    for key, folder in folders.items():
+        assert set(report.formats_in(folder)) == {"html", "pdf", "docx", "xlsx"}, key
+        html = (folder / "report.html").read_text(encoding="utf-8")
+        for name in ("report.pdf", "report.docx", "report.xlsx"):
+            assert f'href="{name}"' in html, (key, name)
+    ws = next(iter(folders.values())).parents[2]
+    index = (ws / "index.html").read_text(encoding="utf-8")
+    for key in folders:
+        for name in ("report.html", "report.pdf", "report.docx", "report.xlsx"):
+            assert f'href="{key}/{name}"' in index, (key, name)
+    assert "jährlich" in index and "jahr<" not in index
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", index.split("<main>")[1]), "German dates only"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_pdf_is_a4_with_cover_running_header_page_numbers_and_no_file_url(published):
     import pypdf
 
-    _, folders = published
+    _, folders, _ = published
     for key, folder in folders.items():
         reader = pypdf.PdfReader(folder / "report.pdf")
         pages = [p.extract_text() for p in reader.pages]
@@ -262,7 +281,7 @@ def test_pdf_is_a4_with_cover_running_header_page_numbers_and_no_file_url(publis
 def test_docx_holds_headings_tables_and_charts_with_alt_text(published):
     from docx import Document
 
-    _, folders = published
+    _, folders, _ = published
     for key, folder in folders.items():
         html = (folder / "report.html").read_text(encoding="utf-8")
         doc_model = model.read_document(html)
@@ -285,7 +304,7 @@ def test_docx_holds_headings_tables_and_charts_with_alt_text(published):
 def test_xlsx_sheets_equal_the_html_tables_cell_by_cell(published):
     from openpyxl import load_workbook
 
-    _, folders = published
+    _, folders, _ = published
     suppressed_somewhere = False
     for key, folder in folders.items():
         html = (folder / "report.html").read_text(encoding="utf-8")

@@ -16,7 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evaluation.export.images import INSTALL_HINT, ExportUnavailable, chart_images, chromium
+from evaluation.export.images import (
+    INSTALL_HINT,
+    ExportUnavailable,
+    chart_image_sets,
+    chart_images,
+    chromium,
+)
 from evaluation.export.model import Document, Figure, Heading, Paragraph, Table, read_document
 
 FORMATS = ("pdf", "docx", "xlsx")
@@ -161,11 +167,14 @@ def export_formats(
     unavailable = ""
     if need_images:
         t = time.perf_counter()
+        kinds: dict[str, dict[str, float]] = {}
+        if "docx" in formats:
+            kinds["png"] = {"width": 900, "height": 480, "scale": 2}
+        if "pdf" in formats:
+            kinds["svg"] = {"width": 680, "height": 420}
         try:
-            if "docx" in formats:
-                pngs = chart_images(specs, fmt="png", width=900, height=480, scale=2)
-            if "pdf" in formats:
-                svgs = chart_images(specs, fmt="svg", width=680, height=420)
+            sets = chart_image_sets(specs, kinds)
+            pngs, svgs = sets.get("png"), sets.get("svg")
         except ExportUnavailable as exc:
             unavailable = str(exc)
         times["images"] = time.perf_counter() - t
@@ -234,6 +243,7 @@ __all__ = [
     "Heading",
     "Paragraph",
     "Table",
+    "chart_images",
     "cover_facts",
     "export_formats",
     "german_date",

@@ -47,11 +47,23 @@ def chart_images(
     Raises
     ------
     ExportUnavailable
-        When kaleido or Chromium is missing.
+        When kaleido or Chromium is missing or cannot draw.
+    """
+    return chart_image_sets(specs, {fmt: {"width": width, "height": height, "scale": scale}})[fmt]
+
+
+def chart_image_sets(
+    specs: Iterable[Mapping[str, Any]], kinds: Mapping[str, Mapping[str, float]]
+) -> dict[str, list[bytes]]:
+    """Several image sets of the same figures in one browser session.
+
+    ``kinds`` maps a format (``png``, ``svg``) to its ``width``, ``height`` and ``scale``.
+    A figure that fails to draw is tried once more (a loaded machine can time out).
     """
     specs = list(specs)
+    result: dict[str, list[bytes]] = {k: [] for k in kinds}
     if not specs:
-        return []
+        return result
     binary = chromium()
     if binary is None:
         raise ExportUnavailable(INSTALL_HINT)
@@ -64,24 +76,26 @@ def chart_images(
     from evaluation.report import figure_from_spec
 
     os.environ.setdefault("BROWSER_PATH", binary)
-    images = []
     kaleido.start_sync_server(silence_warnings=True)
     try:
-        warnings.filterwarnings("ignore", message="The kopts argument")
-        for spec in specs:
-            fig = figure_from_spec(spec)
-            fig_height = fig.layout.height or height
-            images.append(
-                pio.to_image(
-                    fig,
-                    format=fmt,
-                    width=width,
-                    height=int(fig_height),
-                    scale=scale if fmt == "png" else 1,
-                )
-            )
-    except Exception as exc:  # kaleido reports a missing/broken browser in many ways
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The kopts argument")
+            for spec in specs:
+                fig = figure_from_spec(spec)
+                for fmt, size in kinds.items():
+                    options = {
+                        "format": fmt,
+                        "width": int(size.get("width", 900)),
+                        "height": int(fig.layout.height or size.get("height", 480)),
+                        "scale": float(size.get("scale", 1)) if fmt == "png" else 1,
+                    }
+                    try:
+                        image = pio.to_image(fig, **options)
+                    except Exception:  # one retry; kaleido fails in many ways under load
+                        image = pio.to_image(fig, **options)
+                    result[fmt].append(image)
+    except Exception as exc:
         raise ExportUnavailable(f"Diagramme konnten nicht gezeichnet werden: {exc}") from exc
     finally:
         kaleido.stop_sync_server(silence_warnings=True)
-    return images
+    return result

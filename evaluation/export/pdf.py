@@ -149,26 +149,34 @@ def write_pdf(page_html: str, target: Path, *, timeout: int = 180) -> Path:
         page.write_text(page_html, encoding="utf-8")
         out = Path(tmp) / "report.pdf"
         profile = Path(tmp) / "profile"
-        result = subprocess.run(
-            [
-                binary,
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                "--no-pdf-header-footer",
-                "--generate-pdf-document-outline",
-                "--virtual-time-budget=5000",
-                f"--print-to-pdf={out}",
-                page.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, "HOME": tmp},
-        )
-        if result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
-            raise ExportUnavailable(
-                f"Chromium konnte das PDF nicht drucken ({result.returncode}): "
+        command = [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
+            "--virtual-time-budget=5000",
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ]
+        env = {**os.environ, "HOME": tmp}
+        problem = ""
+        for _attempt in range(2):  # one retry: a loaded machine can make Chromium time out
+            try:
+                result = subprocess.run(
+                    command, capture_output=True, text=True, timeout=timeout, env=env
+                )
+            except subprocess.TimeoutExpired:
+                problem = f"keine Antwort nach {timeout} s"
+                continue
+            if result.returncode == 0 and out.exists() and out.stat().st_size > 0:
+                problem = ""
+                break
+            problem = (
+                f"Status {result.returncode}: "
                 + (result.stderr.strip().splitlines() or ["keine Meldung"])[-1]
             )
+        if problem:
+            raise ExportUnavailable(f"Chromium konnte das PDF nicht drucken ({problem})")
         target.write_bytes(out.read_bytes())
     return target
