@@ -5,7 +5,17 @@ headers and status labels, 0.1 % planted errors) and, for the second scenario, t
 enrolments it refers to, then ingests
 
 1. the follow-ups alone (reference checks to enrolments are skipped);
-2. follow-ups and enrolments together (reference and date checks between the tables).
+2. follow-ups and enrolments together (reference and date checks between the tables);
+3. the follow-ups with the agency's own headers and status spellings, through a mapping
+   file (:mod:`evaluation.ingest.mapping`);
+
+and, as baselines on the same follow-up file, reads it with
+
+* ``pandas.read_csv`` (``;``, cp1252, the reference date parsed ``TT.MM.JJJJ``), and
+* ``pyarrow.csv.read_csv`` (same, date parsed by Arrow),
+
+which only read (no validation, pseudonyms, quarantine or snapshot); the ratios of the
+ingest's time to theirs are printed (issue 13's goal: at most 1.5 x ``pandas.read_csv``).
 
 Each ingest runs in its own subprocess, so its peak resident memory (``VmHWM`` of the
 child; ``ru_maxrss`` would carry over the parent's peak across ``exec``) is its own; the wall time includes reading, parsing, pseudonymising, pandera
@@ -74,13 +84,69 @@ def make_exports(folder: Path, rows: int) -> tuple[Path, Path]:
     return follow_path, enrol_path
 
 
-def child(files: list[str], workspace: str, key: str) -> None:
+MAPPED_HEADER = "Tn-Nr.;Kd.-Nr.;Monate;Datum Verbleib;Status (Kürzel);SGB II"
+MAPPING = """version: 1
+sources:
+  - file: "Verbleib_eigene.csv"
+    table: followups
+    columns:
+      "Tn-Nr.": enrolment_id
+      "Kd.-Nr.": person_id
+      "Monate": months_after_exit
+      "Datum Verbleib": reference_date
+      "Status (Kürzel)": status
+      "SGB II": sgb2_receipt
+    values:
+      status:
+        "arbeitssuchend": arbeitslos
+"""
+
+
+def make_mapped(follow: Path) -> tuple[Path, Path]:
+    """The follow-up file with the agency's own headers, and its mapping file."""
+    data = follow.read_bytes()
+    body = data[data.index(b"\r\n") :]
+    mapped = follow.with_name("Verbleib_eigene.csv")
+    mapped.write_bytes(MAPPED_HEADER.encode("cp1252") + body)
+    mapping = follow.with_name("mapping.yml")
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return mapped, mapping
+
+
+def baseline(kind: str, file: str) -> None:
+    """Read the follow-up file with pandas or pyarrow only; print the figures as JSON."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    start = time.perf_counter()
+    if kind == "pandas":
+        frame = pd.read_csv(file, sep=";", encoding="cp1252", dtype=str, parse_dates=["Stichtag"],
+                            date_format="%d.%m.%Y")  # fmt: skip
+        rows = len(frame)
+    else:
+        table = pacsv.read_csv(
+            file,
+            read_options=pacsv.ReadOptions(encoding="cp1252"),
+            parse_options=pacsv.ParseOptions(delimiter=";"),
+            convert_options=pacsv.ConvertOptions(column_types={"Stichtag": pa.timestamp("s")},
+                                                 timestamp_parsers=["%d.%m.%Y"], strings_can_be_null=True),
+        )  # fmt: skip
+        rows = table.num_rows
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rows_read": rows, "rows_quarantined": 0,
+                      "peak_rss_mb": peak_rss_mb(), "snapshot": None}))  # fmt: skip
+
+
+def child(files: list[str], workspace: str, key: str, mapping: str | None = None) -> None:
     """Run one ingest and print its figures as JSON (called in a subprocess)."""
     from evaluation.ingest import ingest
     from evaluation.paths import paths
 
     start = time.perf_counter()
-    result = ingest([Path(f) for f in files], root=paths(workspace), key_file=Path(key))
+    result = ingest(
+        [Path(f) for f in files], root=paths(workspace), key_file=Path(key), mapping=mapping
+    )
     seconds = time.perf_counter() - start
     rec = result.reconciliation
     print(json.dumps({
@@ -101,17 +167,17 @@ def peak_rss_mb() -> float:
     )  # macOS: bytes, but no exec issue
 
 
-def run(name: str, files: list[Path], tmp: Path) -> dict[str, object]:
-    workspace = tmp / f"ws-{name}"
+def run(
+    name: str, files: list[Path], tmp: Path, mapping: Path | None = None, kind: str = "ingest"
+) -> dict[str, object]:
+    workspace = tmp / f"ws-{len(list(tmp.glob('ws-*')))}"
     workspace.mkdir()
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        str(workspace),
-        str(tmp / "keys" / "k.key"),
-        *map(str, files),
-    ]
+    if kind != "ingest":
+        cmd = [sys.executable, __file__, "--baseline", kind, str(files[0])]
+    else:
+        extra = ["--mapping-file", str(mapping)] if mapping else []
+        cmd = [sys.executable, __file__, *extra, "--child", str(workspace),
+               str(tmp / "keys" / "k.key"), *map(str, files)]  # fmt: skip
     out = subprocess.run(
         cmd,
         capture_output=True,
@@ -128,10 +194,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="follow-up rows")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--mapping-file", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         workspace, key, *files = args.child
-        child(files, workspace, key)
+        child(files, workspace, key, args.mapping_file)
+        return
+    if args.baseline:
+        baseline(*args.baseline)
         return
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
@@ -140,18 +211,27 @@ def main() -> None:
         follow, enrol = make_exports(tmp, args.rows)
         generated = time.perf_counter() - t0
         gc.collect()
+        mapped, mapping = make_mapped(follow)
         results = [
-            run("follow-ups only", [follow], tmp),
-            run("follow-ups + enrolments", [follow, enrol], tmp),
+            run("pandas.read_csv (read only, dates parsed)", [follow], tmp, kind="pandas"),
+            run("pyarrow.csv.read_csv (read only, dates parsed)", [follow], tmp, kind="pyarrow"),
+            run("ingest: follow-ups only", [follow], tmp),
+            run("ingest: follow-ups through a mapping", [mapped], tmp, mapping),
+            run("ingest: follow-ups + enrolments", [follow, enrol], tmp),
         ]
         sizes = {p.name: p.stat().st_size for p in (follow, enrol)}
     print(f"Ingest benchmark: {args.rows:,} follow-up rows (CSV, German format, {ERROR_SHARE:.1%} planted errors); "
           f"generated in {generated:.1f} s; {os.cpu_count()} CPU(s), Python {platform.python_version()}\n")  # fmt: skip
-    print("| scenario | rows read | quarantined | seconds | rows/s | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    pandas_s, arrow_s = results[0]["seconds"], results[1]["seconds"]
+    print(
+        "| scenario | rows read | quarantined | seconds | rows/s | peak RSS (MB) | x pandas | x pyarrow |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        r["ratio_pandas"] = r["seconds"] / pandas_s
+        r["ratio_pyarrow"] = r["seconds"] / arrow_s
         print(f"| {r['scenario']} | {r['rows_read']:,} | {r['rows_quarantined']:,} | {r['seconds']:.1f} | "
-              f"{r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} |")  # fmt: skip
+              f"{r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['ratio_pandas']:.2f} | {r['ratio_pyarrow']:.2f} |")  # fmt: skip
     out = REPO / "benchmarks" / "results" / "ingest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(

@@ -445,6 +445,9 @@ def _known_identifiers(rows: dict[str, _TableRows]) -> IngestIdentifiers:
     """Identifying data of the whole ingest, to be compared with every free-text value:
     raw ids, birth dates, phone numbers and e-mail addresses (whole values), the words of
     every name, and streets and e-mail addresses (looked for inside free text)."""
+    if not any(c.name in part.frame for r in rows.values() for part in r.parts
+               for c in schemas.TABLES[r.table].columns if c.safe_text):  # fmt: skip
+        return IngestIdentifiers()  # no free text to compare
     exact: list[pd.Series] = []
     names: list[pd.Series] = []
     phrases: list[pd.Series] = []
@@ -474,7 +477,8 @@ def _known_identifiers(rows: dict[str, _TableRows]) -> IngestIdentifiers:
 def _folded(values: list[pd.Series], *, strip_numbers: bool = False) -> set[str]:
     if not values:
         return set()
-    folded = pd.concat(values, ignore_index=True).astype(object).astype(str).str.strip().str.lower()
+    distinct = pd.Series(pd.concat(values, ignore_index=True).dropna().unique())
+    folded = distinct.astype(object).astype(str).str.strip().str.lower()
     if strip_numbers:
         folded = folded.str.replace(r"\s*\d+\s*[a-z]?\s*$", "", regex=True).str.strip()
     return set(folded[folded != ""].unique())
@@ -483,7 +487,8 @@ def _folded(values: list[pd.Series], *, strip_numbers: bool = False) -> set[str]
 def _words(values: list[pd.Series]) -> set[str]:
     if not values:
         return set()
-    joined = pd.concat(values, ignore_index=True).astype(object).astype(str).str.lower()
+    joined = pd.Series(pd.concat(values, ignore_index=True).dropna().unique())
+    joined = joined.astype(object).astype(str).str.lower()
     words = joined.str.findall(r"\w*[^\W\d_]\w*").explode().dropna()
     return set(words[words.str.len() >= 3].unique())
 

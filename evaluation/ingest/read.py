@@ -60,9 +60,6 @@ HEADER_SEARCH_LINES = 20
 TIME_LIMIT_SECONDS = 300.0
 #: Excel's first line naming the separator, e.g. ``sep=;``.
 _SEP_LINE = re.compile(r'\A\ufeff?"?sep=(.)"?[ \t]*(?:\r\n|\n|\r|\Z)', re.IGNORECASE)
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
 #: Sheets of the templates (:mod:`evaluation.ingest.templates`) that hold no data.
 INFO_SHEETS = frozenset({"erlaeuterungen", "explanations", "auswahllisten", "lists"})
 
@@ -339,12 +336,12 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
 
 
 def _mostly_utf8(data: bytes) -> bool:
-    """More of the non-ASCII bytes form valid UTF-8 characters than not: a UTF-8 file with
-    a bad byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
-    sequences = _UTF8_SEQUENCE.findall(data)
-    high = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
-    in_sequences = sum(len(s) for s in sequences)
-    return len(sequences) > high - in_sequences
+    """More of the non-ASCII characters are valid UTF-8 than not: a UTF-8 file with a bad
+    byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return non_ascii - bad > bad
 
 
 def _bad_bytes(name: str, data: bytes, offset: int, encoding: str) -> IngestError:
