@@ -384,7 +384,7 @@ def test_duplicates_and_references_cascade(tmp_path):
         ("followups", 6): "unknown_reference",
         ("followups", 7): "followup_before_exit",
     }
-    assert "p.csv row 2" in q.loc[q["check"] == "exact_duplicate", "reason"].item()
+    assert "p.csv Zeile 2" in q.loc[q["check"] == "exact_duplicate", "reason"].item()
     assert len(result.tables["enrolments"]) == 2 and len(result.tables["followups"]) == 1
     rec = result.reconciliation.set_index("table")
     assert rec.loc["followups", ["rows_read", "rows_accepted", "rows_quarantined"]].tolist() == [

@@ -119,7 +119,7 @@ class _TableRows:
     def locate(self, rows: Sequence[int]) -> list[str]:
         rows = np.asarray(rows, dtype=np.int64)
         return [
-            f"{self.parts[p].label} row {r}"
+            f"{self.parts[p].label} " + say(f"Zeile {r}", f"row {r}")
             for p, r in zip(self.part_of_row[rows], self.source_row[rows], strict=True)
         ]
 

@@ -104,7 +104,7 @@ def reference_issues(
                                       detail=[f"{rule.parent}.{rule.parent_column} = {_text(p)}" for p in parent[failed]]))  # fmt: skip
         if rule.missing_code and missing.any():
             found.append(issues_frame(rows[missing], rule.column, child[missing].map(_text).tolist(), rule.missing_code,
-                                      privacy=privacy, detail=f"{rule.parent}.{rule.parent_column} is empty"))  # fmt: skip
+                                      privacy=privacy, detail=f"{rule.parent}.{rule.parent_column} " + say("ist leer", "is empty")))  # fmt: skip
     return concat_issues(found)
 
 

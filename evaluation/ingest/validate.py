@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation import schemas
+from evaluation.ingest.language import say
 from evaluation.ingest.parse import ISSUE_COLUMNS, concat_issues, issues_frame, no_issues
 
 #: pandera's own check names -> contract check codes.
@@ -39,17 +40,25 @@ def allowed(col: schemas.Column, check: str) -> str:
     """What the contract allows, for the reason text of a failed check."""
     low, high = col.bounds
     if check == "unknown_code" and col.codes:
-        return "allowed: " + ", ".join(col.codes) + " (or their German or English labels)"
+        codes = ", ".join(col.codes)
+        return say(f"erlaubt: {codes} (oder ihre deutschen oder englischen Bezeichnungen)",
+                   f"allowed: {codes} (or their German or English labels)")  # fmt: skip
     if check == "not_allowed" and col.allowed:
-        return "allowed: " + ", ".join(str(v) for v in col.allowed)
+        return say("erlaubt: ", "allowed: ") + ", ".join(str(v) for v in col.allowed)
     if check == "out_of_range":
-        return f"allowed: {_display(low) or ''} to {_display(high) or ''}".replace(
-            "  ", " "
-        ).strip()
+        low_text, high_text = _display(low) or "", _display(high) or ""
+        return (
+            say(f"erlaubt: {low_text} bis {high_text}", f"allowed: {low_text} to {high_text}")
+            .replace("  ", " ")
+            .strip()
+        )
     if check == "bad_format" and col.pattern:
-        return f"expected pattern {col.pattern}"
+        return say(f"erwartetes Muster {col.pattern}", f"expected pattern {col.pattern}")
     if check == "too_long":
-        return f"more than {schemas.MAX_TEXT_LENGTH} characters"
+        return say(
+            f"mehr als {schemas.MAX_TEXT_LENGTH} Zeichen",
+            f"more than {schemas.MAX_TEXT_LENGTH} characters",
+        )
     return ""
 
 
@@ -144,7 +153,9 @@ def duplicate_issues(
                 "+".join(key),
                 _key_values(sub[exact], key),
                 "exact_duplicate",
-                detail=[f"same as {where}" for where in locate(first[exact])],
+                detail=[
+                    say(f"gleich wie {where}", f"same as {where}") for where in locate(first[exact])
+                ],
                 privacy="clear",
             )
         )
@@ -157,7 +168,8 @@ def duplicate_issues(
         members = pd.Series(rest[clash]).groupby(group).agg(list).to_dict()
         labels = dict(zip(rest[clash], locate(rest[clash]), strict=True))
         details = [
-            "also in " + ", ".join([labels[m] for m in members[g] if m != r][:_MAX_LISTED])
+            say("auch in ", "also in ")
+            + ", ".join([labels[m] for m in members[g] if m != r][:_MAX_LISTED])
             for r, g in zip(rest[clash], group, strict=True)
         ]
         found.append(
