@@ -66,11 +66,25 @@ figure.chart {{ break-inside: avoid; margin: 4mm 0; }}
 figure.chart img {{ width: 100%; height: auto; display: block; }}
 details.chart-data, .anchor-link, .modebar {{ display: none !important; }}
 table {{ break-inside: auto; }}
+main table {{ width: auto !important; max-width: 100%; table-layout: auto !important; font-size: 8.5pt; }}
+main th, main td {{ white-space: normal !important; overflow-wrap: break-word; hyphens: auto; padding: 0.8mm 1.6mm !important; }}
+.jp-OutputArea-output, .disclosed-table {{ max-width: 100% !important; min-width: 0 !important; }}
 tr, th, td {{ break-inside: avoid; }}
 thead {{ display: table-header-group; }}
 h1, h2, h3, h4, caption {{ break-after: avoid; }}
 .jp-OutputArea-output {{ overflow: visible !important; }}
 .report-header {{ display: none; }}
+"""
+
+
+#: Tables wider than the page are scaled down to its width (never cut at the edge).
+FIT_TABLES = """
+window.addEventListener("load", function () {
+  var width = document.querySelector("main").clientWidth;
+  document.querySelectorAll("main table").forEach(function (t) {
+    if (t.scrollWidth > width) { t.style.zoom = (width / t.scrollWidth).toFixed(3); }
+  });
+});
 """
 
 
@@ -131,6 +145,9 @@ def print_html(
     style.string = print_css(" · ".join(x for x in (agency, title) if x), language=language)
     (soup.head or soup).append(style)
     body = soup.body or soup
+    fit = soup.new_tag("script")
+    fit.string = FIT_TABLES
+    body.append(fit)
     cover_tag = BeautifulSoup(
         cover_html(cover, title=title, agency=agency, subtitle=subtitle), "html.parser"
     )
@@ -156,6 +173,9 @@ def write_pdf(page_html: str, target: Path, *, timeout: int = 180) -> Path:
             "--no-pdf-header-footer",
             "--generate-pdf-document-outline",
             "--virtual-time-budget=5000",
+            # the screen layout as wide as the printed A4 text area (174 mm), so that the
+            # table-fitting script measures what will be printed
+            "--window-size=658,940",
             f"--print-to-pdf={out}",
             page.as_uri(),
         ]
