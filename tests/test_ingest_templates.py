@@ -194,3 +194,23 @@ def test_limesurvey_export_is_read_through_the_shipped_mapping(tmp_path):
     )
     assert result.quarantine["check"].tolist() == ["unknown_code"]  # A3 is no wave
     assert result.columns[0]["ignored"]["submitdate"] == "laut Zuordnungsdatei ignoriert"
+
+
+def test_an_unused_template_sheet_does_not_replace_the_previous_table(templates, tmp_path):
+    folder, _ = templates
+    p, key = fresh_workspace(tmp_path)
+    wb = openpyxl.load_workbook(folder / "Erfassungsvorlage.xlsx")
+    row = ["K1", 1985, "weiblich", "Geflüchtete aus der Ukraine", "Ukraine", 2022, "Ehrenfeld", "selbst", "ja", dt.datetime(2023, 3, 1)]  # fmt: skip
+    for j, value in enumerate(row, start=1):
+        wb["Teilnehmende"].cell(2, j, value)
+    wb.save(tmp_path / "a.xlsx")
+    first = ingest([tmp_path / "a.xlsx"], root=p, key_file=key)
+    wb = openpyxl.load_workbook(folder / "Erfassungsvorlage.xlsx")
+    group = ["EG2024-11", "Elterncafé Ehrenfeld", "Ehrenfeld", dt.datetime(2024, 2, 1), dt.datetime(2024, 6, 30), 10, "nein"]  # fmt: skip
+    for j, value in enumerate(group, start=1):
+        wb["Elterngruppen"].cell(2, j, value)
+    wb.save(tmp_path / "b.xlsx")
+    second = ingest([tmp_path / "b.xlsx"], root=p, key_file=key)
+    assert second.origin == {"participants": first.snapshot.id, "parent_groups": "ingest"}
+    assert len(second.tables["participants"]) == 1
+    assert any("leeres Blatt übersprungen" in w for w in second.warnings)

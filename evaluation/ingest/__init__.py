@@ -6,9 +6,15 @@ replaces person and record ids by keyed pseudonyms, drops identifying and unreco
 columns, sends rows that break the contract to a quarantine file with their reasons and
 writes the rest as an immutable snapshot (:func:`evaluation.data.write_snapshot`).
 
-Command line: ``python -m evaluation.ingest PATH...`` (see :mod:`evaluation.ingest.cli`).
+The agency's own headers and codes are read through a mapping file
+(:mod:`evaluation.ingest.mapping`, drafted by :mod:`evaluation.ingest.suggest`); templates
+for keeping the data in Excel come from :mod:`evaluation.ingest.templates`.
+
+Command line: ``python -m evaluation ingest PATH...`` and ``python -m evaluation templates DIR``
+(see :mod:`evaluation.ingest.cli`).
 """
 
+from evaluation.ingest.mapping import Mapping, MappingError, load_mapping
 from evaluation.ingest.pipeline import IngestResult, ingest
 from evaluation.ingest.pseudonymise import (
     KeyFileError,
@@ -22,8 +28,11 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "KeyFileError",
+    "Mapping",
+    "MappingError",
     "Pseudonymiser",
     "ingest",
     "key_file_path",
+    "load_mapping",
     "load_or_create_key",
 ]

@@ -714,6 +714,8 @@ def _sheet_part(
     numbers = np.arange(start + 2, start + 2 + len(body), dtype=np.int64)
     hints = [title] + ([Path(source.name).stem] if single else [])
     part = _build_part(source, title, header, records, numbers, [], "de", hints, rule, mapping)
+    if not len(body):
+        return None  # a known table's header without rows (an unused template sheet)
     part.title_rows = start
     return part
 
