@@ -6,13 +6,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DATA   := data/snapshots/LATEST
+# Options for `make lab`, e.g. make lab ARGS="--port 9999 --no-browser --ip 0.0.0.0".
+# As root (a container) JupyterLab refuses to start without --allow-root; it is added then.
+ARGS   ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help report test test-fast lab demo-data status plan lint format strip bench clean
 
 help:
 	@echo "make report     run the whole plan on the data (demo data when there is none) and publish reports/"
 	@echo "make test       run every test (package, notebooks, reports in headless Chromium)"
-	@echo "make lab        open JupyterLab on the notebooks"
+	@echo "make lab        open JupyterLab on the notebooks (options: make lab ARGS=\"--port 9999\"; --allow-root is added as root)"
 	@echo "make demo-data  create the demo data snapshot"
 	@echo "make status     list recent runs"
 	@echo "make lint       ruff check and format check (code and notebooks)"
@@ -45,7 +49,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser" -p no:nbval tests
 
 lab: $(STAMP) $(DATA)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
 
 status: $(STAMP)
 	$(PY) -m evaluation status

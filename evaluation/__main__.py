@@ -1,21 +1,61 @@
-"""Command line: ``python -m evaluation {run,status,plan,demo,index,ingest}``."""
+"""Command line: ``python -m evaluation {run,plan,status,demo,index,ingest,templates}``.
+
+Exit status: 0 done, 1 a run failed or a fault stopped the runner (one line names the file
+and the cause), 2 wrong usage (unknown plan, schedule, period or parameter; a wrong
+parameter file), 141 the output pipe was closed (e.g. ``plan | head``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PIPE = 0, 1, 2, 141
+log = logging.getLogger("evaluation.cli")
+
+
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on the console"
+    )
+    group.add_argument("-v", "--verbose", action="store_true", help="also debug messages")
+
+
+def _selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--due",
+        action="store_true",
+        help="only periods that are due by today (honours lag_days); catches up missed periods",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PLAN",
+        help="only this plan (file stem) or run-key prefix, e.g. labour_market/jahr; repeatable; "
+        "an unknown name is an error that lists the plans",
+    )
+    parser.add_argument(
+        "--period",
+        action="append",
+        metavar="LABEL",
+        help="only this period label, e.g. 2024 or 2024-Q1; repeatable",
+    )
+    parser.add_argument("--today", type=date.fromisoformat, default=None, help=argparse.SUPPRESS)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
         description="Impact-evaluation workspace: run the notebooks of the plan and publish reports.",
+        epilog="Every subcommand answers --help. Exit status: 0 done, 1 a run failed or a fault "
+        "stopped the runner, 2 wrong usage.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
         "run",
@@ -23,116 +63,238 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Execute every run of the plan through papermill in parallel worker processes and "
             "export HTML reports to reports/. Runs whose inputs (notebook, parameters, data "
-            "snapshot, evaluation package source) are unchanged are skipped. A failing notebook "
-            "does not stop the others; the command then exits with status 1. A wrong parameter "
-            "file stops everything before any kernel starts (exit status 2)."
+            "snapshot, evaluation package source, and for after: plans the recorded figures "
+            "they read) are unchanged are skipped. A failing notebook or a dead worker does "
+            "not stop the others; the command then exits with status 1. A wrong parameter "
+            "file or an unknown name stops everything before any kernel starts (status 2). "
+            "What a crashed earlier call left behind is repaired first. Each call writes a "
+            "log file to data/.state/logs/."
         ),
     )
     run.add_argument(
         "files", nargs="*", type=Path, help="parameter files (default: all of params/)"
     )
+    _selection(run)
     run.add_argument(
-        "--due",
-        action="store_true",
-        help="only periods that are due by today (honours lag_days); catches up missed periods",
-    )
-    run.add_argument(
-        "--only",
+        "-p",
+        "--parameter",
         action="append",
-        metavar="PLAN",
-        help="only this plan (file stem) or run-key prefix; repeatable",
-    )
-    run.add_argument(
-        "--period",
-        action="append",
-        metavar="LABEL",
-        help="only this period label, e.g. 2024 or 2024-Q1; repeatable",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a notebook parameter for the selected runs only (checked against the "
+        "notebook's parameters cell); such runs always execute, are marked in their manifest, "
+        "are published apart under reports/adhoc/ and record nothing in the history; "
+        "repeatable",
     )
     run.add_argument(
         "--jobs", "-j", type=int, default=None, help="parallel workers (default: one per core)"
     )
     run.add_argument("--force", action="store_true", help="run even when nothing changed")
-    run.add_argument("--today", type=date.fromisoformat, default=None, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a run waits for the runs it reads when another process runs them "
+        "(default 3600; then it is left for the next call)",
+    )
+    run.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar on a terminal, plain lines otherwise (default auto)",
+    )
+    _verbosity(run)
 
-    status = sub.add_parser("status", help="list recent runs and their outcome")
-    status.add_argument("--limit", "-n", type=int, default=20)
+    plan = sub.add_parser(
+        "plan",
+        help="list the runs of the plan and whether they are up to date",
+        description="List every run of the plan with the state `run` would find: up to date, "
+        "to run, to run after its inputs, running elsewhere. Nothing is run or written.",
+    )
+    _selection(plan)
+    _verbosity(plan)
 
-    sub.add_parser("plan", help="list the runs of the plan and whether they are up to date")
+    status = sub.add_parser(
+        "status",
+        help="list recent runs and their outcome",
+        description="List recent runs from the results history. With a damaged history it "
+        "says what is wrong and lists the runs from the published manifests instead.",
+    )
+    status.add_argument("--limit", "-n", type=int, default=20, help="how many runs (default 20)")
+    _verbosity(status)
 
-    demo = sub.add_parser("demo", help="create the demo data snapshot (when there is no data yet)")
+    demo = sub.add_parser(
+        "demo",
+        help="create the demo data snapshot (when there is no data yet)",
+        description="Write the deterministic demo data as a snapshot (directly, without ingest).",
+    )
     demo.add_argument("--force", action="store_true", help="create it even when data exists")
 
-    sub.add_parser("index", help="rebuild reports/index.html")
-
-    ingest = sub.add_parser(
+    sub.add_parser(
+        "index", help="rebuild reports/index.html", description="Rebuild reports/index.html."
+    )
+    sub.add_parser(
         "ingest",
-        help="read agency exports into a validated, pseudonymised snapshot",
+        help="read agency exports into a validated, pseudonymised snapshot (see ingest --help)",
         add_help=False,
     )
-    ingest.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "templates",
+        help="write empty export templates for the agency (see templates --help)",
+        add_help=False,
+    )
     return parser
+
+
+def _level(args: argparse.Namespace) -> int:
+    return -1 if getattr(args, "quiet", False) else (1 if getattr(args, "verbose", False) else 0)
 
 
 def _run(args: argparse.Namespace) -> int:
     from evaluation.data import SnapshotError
+    from evaluation.history import HistoryError
+    from evaluation.paths import paths
     from evaluation.plan import PlanError
-    from evaluation.runner import run_plan
+    from evaluation.runner import WorkspaceError, configure_logging, parse_overrides, run_plan
 
+    p = paths()
+    log_file = configure_logging(verbosity=_level(args), log_dir=p.logs)
+    if log_file:
+        log.debug("log file: %s", log_file)
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
     try:
         summary = run_plan(
+            root=p,
             files=args.files or None,
             due=args.due,
             only=args.only,
             period=args.period,
+            overrides=parse_overrides(args.parameter),
             jobs=args.jobs,
             force=args.force,
             today=args.today,
+            progress=progress,
+            wait_s=args.wait,
         )
     except (PlanError, SnapshotError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return EXIT_USAGE
+    except (WorkspaceError, HistoryError) as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    except OSError as exc:
+        from evaluation.execute import describe_error
+
+        log.error("%s", describe_error(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
     return summary.exit_code
 
 
-def _status(args: argparse.Namespace) -> int:
-    from evaluation.history import recent_runs
+def _plan(args: argparse.Namespace) -> int:
+    from evaluation.data import SnapshotError
+    from evaluation.history import HistoryError
+    from evaluation.plan import PlanError
+    from evaluation.runner import configure_logging, dry_run
 
-    rows = recent_runs(args.limit)
+    configure_logging(verbosity=_level(args))
+    try:
+        return dry_run(due=args.due, only=args.only, period=args.period, today=args.today)
+    except (PlanError, SnapshotError) as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except HistoryError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from evaluation import history
+    from evaluation.execute import pending_commits
+    from evaluation.paths import paths
+    from evaluation.runner import configure_logging
+
+    configure_logging(verbosity=_level(args))
+    p = paths()
+    code = EXIT_OK
+    problem = history.check(p.history)
+    rows: list[dict] = []
+    if problem is None:
+        try:
+            rows = history.recent_runs(args.limit, root=p)
+        except history.HistoryError as exc:
+            problem = str(exc)
+    if problem:
+        log.error("%s", problem)
+        print("Runs from the published manifests (the history cannot be read):")
+        rows = _runs_from_manifests(p, args.limit)
+        code = EXIT_FAILED
+    for record in pending_commits(p):
+        print(f"interrupted publication, completed by the next run: {record.name}")
     if not rows:
         print("No runs recorded yet.")
-        return EXIT_OK
+        return code
     for r in rows:
-        duration = f"{r['duration_s']:.1f} s" if r["duration_s"] is not None else ""
+        duration = f"{r['duration_s']:.1f} s" if r.get("duration_s") is not None else ""
         print(
-            f"{r['started_at'] or '':<26} {r['status']:<7} {duration:>8}  {r['run_key']}  ({r['run_id']})"
+            f"{r.get('started_at') or '':<26} {r['status']:<7} {duration:>8}  "
+            f"{r['run_key']}  ({r['run_id']})"
         )
-        if r["error"]:
-            import json
+        if r.get("error"):
+            error = r["error"] if isinstance(r["error"], dict) else json.loads(r["error"])
+            print(f"{'':<26} {error.get('summary', '')}")
+    return code
 
-            print(f"{'':<26} {json.loads(r['error']).get('summary', '')}")
-    return EXIT_OK
+
+def _runs_from_manifests(p, limit: int) -> list[dict]:
+    import json
+
+    rows = []
+    for name in ("manifest.json", "failed.json"):
+        for file in p.reports.rglob(name) if p.reports.is_dir() else []:
+            try:
+                m = json.loads(file.read_text(encoding="utf-8"))
+                rows.append({k: m.get(k) for k in ("run_id", "run_key", "status", "started_at", "duration_s", "error")})  # fmt: skip
+            except (OSError, ValueError):
+                continue
+    rows = [r for r in rows if r["run_key"] and r["status"]]
+    return sorted(rows, key=lambda r: r["started_at"] or "", reverse=True)[:limit]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["ingest"] and not set(argv[1:2]) & {"-h", "--help"}:
-        from evaluation.ingest.cli import main as ingest_main  # its own options come first
+def _forward(name: str, function: str, argv: list[str]) -> int:
+    """Hand the arguments to a subcommand implemented elsewhere (its own --help)."""
+    import importlib
 
-        return ingest_main(argv[1:])
+    try:
+        module = importlib.import_module(name)
+        target = getattr(module, function)
+    except (ImportError, AttributeError):
+        print(
+            f"error: `python -m evaluation {argv[0] if argv else ''}` is not available in this "
+            f"installation ({name}.{function} is missing)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return target(argv)
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv[:1] == ["ingest"]:
+        return _forward("evaluation.ingest.cli", "main", argv[1:])
+    if argv[:1] == ["templates"]:
+        code = _forward("evaluation.ingest.cli", "templates_main", argv[1:])
+        return code
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "status":
         return _status(args)
     if args.command == "plan":
-        from evaluation.plan import PlanError
-        from evaluation.runner import dry_run
-
-        try:
-            return dry_run()
-        except PlanError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        return _plan(args)
     if args.command == "demo":
         from evaluation.data import ensure_demo
 
@@ -146,11 +308,21 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_index())
         return EXIT_OK
-    if args.command == "ingest":
-        from evaluation.ingest.cli import main as ingest_main
-
-        return ingest_main(args.rest or ["--help"])
     return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader went away (``plan | head``): end quietly, as other command-line tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Versioned data snapshots: how every notebook gets its data.
 
 A snapshot is an immutable folder ``data/snapshots/<id>/`` with one Parquet file per table
-and a ``manifest.json`` (sources and their hashes, row counts, creation time). The id is a
+and a ``manifest.json`` (sources and their hashes, row counts, the SHA-256 of every Parquet
+file, creation time). The id is a
 hash of the tables' content, so the same data always has the same id and writing it again
 changes nothing. ``data/snapshots/LATEST`` names the newest snapshot; notebooks load
-``"latest"`` or a named id, and the run manifest records which id was used.
+``"latest"`` or a named id, and the run manifest records which id was used. Before a run
+uses a snapshot, the runner checks its files against the hashes in its manifest
+(:func:`verify_snapshot`), so a damaged file is noticed even when nothing else changed.
 
 The demo generator and the ingest of real exports both write through :func:`write_snapshot`.
 """
@@ -107,7 +110,11 @@ def write_snapshot(
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "source": dict(source),
                 "tables": {
-                    name: {"rows": int(len(df)), "columns": [str(c) for c in df.columns]}
+                    name: {
+                        "rows": int(len(df)),
+                        "columns": [str(c) for c in df.columns],
+                        "sha256": _sha256(staging / f"{name}.parquet"),
+                    }
                     for name, df in tables.items()
                 },
             }
@@ -137,13 +144,40 @@ def resolve(snapshot: str = LATEST, *, root: Paths | None = None) -> str:
                 f"no data snapshot in {p.snapshots}: run `make demo-data` or "
                 "`python -m evaluation ingest FILES` first"
             )
-        return pointer.read_text().strip()
+        try:
+            named = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SnapshotError(f"{pointer}: cannot be read ({exc})") from None
+        if not named or not (p.snapshots / named / MANIFEST).exists():
+            raise SnapshotError(
+                f"{pointer} names snapshot {named!r}, which does not exist in {p.snapshots} "
+                f"(there are: {', '.join(_existing(p)) or 'none'}); write the id of an existing "
+                "snapshot into it or ingest the data again"
+            )
+        return named
     if (p.snapshots / snapshot / MANIFEST).exists():
         return snapshot
     matches = [d.name for d in p.snapshots.glob(f"{snapshot}*") if (d / MANIFEST).exists()]
     if len(matches) == 1:
         return matches[0]
-    raise SnapshotError(f"snapshot {snapshot!r} not found in {p.snapshots}")
+    raise SnapshotError(
+        f"snapshot {snapshot!r} not found in {p.snapshots} "
+        f"(there are: {', '.join(_existing(p)) or 'none'})"
+    )
+
+
+def _existing(p: Paths) -> list[str]:
+    if not p.snapshots.is_dir():
+        return []
+    return sorted(d.name for d in p.snapshots.iterdir() if (d / MANIFEST).exists())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def snapshot_info(snapshot: str = LATEST, *, root: Paths | None = None) -> SnapshotInfo:
@@ -151,7 +185,49 @@ def snapshot_info(snapshot: str = LATEST, *, root: Paths | None = None) -> Snaps
     p = root or paths()
     snap_id = resolve(snapshot, root=p)
     folder = p.snapshots / snap_id
-    return SnapshotInfo(snap_id, folder, json.loads((folder / MANIFEST).read_text()))
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{folder / MANIFEST}: cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise SnapshotError(f"{folder / MANIFEST}: expected a JSON object")
+    return SnapshotInfo(snap_id, folder, manifest)
+
+
+def verify_snapshot(info: SnapshotInfo) -> list[str]:
+    """Check every table file of a snapshot against the SHA-256 in its manifest.
+
+    Returns
+    -------
+    list of str
+        Tables whose manifest carries no hash (snapshots written before hashes were
+        recorded); they cannot be verified.
+
+    Raises
+    ------
+    SnapshotError
+        A table file is missing or its bytes differ from the manifest's hash; the message
+        names the file.
+    """
+    unverified = []
+    for name, entry in sorted(info.manifest.get("tables", {}).items()):
+        file = info.path / f"{name}.parquet"
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        if not file.exists():
+            raise SnapshotError(f"{file}: missing from snapshot {info.id} (its manifest lists it)")
+        if expected is None:
+            unverified.append(name)
+            continue
+        try:
+            actual = _sha256(file)
+        except OSError as exc:
+            raise SnapshotError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+        if actual != expected:
+            raise SnapshotError(
+                f"{file}: damaged – its SHA-256 {actual[:12]}… differs from the manifest's "
+                f"{expected[:12]}…; restore the snapshot from the backup or ingest the data again"
+            )
+    return unverified
 
 
 def load(table: str, *, snapshot: str = LATEST, root: Paths | None = None):

@@ -1,20 +1,39 @@
-"""Execute one run in a worker process: papermill, HTML export, history, publishing.
+"""Execute one run in a worker process: papermill, HTML export, and the one commit point.
 
-Everything a run writes goes to a private staging folder first. Only when the notebook ran
-and the report was rendered are the files moved into ``reports/<run key>/`` one by one with
-``os.replace`` (atomic on POSIX), the manifest last; a reader, or a process killed half-way,
-never sees a half-written file. A failed run publishes its executed notebook (with
-papermill's error banner) as ``failed.ipynb`` beside the last successful report, which stays.
+Everything a run writes goes to a private staging folder first, ``data/.state/staging/<run
+id>/`` – outside the published tree ``reports/``, because it holds the figures the notebook
+recorded before disclosure control removed small values. :func:`_commit` is the only place
+where a run becomes visible. It works in two phases:
 
-Runs are serialised per run key with a lock file, so two overlapping scheduled invocations
-never execute the same run at once; the second one reports it as running elsewhere.
+1. **Prepare** (nothing visible yet): render the report, write the final manifest into
+   staging, check that the figures the run read are still the ones in the history, let the
+   disclosure-control hook verify the release, stage the figures in the history (a table
+   nobody reads) and check that the target folder is writable.
+2. **Commit**: write a commit record to ``data/.state/commits/``. From this moment the run
+   *will* be published: :func:`roll_forward` moves the files into ``reports/<run key>/``
+   (manifest last), activates the staged figures together with the run's row in the history
+   (one SQLite transaction) and removes the record and the staging folder.
+
+A crash before the commit record leaves staging only; a crash after it leaves the record.
+The next invocation calls :func:`recover`, which removes the first (and the staged figures)
+and completes the second, so files, manifest and history figures of a run are visible
+together or not at all. Every step is idempotent. ``EVALUATION_FAILPOINT=<step>`` kills the
+whole process group right after that step (see :data:`STEPS`); the tests use it to crash
+between every two steps.
+
+Runs are serialised per run key with a lock file, so two overlapping invocations never
+execute the same run at once; the second one reports it as running elsewhere. A failed run
+publishes its executed notebook (with papermill's error banner) as ``failed.ipynb`` beside
+the last successful report, which stays.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import signal
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,8 +46,13 @@ from evaluation.paths import Paths
 ENV_RUN_ID = "EVALUATION_RUN_ID"
 ENV_RUN_DIR = "EVALUATION_RUN_DIR"
 ENV_REPORT_MODE = "EVALUATION_REPORT_MODE"
+ENV_FAILPOINT = "EVALUATION_FAILPOINT"
 FIGURES_FILE = "figures.json"
 PUBLISHED = ("notebook.ipynb", "report.html")
+JOB_FILE = ".job.json"
+ADHOC_MANIFEST = "run.json"
+STEPS = ("rendered", "staged", "journal", "files", "manifest", "history")
+"""Publishing steps, in order; a failpoint after each one is tested."""
 
 
 @dataclass(frozen=True)
@@ -48,18 +72,37 @@ class Job:
     cell_timeout: int = 900
     force: bool = False
     depends_on: tuple[str, ...] = ()
+    inputs_digest: str | None = None
+    adhoc: bool = False
 
 
 @dataclass
 class Outcome:
-    """What happened to a run."""
+    """What happened to a run.
+
+    ``status`` is ``ok``, ``failed``, ``skipped`` (up to date), ``locked`` (running in
+    another process), ``stale`` (the figures it read changed while it ran; nothing
+    published) or ``deferred`` (its inputs are running elsewhere; left for the next call).
+    """
 
     run_key: str
-    status: str  # ok | failed | skipped | locked
+    status: str
     duration_s: float = 0.0
     error: dict[str, Any] | None = None
     output_dir: Path | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+
+
+class CommitRefused(Exception):
+    """The release check refused a run; ``message`` is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StaleInputs(Exception):
+    """The figures a run read changed in the history while it ran."""
 
 
 def run_dir(root: Paths, run_key: str) -> Path:
@@ -67,12 +110,36 @@ def run_dir(root: Paths, run_key: str) -> Path:
     return root.reports / run_key
 
 
+def _safe(run_key: str) -> str:
+    return run_key.replace("/", "__")
+
+
 def lock_path(root: Paths, run_key: str) -> Path:
-    return root.state / "locks" / (run_key.replace("/", "__") + ".lock")
+    """The lock file held while ``run_key`` executes or is published."""
+    return root.locks / (_safe(run_key) + ".lock")
 
 
-def is_current(root: Paths, run_key: str, fingerprint: str) -> bool:
-    """Whether the published report of ``run_key`` was made from exactly these inputs."""
+def journal_path(root: Paths, run_key: str, run_id: str) -> Path:
+    """Commit record of one run: present while the run is being published."""
+    return root.journal / f"{_safe(run_key)}@{run_id}.json"
+
+
+def pending_commits(root: Paths, run_key: str | None = None) -> list[Path]:
+    """Commit records that were not completed (all, or those of one run key)."""
+    if not root.journal.is_dir():
+        return []
+    pattern = f"{_safe(run_key)}@*.json" if run_key else "*@*.json"
+    return sorted(root.journal.glob(pattern))
+
+
+def is_current(
+    root: Paths, run_key: str, fingerprint: str, published: set[str] | None = None
+) -> bool:
+    """Whether the published report of ``run_key`` was made from exactly these inputs.
+
+    With ``published`` (the run ids recorded as published in the history), a report whose
+    run the history does not know is not current either: its figures are not in the history.
+    """
     folder = run_dir(root, run_key)
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -80,15 +147,54 @@ def is_current(root: Paths, run_key: str, fingerprint: str) -> bool:
         return False
     if manifest.get("fingerprint") != fingerprint or manifest.get("status") != "ok":
         return False
-    if (folder / "failed.json").exists():
+    if published is not None and manifest.get("run_id") not in published:
+        return False
+    if (folder / "failed.json").exists() or pending_commits(root, run_key):
         return False
     return all((folder / name).exists() for name in PUBLISHED)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception: the file and the cause for OS errors, else type and text."""
+    if isinstance(exc, OSError):
+        name = exc.filename or ""
+        cause = exc.strerror or str(exc)
+        if exc.errno == errno.ENOSPC:
+            cause = "no space left on device"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            cause = f"not writable ({exc.strerror})"
+        return f"{name}: {cause}" if name else cause
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _failpoint(step: str) -> None:
+    if os.environ.get(ENV_FAILPOINT) == step:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _hook(name: str):
+    """The disclosure-control release hook ``name``, or ``None`` when it does not exist."""
+    try:
+        from evaluation.protection import release  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return getattr(release, name, None)
+
+
+def _discard_hook(run_key: str, run_id: str) -> None:
+    discard = _hook("discard_run")
+    if discard is not None:
+        discard(run_key=run_key, run_id=run_id)
 
 
 def execute(job: Job) -> Outcome:
     """Run one job under its lock; never raises for a failing notebook."""
     from filelock import FileLock, Timeout
 
+    from evaluation import history
     from evaluation.paths import paths
 
     root = paths(job.root)
@@ -100,7 +206,16 @@ def execute(job: Job) -> Outcome:
     except Timeout:
         return Outcome(job.run_key, "locked")
     try:
-        if not job.force and is_current(root, job.run_key, job.manifest["fingerprint"]):
+        if (
+            not job.force
+            and not job.adhoc
+            and is_current(
+                root,
+                job.run_key,
+                job.manifest["fingerprint"],
+                history.published_run_ids(db=root.history),
+            )
+        ):
             return Outcome(job.run_key, "skipped", output_dir=run_dir(root, job.run_key))
         return _execute_locked(job, root)
     finally:
@@ -110,8 +225,11 @@ def execute(job: Job) -> Outcome:
 def _execute_locked(job: Job, root: Paths) -> Outcome:
     import papermill as pm
 
-    staging = root.state / "staging" / job.run_id
+    staging = root.staging / job.run_id
     staging.mkdir(parents=True, exist_ok=True)
+    (staging / JOB_FILE).write_text(
+        json.dumps({"run_key": job.run_key, "run_id": job.run_id}), encoding="utf-8"
+    )
     executed = staging / "notebook.ipynb"
     manifest = dict(job.manifest)
     manifest["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -128,7 +246,7 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
         }
     )
     error = None
-    log = _redirect_stderr(root.state / "logs" / (job.run_key.replace("/", "__") + ".log"))
+    log = _redirect_stderr(root.logs / (_safe(job.run_key) + ".log"))
     try:
         pm.execute_notebook(
             str(job.notebook),
@@ -138,8 +256,12 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
             cwd=str(job.notebook.parent),
             progress_bar=False,
             log_output=False,
-            execution_timeout=job.cell_timeout,
             report_mode=True,
+            # unattended: write the executed notebook once at the end, not after every cell,
+            # and kill the kernel at the end instead of asking it to shut down
+            request_save_on_cell_execute=False,
+            execution_timeout=job.cell_timeout,
+            shutdown_kernel="immediate",
         )
     except pm.PapermillExecutionError as exc:
         error = {
@@ -149,14 +271,8 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
             "evalue": str(exc.evalue)[:2000],
             "summary": f"{job.notebook.name}, cell {exc.exec_count}: {exc.ename}: {str(exc.evalue)[:300]}",
         }
-    except Exception as exc:  # kernel died, timeout, unreadable notebook ...
-        error = {
-            "cell": None,
-            "ename": type(exc).__name__,
-            "evalue": str(exc)[:2000],
-            "summary": f"{job.notebook.name}: {type(exc).__name__}: {str(exc)[:300]}",
-            "traceback": traceback.format_exc(limit=5),
-        }
+    except Exception as exc:  # kernel died, timeout, unreadable notebook, full disk ...
+        error = _error(job, exc, "")
     finally:
         _restore_stderr(log)
         for key, value in env_before.items():
@@ -164,21 +280,33 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    try:
-        if error is None:
-            try:
-                return _publish_success(job, root, staging, manifest, start)
-            except Exception as exc:
-                error = {
-                    "cell": None,
-                    "ename": type(exc).__name__,
-                    "evalue": str(exc)[:2000],
-                    "summary": f"{job.notebook.name}: report export failed: {type(exc).__name__}: {str(exc)[:300]}",
-                    "traceback": traceback.format_exc(limit=8),
-                }
-        return _publish_failure(job, root, staging, manifest, start, error)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if error is None:
+        try:
+            return _commit(job, root, staging, manifest, start)
+        except StaleInputs as exc:
+            _abandon(root, job.run_key, job.run_id, staging)
+            return Outcome(job.run_key, "stale", error={"summary": str(exc)})
+        except Exception as exc:
+            if journal_path(root, job.run_key, job.run_id).exists():
+                # committed but not completed (e.g. a file could not be moved): the next
+                # invocation completes it; nothing is retracted
+                return Outcome(
+                    job.run_key,
+                    "failed",
+                    error=_error(job, exc, "publishing interrupted, completed by the next run: "),
+                )
+            error = _error(job, exc, "report not published: ")
+    return _fail(job, root, staging, manifest, start, error)
+
+
+def _error(job: Job, exc: BaseException, prefix: str) -> dict[str, Any]:
+    return {
+        "cell": None,
+        "ename": type(exc).__name__,
+        "evalue": str(exc)[:2000],
+        "summary": f"{job.notebook.name}: {prefix}{describe_error(exc)}",
+        "traceback": traceback.format_exc(limit=8),
+    }
 
 
 def _finish(
@@ -191,15 +319,32 @@ def _finish(
     return manifest
 
 
-def _publish_success(
+def target_dir(root: Paths, job: Job) -> Path:
+    """Where a run is published: its run-key folder, or apart under ``reports/adhoc/``."""
+    if job.adhoc:
+        return root.adhoc / job.run_key / job.run_id
+    return run_dir(root, job.run_key)
+
+
+def _commit(
     job: Job, root: Paths, staging: Path, manifest: dict[str, Any], start: float
 ) -> Outcome:
+    """The one commit point of a successful run: everything visible together or not at all.
+
+    Raises
+    ------
+    StaleInputs
+        The figures the run read changed in the history meanwhile (nothing published).
+    CommitRefused, Exception
+        Before the commit record: nothing is published and the run fails with one line.
+    """
     from evaluation import history, report
     from evaluation.data import atomic_write_text
 
+    # ---- phase 1: prepare, nothing visible ---------------------------------------------
     figures = _read_figures(staging)
     manifest = _finish(manifest, start, "ok", None)
-    manifest["figures_recorded"] = len(figures)
+    manifest["figures_recorded"] = 0 if job.adhoc else len(figures)
     html = report.export_html(
         staging / "notebook.ipynb",
         provenance=manifest,
@@ -208,29 +353,174 @@ def _publish_success(
         period_text=job.period_text,
         language=job.language,  # type: ignore[arg-type]
     )
-    (staging / "report.html").write_text(html, encoding="utf-8")
-    history.commit_figures(
-        figures,
-        run_id=job.run_id,
-        run_key=job.run_key,
-        snapshot_id=manifest["data"]["snapshot_id"],
-        db=root.history,
-    )
-    target = run_dir(root, job.run_key)
-    target.mkdir(parents=True, exist_ok=True)
-    for name in PUBLISHED:
-        _fsync(staging / name)
-        os.replace(staging / name, target / name)
-    for stale in ("failed.ipynb", "failed.json"):
-        (target / stale).unlink(missing_ok=True)
+    atomic_write_text(staging / "report.html", html)
+    manifest_name = ADHOC_MANIFEST if job.adhoc else "manifest.json"
     atomic_write_text(
-        target / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+        staging / manifest_name, json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     )
-    history.record_run(manifest, db=root.history)
+    _failpoint("rendered")
+    if job.depends_on and job.inputs_digest is not None:
+        now = history.figures_digest(job.depends_on, db=root.history)
+        if now != job.inputs_digest:
+            raise StaleInputs(
+                f"{job.run_key}: figures of its inputs changed in the history while it ran; "
+                "not published"
+            )
+    commit_hook = _hook("commit_run")
+    if commit_hook is not None:
+        try:
+            commit_hook(run_key=job.run_key, run_id=job.run_id, staging=staging)
+        except Exception as exc:
+            if isinstance(getattr(exc, "message", None), str):
+                raise CommitRefused(exc.message) from exc
+            raise
+    if not job.adhoc:
+        history.stage_figures(
+            figures,
+            run_id=job.run_id,
+            run_key=job.run_key,
+            snapshot_id=manifest["data"]["snapshot_id"],
+            db=root.history,
+        )
+    _failpoint("staged")
+    target = target_dir(root, job)
+    _check_writable(target)
+    for name in (*PUBLISHED, manifest_name):
+        _fsync(staging / name)
+    # ---- phase 2: the commit record; from here on the run is published ------------------
+    record = {
+        "run_key": job.run_key,
+        "run_id": job.run_id,
+        "staging": str(staging),
+        "target": str(target),
+        "adhoc": job.adhoc,
+        "manifest": manifest_name,
+    }
+    atomic_write_text(
+        journal_path(root, job.run_key, job.run_id), json.dumps(record, ensure_ascii=False)
+    )
+    _failpoint("journal")
+    roll_forward(root, record)
     return Outcome(job.run_key, "ok", manifest["duration_s"], None, target, manifest)
 
 
-def _publish_failure(
+def roll_forward(root: Paths, record: dict[str, Any]) -> None:
+    """Complete a committed publication; safe to repeat after a crash at any step."""
+    from evaluation import history
+
+    staging, target = Path(record["staging"]), Path(record["target"])
+    manifest_name = record.get("manifest", "manifest.json")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PUBLISHED:
+        if (staging / name).exists():
+            _move(staging / name, target / name)
+    if not record.get("adhoc"):
+        for stale in ("failed.ipynb", "failed.json"):
+            (target / stale).unlink(missing_ok=True)
+    _failpoint("files")
+    if (staging / manifest_name).exists():
+        _move(staging / manifest_name, target / manifest_name)
+    _failpoint("manifest")
+    manifest = json.loads((target / manifest_name).read_text(encoding="utf-8"))
+    if manifest.get("run_id") != record["run_id"]:
+        raise RuntimeError(
+            f"{target / manifest_name}: belongs to run {manifest.get('run_id')}, "
+            f"not to the committed run {record['run_id']}"
+        )
+    if record.get("adhoc"):
+        history.record_run(manifest, db=root.history)
+    else:
+        history.activate(manifest, db=root.history)
+    _failpoint("history")
+    journal_path(root, record["run_key"], record["run_id"]).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _abandon(root: Paths, run_key: str, run_id: str, staging: Path) -> None:
+    """Drop an uncommitted run: its staging folder, staged figures and release."""
+    from evaluation import history
+
+    try:
+        history.discard_staged(run_id, db=root.history)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        _discard_hook(run_key, run_id)
+
+
+def recover(root: Paths, run_key: str | None = None) -> list[str]:
+    """Repair what crashed runs left behind; return one line per repair.
+
+    Completed: publications with a commit record. Removed: staging folders without one and
+    figures staged in the history by runs that never committed. Runs whose lock is held
+    (running in a live process) are left alone.
+    """
+    from filelock import FileLock, Timeout
+
+    from evaluation import history
+
+    done: list[str] = []
+
+    def locked(key: str):
+        lock_file = lock_path(root, key)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_file))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        return lock
+
+    for record_file in pending_commits(root, run_key):
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            record_file.unlink(missing_ok=True)  # written atomically: cannot be partial
+            continue
+        lock = locked(record["run_key"])
+        if lock is None:
+            continue
+        try:
+            if (root.journal / record_file.name).exists():
+                roll_forward(root, record)
+                done.append(f"{record['run_key']}: interrupted publication completed")
+        finally:
+            lock.release()
+    committed = {p.name.split("@", 1)[1][: -len(".json")] for p in pending_commits(root)}
+    if root.staging.is_dir():
+        for folder in sorted(root.staging.iterdir()):
+            if not folder.is_dir() or folder.name in committed:
+                continue
+            try:
+                meta = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                meta = None
+            key = meta["run_key"] if meta else None
+            if run_key is not None and key != run_key:
+                continue
+            lock = locked(key) if key else None
+            if key and lock is None:
+                continue
+            try:
+                _abandon(root, key or "", folder.name, folder)
+                done.append(f"{key or folder.name}: staging of an interrupted run removed")
+            finally:
+                if lock is not None:
+                    lock.release()
+    for run_id, key in history.staged_runs(db=root.history).items():
+        if run_id in committed or (run_key is not None and key != run_key):
+            continue
+        lock = locked(key)
+        if lock is None:
+            continue
+        try:
+            history.discard_staged(run_id, db=root.history)
+            done.append(f"{key}: figures staged by an interrupted run removed")
+        finally:
+            lock.release()
+    return done
+
+
+def _fail(
     job: Job,
     root: Paths,
     staging: Path,
@@ -242,17 +532,45 @@ def _publish_failure(
     from evaluation.data import atomic_write_text
 
     manifest = _finish(manifest, start, "failed", error)
-    target = run_dir(root, job.run_key)
-    target.mkdir(parents=True, exist_ok=True)
-    executed = staging / "notebook.ipynb"
-    if executed.exists():
-        _fsync(executed)
-        os.replace(executed, target / "failed.ipynb")
-    atomic_write_text(
-        target / "failed.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-    )
-    history.record_run(manifest, db=root.history)
+    target = target_dir(root, job)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        executed = staging / "notebook.ipynb"
+        if executed.exists():
+            _fsync(executed)
+            _move(executed, target / "failed.ipynb")
+        atomic_write_text(
+            target / "failed.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+        )
+    except OSError as exc:  # e.g. reports/ read-only: the failure is still recorded
+        error["summary"] += f" (and {describe_error(exc)})"
+    try:
+        history.record_run(manifest, db=root.history)
+    finally:
+        _abandon(root, job.run_key, job.run_id, staging)
     return Outcome(job.run_key, "failed", manifest["duration_s"], error, target, manifest)
+
+
+def _check_writable(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".probe-{os.getpid()}"
+    with open(probe, "wb") as fh:
+        fh.write(b"x")
+    probe.unlink()
+
+
+def _move(source: Path, target: Path) -> None:
+    """Atomic rename; across file systems a copy beside the target, renamed into place."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        _fsync(tmp)
+        os.replace(tmp, target)
+        source.unlink()
 
 
 def _redirect_stderr(log_file: Path) -> tuple[int, Any]:

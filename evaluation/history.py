@@ -14,6 +14,13 @@ SQLite is chosen over DuckDB because parallel workers and overlapping scheduled 
 to it at the same time; SQLite serialises writers safely (WAL mode with a busy timeout).
 Re-running a period replaces its figures: a run's figures replace everything the same run
 key recorded before, and a figure is unique per (indicator, period, group).
+
+Publishing a run is two-phase (see :mod:`evaluation.execute`): its figures are first
+*staged* (table ``staged_results``, read by nobody) and later *activated* by one
+transaction that replaces the run key's figures and writes its ``runs`` row together, so
+the figures of a run become visible exactly when the run is recorded as published.
+
+A damaged database raises :class:`HistoryError` with one line naming the file.
 """
 
 from __future__ import annotations
@@ -71,18 +78,78 @@ CREATE TABLE IF NOT EXISTS results (
     UNIQUE (indicator_id, period, group_var, group_value)
 );
 CREATE INDEX IF NOT EXISTS results_by_run_key ON results (run_key);
+CREATE TABLE IF NOT EXISTS staged_results (
+    indicator_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start TEXT, period_end TEXT,
+    group_var TEXT NOT NULL DEFAULT '',
+    group_value TEXT NOT NULL DEFAULT '',
+    value REAL, n INTEGER, ci_low REAL, ci_high REAL,
+    suppressed INTEGER NOT NULL DEFAULT 0,
+    run_id TEXT NOT NULL,
+    run_key TEXT NOT NULL,
+    snapshot_id TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS staged_by_run_id ON staged_results (run_id);
 """
+_COLUMNS = (*FIGURE_FIELDS, "run_id", "run_key", "snapshot_id", "recorded_at")
+
+
+class HistoryError(RuntimeError):
+    """The history database cannot be read or written; the message is one line."""
+
+
+def _damaged(path: Path, exc: BaseException) -> HistoryError:
+    return HistoryError(
+        f"{path}: the results history is damaged or not an SQLite database ({exc}); "
+        "move it aside and restore it from the backup"
+    )
 
 
 def connect(db: Path | None = None) -> sqlite3.Connection:
     """Open (and create) the history database."""
     path = Path(db) if db is not None else paths().history
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=60, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA busy_timeout=60000")
-    con.executescript(_SCHEMA)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, timeout=60, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise HistoryError(f"{path}: cannot open the results history ({exc})") from None
+    try:
+        con.execute("PRAGMA busy_timeout=60000")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.executescript(_SCHEMA)
+    except sqlite3.OperationalError as exc:
+        con.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise HistoryError(f"{path}: the results history is locked ({exc})") from None
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise HistoryError(f"{path}: the results history is read-only ({exc})") from None
+        raise _damaged(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise _damaged(path, exc) from None
     return con
+
+
+def check(db: Path | None = None) -> str | None:
+    """Return one line saying what is wrong with the history, or ``None`` when it is sound.
+
+    Runs SQLite's ``quick_check``; a missing database is sound (it is created on first use).
+    """
+    path = Path(db) if db is not None else paths().history
+    if not path.exists():
+        return None
+    try:
+        with closing(connect(path)) as con:
+            rows = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
+    except HistoryError as exc:
+        return str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(_damaged(path, exc))
+    if rows != ["ok"]:
+        return str(_damaged(path, "; ".join(rows[:3])))
+    return None
 
 
 def _clean(value: Any) -> Any:
@@ -145,6 +212,15 @@ def commit_figures(
 
 def record_run(manifest: Mapping[str, Any], *, db: Path | None = None) -> None:
     """Store (or update) a run's manifest in the ``runs`` table."""
+    path = Path(db) if db is not None else paths().history
+    with closing(connect(path)) as con:
+        try:
+            _record_run(con, manifest)
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+
+
+def _record_run(con: sqlite3.Connection, manifest: Mapping[str, Any]) -> None:
     error = manifest.get("error")
     row = (
         manifest["run_id"],
@@ -163,13 +239,169 @@ def record_run(manifest: Mapping[str, Any], *, db: Path | None = None) -> None:
         json.dumps(error, ensure_ascii=False) if error else None,
         json.dumps(manifest, ensure_ascii=False, default=str),
     )
-    with closing(connect(db)) as con:
-        con.execute(
-            "INSERT OR REPLACE INTO runs (run_id, run_key, plan, schedule, period, notebook, status, "
-            "started_at, ended_at, duration_s, snapshot_id, fingerprint, git_commit, error, manifest) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
+    con.execute(
+        "INSERT OR REPLACE INTO runs (run_id, run_key, plan, schedule, period, notebook, status, "
+        "started_at, ended_at, duration_s, snapshot_id, fingerprint, git_commit, error, manifest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def _insert(con: sqlite3.Connection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    con.executemany(
+        f"INSERT OR REPLACE INTO {table} ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+        rows,
+    )
+
+
+def stage_figures(
+    figures: Sequence[Mapping[str, Any]],
+    *,
+    run_id: str,
+    run_key: str,
+    snapshot_id: str | None,
+    db: Path | None = None,
+) -> int:
+    """Stage a run's figures (normalised, suppressed ones without values); nobody reads them.
+
+    They become the run key's figures only with :func:`activate`; :func:`discard_staged`
+    drops them. Staging again under the same run id replaces them.
+    """
+    records = normalise_figures(figures)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    path = Path(db) if db is not None else paths().history
+    with closing(connect(path)) as con:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("DELETE FROM staged_results WHERE run_id = ?", (run_id,))
+                _insert(
+                    con,
+                    "staged_results",
+                    [
+                        (*(r[f] for f in FIGURE_FIELDS), run_id, run_key, snapshot_id, now)
+                        for r in records
+                    ],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+    return len(records)
+
+
+def _history_error(path: Path, exc: Exception) -> HistoryError:
+    text = str(exc).lower()
+    if "full" in text:
+        return HistoryError(f"{path}: no space left on device ({exc})")
+    if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
+        return HistoryError(f"{path}: {exc}")
+    return _damaged(path, exc)
+
+
+def activate(manifest: Mapping[str, Any], *, db: Path | None = None) -> bool:
+    """Make a staged run's figures the figures of its run key and record the run, atomically.
+
+    In one transaction: the run key's earlier figures are replaced by the run's staged
+    figures and the run's row is written to ``runs``. Calling it again for a run that is
+    already active changes nothing (so an interrupted publication can simply be repeated).
+    Return whether anything changed.
+    """
+    path = Path(db) if db is not None else paths().history
+    run_id, run_key = manifest["run_id"], manifest["run_key"]
+    with closing(connect(path)) as con:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                done = con.execute(
+                    "SELECT 1 FROM runs WHERE run_id = ? AND status = 'ok'", (run_id,)
+                ).fetchone()
+                if done:
+                    con.execute("DELETE FROM staged_results WHERE run_id = ?", (run_id,))
+                    con.execute("COMMIT")
+                    return False
+                con.execute("DELETE FROM results WHERE run_key = ?", (run_key,))
+                con.execute(
+                    f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) "
+                    f"SELECT {', '.join(_COLUMNS)} FROM staged_results WHERE run_id = ?",
+                    (run_id,),
+                )
+                con.execute("DELETE FROM staged_results WHERE run_id = ?", (run_id,))
+                _record_run(con, manifest)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+    return True
+
+
+def discard_staged(run_id: str, *, db: Path | None = None) -> None:
+    """Drop a run's staged figures (the run failed or was interrupted before publishing)."""
+    path = Path(db) if db is not None else paths().history
+    if not path.exists():
+        return
+    with closing(connect(path)) as con:
+        try:
+            con.execute("DELETE FROM staged_results WHERE run_id = ?", (run_id,))
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+
+
+def staged_runs(*, db: Path | None = None) -> dict[str, str]:
+    """Run id to run key of staged figures that were neither activated nor discarded."""
+    path = Path(db) if db is not None else paths().history
+    if not path.exists():
+        return {}
+    with closing(connect(path)) as con:
+        try:
+            return dict(con.execute("SELECT DISTINCT run_id, run_key FROM staged_results"))
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+
+
+def published_run_ids(*, db: Path | None = None) -> set[str]:
+    """Ids of the runs recorded as published (status ok)."""
+    path = Path(db) if db is not None else paths().history
+    if not path.exists():
+        return set()
+    with closing(connect(path)) as con:
+        try:
+            return {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'ok'")}
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(path, exc) from None
+
+
+def figures_digest(run_keys: Iterable[str], *, db: Path | None = None) -> str:
+    """Hash of the recorded figures of ``run_keys``: values, n, intervals and suppression.
+
+    A plan that reads other plans' figures is fingerprinted on this, so it is re-run when
+    a figure it reads, or its suppression, changes (and not when only their runs changed).
+    """
+    import hashlib
+
+    keys = sorted(set(run_keys))
+    digest = hashlib.sha256(json.dumps(keys).encode())
+    path = Path(db) if db is not None else paths().history
+    if keys and path.exists():
+        with closing(connect(path)) as con:
+            try:
+                con.execute("CREATE TEMP TABLE wanted (run_key TEXT PRIMARY KEY)")
+                con.executemany("INSERT INTO wanted VALUES (?)", [(k,) for k in keys])
+                rows = con.execute(
+                    "SELECT r.run_key, indicator_id, period, group_var, group_value, value, n, "
+                    "ci_low, ci_high, suppressed FROM results r JOIN wanted w USING (run_key) "
+                    "ORDER BY r.run_key, indicator_id, period, group_var, group_value"
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise _history_error(path, exc) from None
+        for row in rows:
+            digest.update(json.dumps(row, default=str).encode())
+    return digest.hexdigest()[:24]
 
 
 def read(
@@ -213,11 +445,12 @@ def read(
     sql += " ORDER BY indicator_id, group_var, group_value, period_start"
     db_path = Path(db) if db is not None else paths().history
     if not db_path.exists():
-        return pd.DataFrame(
-            columns=[*FIGURE_FIELDS, "run_id", "run_key", "snapshot_id", "recorded_at"]
-        )
+        return pd.DataFrame(columns=list(_COLUMNS))
     with closing(connect(db_path)) as con:
-        frame = pd.read_sql_query(sql, con, params=args)
+        try:
+            frame = pd.read_sql_query(sql, con, params=args)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            raise _history_error(db_path, exc) from None
     frame["suppressed"] = frame["suppressed"].astype(bool)
     return frame
 
@@ -229,9 +462,12 @@ def recent_runs(limit: int = 20, *, root: Paths | None = None) -> list[dict[str,
         return []
     with closing(connect(db)) as con:
         con.row_factory = sqlite3.Row
-        rows = con.execute(
-            "SELECT run_id, run_key, status, started_at, duration_s, snapshot_id, error FROM runs "
-            "ORDER BY started_at DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+        try:
+            rows = con.execute(
+                "SELECT run_id, run_key, status, started_at, duration_s, snapshot_id, error "
+                "FROM runs ORDER BY started_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise _history_error(db, exc) from None
     return [dict(r) for r in rows]

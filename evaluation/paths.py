@@ -65,9 +65,38 @@ class Paths:
         return self.root / "reports"
 
     @property
+    def adhoc(self) -> Path:
+        """Runs with ``run -p KEY=VALUE`` overrides, kept apart from the scheduled reports."""
+        return self.reports / "adhoc"
+
+    @property
     def state(self) -> Path:
-        """Runner bookkeeping: locks and staging areas (inside reports/, hidden)."""
-        return self.reports / ".state"
+        """Runner bookkeeping: locks, staging, commit journal, logs (git-ignored).
+
+        Outside the published tree ``reports/``: staging holds a run's recorded figures
+        before disclosure control has removed small values, so it must never be published.
+        """
+        return self.data / ".state"
+
+    @property
+    def staging(self) -> Path:
+        """Private folders in which runs write their files before they are published."""
+        return self.state / "staging"
+
+    @property
+    def locks(self) -> Path:
+        """One lock file per run key, held while the run executes."""
+        return self.state / "locks"
+
+    @property
+    def journal(self) -> Path:
+        """Commit records: a run in here is being published (completed by the next call)."""
+        return self.state / "commits"
+
+    @property
+    def logs(self) -> Path:
+        """Kernel logs per run and one log file per runner invocation."""
+        return self.state / "logs"
 
 
 def paths(root: str | os.PathLike[str] | None = None) -> Paths:

@@ -17,7 +17,8 @@ with a cadence::
       - name: jahr
         cadence: yearly                    # monthly | quarterly | yearly
         start: 2019                        # first period: 2019, 2019-Q1 or 2019-01
-        end: 2025                          # optional; open-ended when omitted
+        end: 2025                          # optional; open-ended (up to today) when omitted;
+                                           # a warning says when a schedule has ended
         lag_days: 31                       # optional; due this many days after period end
         matrix:                            # optional; one run per value (and combination)
           project: [anerkennung, jobeinstieg]
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +51,7 @@ from evaluation.paths import Paths, paths
 Cadence = Literal["monthly", "quarterly", "yearly"]
 CADENCES: tuple[str, ...] = ("monthly", "quarterly", "yearly")
 RUNNER_PARAMETERS = ("period_start", "period_end")
+log = logging.getLogger("evaluation.plan")
 TOP_KEYS = {
     "notebook",
     "title",
@@ -366,6 +369,15 @@ def _expand_schedule(
     _check_fixed(doc, where, fixed, own, matrix, declared, notebook)
     fixed = {name: declared[name].coerce(value) for name, value in fixed.items()}
     matrix = {name: [declared[name].coerce(v) for v in values] for name, values in matrix.items()}
+    if end is not None and end.next(cadence).end.toordinal() + lag < today.toordinal():
+        line = doc.lines.get(f"{where}.end")
+        log.warning(
+            "%s: schedule %r ended with %s; later periods are not run (remove `end:` to keep "
+            "it going)",
+            f"{doc.path}:{line}" if line else doc.path,
+            name,
+            end.label,
+        )
     runs = []
     for period in periods(cadence, start, end=end, today=today, lag_days=lag if due_only else 0):
         for combo in _combinations(matrix):

@@ -3,28 +3,51 @@
 A run is skipped when its published manifest carries the same fingerprint, the hash of
 everything that determines the report: the notebook's cells, its parameters, the data
 snapshot id, the source of the ``evaluation`` package and the versions of the key
-libraries. Deciding that needs no kernel and no heavy import, so a run with nothing to do
-takes well under two seconds.
+libraries. A plan with ``after:`` reads other plans' figures from the history; its
+fingerprint also covers those figures (values, n, intervals and suppression), computed only
+when the runs it reads have ended, so it never stays "up to date" on figures that changed.
+``plan`` and ``run`` decide with the same function (:func:`assess`).
+
+Every run executes in a worker process of its own pool slot; a worker that dies fails only
+its own run (the slot gets a new process), and the summary and the index are written
+whatever happened. Deciding what to do needs no kernel and no heavy import, so a call with
+nothing to do takes well under two seconds.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import logging
 import os
 import sys
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from multiprocessing import get_context
+from difflib import get_close_matches
+from multiprocessing import connection, get_context
 from pathlib import Path
 from typing import Any, TextIO
 
-from evaluation import __version__, data, nbparams, provenance
-from evaluation.execute import Job, Outcome, execute, is_current
+from evaluation import __version__, data, history, nbparams, provenance
+from evaluation import execute as ex
+from evaluation.execute import Job, Outcome
 from evaluation.paths import Paths, paths
-from evaluation.plan import Run, load_plan
+from evaluation.plan import RUNNER_PARAMETERS, PlanError, Run, load_plan
+
+log = logging.getLogger("evaluation.runner")
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+KEEP_LOGS = 100
+
+
+class SelectionError(PlanError):
+    """``--only``, ``--period`` or ``-p`` names something that does not exist (exit 2)."""
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace cannot be written (e.g. a read-only ``reports/``); one line."""
 
 
 @dataclass
@@ -33,6 +56,7 @@ class Summary:
 
     planned: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -59,14 +83,123 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def prepare(run: Run, root: Paths, *, env: dict[str, Any]) -> Job:
+# ---- logging ----------------------------------------------------------------------------
+
+
+def configure_logging(
+    *, verbosity: int = 0, log_dir: Path | None = None, stream: TextIO | None = None
+) -> Path | None:
+    """Console logging with timestamps and levels, plus a log file for this invocation.
+
+    Parameters
+    ----------
+    verbosity
+        ``-1`` quiet (warnings and errors), ``0`` normal, ``1`` verbose (debug).
+    log_dir
+        Folder for ``run-<time>-<pid>.log`` (all levels); none when omitted or not writable.
+    stream
+        Console stream (default: standard error).
+
+    Returns
+    -------
+    Path or None
+        The log file.
+    """
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logger = logging.getLogger("evaluation")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    logger.addHandler(console)
+    if log_dir is None:
+        return None
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file = log_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
+        handler = logging.FileHandler(file, encoding="utf-8")
+    except OSError as exc:
+        logger.warning("no log file: %s", ex.describe_error(exc))
+        return None
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    logger.addHandler(handler)
+    for old in sorted(log_dir.glob("run-*.log"))[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+    return file
+
+
+class _OutHandler:
+    """Context manager: copy the runner's log lines to ``out`` (used by tests and callers)."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.handler = None
+        if out is not None:
+            self.handler = logging.StreamHandler(out)
+            self.handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+            self.handler.setLevel(logging.INFO)
+
+    def __enter__(self) -> None:
+        if self.handler is not None:
+            logger = logging.getLogger("evaluation")
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(self.handler)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handler is not None:
+            logging.getLogger("evaluation").removeHandler(self.handler)
+
+
+# ---- preparing jobs ---------------------------------------------------------------------
+
+
+class _Snapshots:
+    """Snapshot facts resolved and verified once per invocation."""
+
+    def __init__(self, root: Paths) -> None:
+        self.root = root
+        self.infos: dict[str, data.SnapshotInfo] = {}
+        self.verified: set[str] = set()
+
+    def info(self, requested: str) -> data.SnapshotInfo:
+        if requested not in self.infos:
+            self.infos[requested] = data.snapshot_info(requested, root=self.root)
+        return self.infos[requested]
+
+    def verify(self, info: data.SnapshotInfo) -> None:
+        if info.id in self.verified:
+            return
+        unverified = data.verify_snapshot(info)
+        if unverified:
+            log.warning(
+                "snapshot %s: no file hashes in its manifest for %s; its files cannot be "
+                "verified (ingest the data again to add them)",
+                info.id,
+                ", ".join(unverified),
+            )
+        self.verified.add(info.id)
+
+
+def prepare(
+    run: Run,
+    root: Paths,
+    *,
+    env: dict[str, Any],
+    snapshots: _Snapshots | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Job:
     """Resolve the data snapshot, fingerprint the run and build its job and manifest."""
     from evaluation.report import period_text
 
+    snapshots = snapshots or _Snapshots(root)
     declared = nbparams.inspect(run.notebook)
     params = dict(run.parameters)
     requested = str(params.get("snapshot", data.LATEST))
-    info = data.snapshot_info(requested, root=root)
+    info = snapshots.info(requested)
     if "snapshot" in declared:
         params["snapshot"] = info.id
     notebook_sha = provenance.notebook_sha256(run.notebook)
@@ -109,6 +242,8 @@ def prepare(run: Run, root: Paths, *, env: dict[str, Any]) -> Job:
         "environment": env["versions"],
         "fingerprint": fp,
     }
+    if overrides:
+        manifest["overrides"] = dict(overrides)
     title = manifest["title"]
     if run.matrix:
         title += " – " + ", ".join(str(v) for v in run.matrix.values())
@@ -125,6 +260,7 @@ def prepare(run: Run, root: Paths, *, env: dict[str, Any]) -> Job:
         ),
         field=run.field,
         language=language,
+        adhoc=bool(overrides),
     )
 
 
@@ -137,12 +273,547 @@ def environment(root: Paths) -> dict[str, Any]:
     }
 
 
-def _select(runs: list[Run], only: Sequence[str] | None, period: Sequence[str] | None) -> list[Run]:
+def dependencies(run: Run, all_runs: Sequence[Run]) -> list[Run]:
+    """The runs whose figures ``run`` reads: its ``after`` plans, this and earlier periods.
+
+    When both carry a matrix value of the same name (e.g. ``project``), only the runs of
+    the same value count.
+    """
+    if not run.after:
+        return []
+    return [
+        d
+        for d in all_runs
+        if d.plan in run.after
+        and d.period.end <= run.period.end
+        and all(d.matrix[k] == v for k, v in run.matrix.items() if k in d.matrix)
+    ]
+
+
+# ---- selection and overrides ------------------------------------------------------------
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = get_close_matches(word, choices, n=1)
+    return f" – did you mean {close[0]!r}?" if close else ""
+
+
+def select(runs: list[Run], only: Sequence[str] | None, period: Sequence[str] | None) -> list[Run]:
+    """The runs chosen by ``--only`` (plan or run-key prefix) and ``--period`` (label).
+
+    Raises
+    ------
+    SelectionError
+        A name matches nothing; the message lists what exists.
+    """
+    plans = sorted({r.plan for r in runs})
+    for name in only or ():
+        if any(r.plan == name or r.key.startswith(name) for r in runs):
+            continue
+        parts = name.split("/")
+        if parts[0] not in plans:
+            raise SelectionError(
+                f"--only {name}: no plan {parts[0]!r}{_suggest(parts[0], plans)} "
+                f"(plans: {', '.join(plans)})"
+            )
+        schedules = sorted({r.schedule for r in runs if r.plan == parts[0]})
+        if len(parts) > 1 and parts[1] not in schedules:
+            raise SelectionError(
+                f"--only {name}: plan {parts[0]!r} has no schedule {parts[1]!r}"
+                f"{_suggest(parts[1], schedules)} (schedules: {', '.join(schedules)})"
+            )
+        labels = sorted(
+            {r.period.label for r in runs if r.plan == parts[0] and r.schedule == parts[1]}
+        )
+        raise SelectionError(
+            f"--only {name}: no such run; {parts[0]}/{parts[1]} has the periods "
+            f"{', '.join(labels) or 'none (none is complete yet)'}"
+        )
     if only:
         runs = [r for r in runs if r.plan in only or r.key.startswith(tuple(only))]
+    labels = sorted({r.period.label for r in runs})
+    for label in period or ():
+        if label not in labels:
+            raise SelectionError(
+                f"--period {label}: no run of the selected plans has this period"
+                f"{_suggest(label, labels)} (periods: {', '.join(labels) or 'none'})"
+            )
     if period:
         runs = [r for r in runs if r.period.label in period]
     return runs
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs of ``run -p``; values are read as YAML scalars (10, true, text).
+
+    Raises
+    ------
+    SelectionError
+        A pair without ``=`` or a parameter the runner sets itself.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SelectionError(f"-p {pair}: expected KEY=VALUE, e.g. -p suppression_threshold=10")
+        if key in RUNNER_PARAMETERS:
+            raise SelectionError(
+                f"-p {key}: set by the schedule's periods; choose --period instead"
+            )
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            out[key] = text
+    return out
+
+
+def apply_overrides(runs: Sequence[Run], overrides: Mapping[str, Any]) -> list[Run]:
+    """The runs with ``overrides`` applied, each checked against its notebook's parameters.
+
+    Raises
+    ------
+    SelectionError
+        An unknown parameter or a value of the wrong type, naming notebook and parameter.
+    """
+    out = []
+    for run in runs:
+        declared = nbparams.inspect(run.notebook)
+        params = dict(run.parameters)
+        for key, value in overrides.items():
+            if key not in declared:
+                raise SelectionError(
+                    f"-p {key}: unknown parameter of {run.notebook.name}"
+                    f"{_suggest(key, list(declared))} (it has: {', '.join(sorted(declared))})"
+                )
+            problem = declared[key].check(value)
+            if problem:
+                raise SelectionError(f"-p {key}={value}: {run.notebook.name}: {problem}")
+            params[key] = declared[key].coerce(value)
+        out.append(replace(run, parameters=params))
+    return out
+
+
+# ---- assessing the plan -----------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """Jobs of one invocation and what they depend on."""
+
+    root: Paths
+    env: dict[str, Any]
+    jobs: dict[str, Job]  # by run key: selected runs and the runs they depend on
+    selected: list[str]
+    deps: dict[str, list[str]]
+    own: dict[str, str]  # fingerprint without the inputs' figures
+    published: set[str]
+
+    def finalise(self, key: str) -> Job:
+        """Fingerprint a dependent run on its inputs' fingerprints and recorded figures now."""
+        job = self.jobs[key]
+        deps = self.deps.get(key)
+        if not deps:
+            return job
+        digest = history.figures_digest(deps, db=self.root.history)
+        manifest = dict(job.manifest)
+        manifest["depends_on"] = {d: self.jobs[d].manifest["fingerprint"] for d in deps}
+        manifest["inputs_digest"] = digest
+        manifest["fingerprint"] = provenance.fingerprint(
+            own=self.own[key], depends_on=manifest["depends_on"], figures=digest
+        )
+        job = replace(job, manifest=manifest, depends_on=tuple(deps), inputs_digest=digest)
+        self.jobs[key] = job
+        return job
+
+    def current(self, key: str) -> bool:
+        job = self.jobs[key]
+        if job.adhoc:
+            return False
+        return ex.is_current(self.root, key, job.manifest["fingerprint"], self.published)
+
+
+def _build(
+    runs: list[Run],
+    all_runs: list[Run],
+    p: Paths,
+    overrides: Mapping[str, Any] | None,
+) -> _Plan:
+    env = environment(p)
+    snapshots = _Snapshots(p)
+    by_key = {r.key: r for r in all_runs}
+    jobs: dict[str, Job] = {}
+    deps: dict[str, list[str]] = {}
+    selected = [r.key for r in runs]
+    chosen = {r.key: r for r in runs}
+
+    def add(run: Run) -> None:
+        if run.key in jobs:
+            return
+        job = prepare(
+            run,
+            p,
+            env=env,
+            snapshots=snapshots,
+            overrides=overrides if run.key in chosen and overrides else None,
+        )
+        snapshots.verify(snapshots.info(job.manifest["data"]["snapshot_id"]))
+        jobs[run.key] = job
+        deps[run.key] = [d.key for d in dependencies(by_key.get(run.key, run), all_runs)]
+        for d in deps[run.key]:
+            add(by_key[d])
+
+    for run in runs:
+        add(run)
+    plan = _Plan(
+        root=p,
+        env=env,
+        jobs=jobs,
+        selected=selected,
+        deps=deps,
+        own={k: j.manifest["fingerprint"] for k, j in jobs.items()},
+        published=history.published_run_ids(db=p.history),
+    )
+    return plan
+
+
+def _held_elsewhere(p: Paths, run_key: str) -> bool:
+    from filelock import FileLock, Timeout
+
+    lock_file = ex.lock_path(p, run_key)
+    if not lock_file.exists():
+        return False
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def assess(plan: _Plan, *, force: bool = False) -> dict[str, str]:
+    """State of every selected run: up to date, to run, waiting, running elsewhere.
+
+    A run that depends on others is up to date only if none of them is to run or running
+    elsewhere and its fingerprint over their current figures matches its manifest.
+    """
+    states: dict[str, str] = {}
+
+    def state(key: str) -> str:
+        if key in states:
+            return states[key]
+        if _held_elsewhere(plan.root, key):
+            states[key] = "running elsewhere"
+            return states[key]
+        waits = [d for d in plan.deps.get(key, []) if state(d) != "up to date"]
+        if waits:
+            states[key] = "to run after its inputs"
+        else:
+            plan.finalise(key)
+            states[key] = "to run" if force or not plan.current(key) else "up to date"
+        return states[key]
+
+    return {key: state(key) for key in plan.selected}
+
+
+# ---- execution --------------------------------------------------------------------------
+
+
+def _serve(conn: Any, executor: Callable[[Job], Outcome]) -> None:
+    """Worker process: execute the jobs it is sent, one at a time, until told to stop."""
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            outcome = executor(job)
+        except BaseException as exc:  # the executor itself broke: one line, the worker lives on
+            outcome = Outcome(
+                job.run_key, "failed", error={"summary": f"{job.run_key}: {ex.describe_error(exc)}"}
+            )
+        conn.send(outcome)
+
+
+class _Worker:
+    """One worker process with a pipe; if it dies, only the job it holds fails."""
+
+    def __init__(self, ctx: Any, executor: Callable[[Job], Outcome]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, executor), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: Job | None = None
+        self.started = 0.0
+
+    def submit(self, job: Job) -> None:
+        self.job, self.started = job, time.monotonic()
+        self.conn.send(job)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+        self.conn.close()
+
+
+def _death(process: Any) -> str:
+    import signal
+
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class _Progress:
+    """Whole-plan progress: a tqdm bar on a terminal, plain log lines otherwise."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total, self.done, self.failed, self.running = total, 0, 0, 0
+        self.start = time.monotonic()
+        tty = sys.stderr.isatty() if enabled is None else enabled
+        self.bar = None
+        if tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="run", dynamic_ncols=True, leave=False)
+
+    def update(self, outcome: Outcome | None, running: int) -> None:
+        self.running = running
+        if outcome is not None:
+            self.done += 1
+            self.failed += outcome.status == "failed"
+        eta = self._eta()
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.failed} failed, {self.running} running", refresh=False)
+            if outcome is not None:
+                self.bar.update(1)
+            else:
+                self.bar.refresh()
+        if outcome is not None:
+            log.log(
+                logging.WARNING if outcome.status == "failed" else logging.INFO,
+                "%s",
+                _progress_line(self.done, self.total, outcome, self.failed, running, eta),
+            )
+
+    def grow(self, extra: int) -> None:
+        self.total += extra
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def _eta(self) -> str:
+        if not self.done or self.done >= self.total:
+            return ""
+        left = (time.monotonic() - self.start) / self.done * (self.total - self.done)
+        return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_line(
+    done: int, total: int, outcome: Outcome, failed: int = 0, running: int = 0, eta: str = ""
+) -> str:
+    width = len(str(total))
+    mark = {
+        "ok": "ok    ",
+        "failed": "FAILED",
+        "skipped": "same  ",
+        "locked": "busy  ",
+        "deferred": "later ",
+        "stale": "stale ",
+    }[outcome.status]
+    line = f"[{done:>{width}}/{total}] {mark} {outcome.run_key}"
+    if outcome.duration_s:
+        line += f"  ({outcome.duration_s:.1f} s)"
+    if outcome.status == "locked":
+        line += "  (running in another process; left to it)"
+    if outcome.status == "deferred" and outcome.error:
+        line += f"  ({outcome.error['summary']})"
+    extra = [
+        x
+        for x in (
+            f"{failed} failed" if failed else "",
+            f"{running} running" if running else "",
+            eta,
+        )
+        if x
+    ]
+    if extra:
+        line += "  – " + ", ".join(extra)
+    return line
+
+
+def _execute(
+    plan: _Plan,
+    todo: list[str],
+    workers: int,
+    executor: Callable[[Job], Outcome],
+    progress: _Progress,
+    summary: Summary,
+    *,
+    force: bool,
+    wait_s: float,
+) -> None:
+    """Run ``todo`` (run keys, in order); a run waits for the runs it reads, here or elsewhere."""
+    pending = list(todo)
+    in_plan = set(todo)
+    attempts: dict[str, int] = {}
+    waiting_since: dict[str, float] = {}
+    elsewhere: set[str] = set()
+    ctx = get_context("spawn")
+    pool: list[_Worker] = []
+    running: dict[str, _Worker] = {}
+
+    def finish(outcome: Outcome) -> None:
+        summary.outcomes.append(outcome)
+        progress.update(outcome, len(running))
+
+    try:
+        while pending or running:
+            for key in list(pending):
+                if len(running) >= workers:
+                    break
+                deps = plan.deps.get(key, [])
+                if any(d in running or (d in pending and d in in_plan) for d in deps):
+                    continue
+                held = [d for d in deps if _held_elsewhere(plan.root, d)]
+                if held:
+                    since = waiting_since.setdefault(key, time.monotonic())
+                    if time.monotonic() - since < wait_s:
+                        continue
+                    pending.remove(key)
+                    finish(
+                        Outcome(
+                            key,
+                            "deferred",
+                            error={"summary": f"waits for {', '.join(held)} running elsewhere"},
+                        )
+                    )
+                    continue
+                pending.remove(key)
+                job = plan.finalise(key)
+                if plan.deps.get(key) and not force and plan.current(key):
+                    finish(Outcome(key, "skipped"))
+                    continue
+                if force:
+                    job = replace(job, force=True)
+                worker = next((w for w in pool if w.job is None), None)
+                if worker is None:
+                    worker = _Worker(ctx, executor)
+                    pool.append(worker)
+                worker.submit(job)
+                running[key] = worker
+                progress.update(None, len(running))
+            if not running:
+                if pending:
+                    time.sleep(0.5)  # only runs waiting for inputs running elsewhere
+                continue
+            ready = connection.wait(
+                [w.conn for w in running.values()] + [w.process.sentinel for w in running.values()],
+                timeout=0.5 if waiting_since or elsewhere else None,
+            )
+            for key, worker in list(running.items()):
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                outcome = None
+                try:
+                    if worker.conn.poll():
+                        outcome = worker.conn.recv()
+                except (EOFError, OSError):
+                    outcome = None
+                if outcome is None and worker.process.is_alive():
+                    continue
+                del running[key]
+                job = worker.job
+                worker.job = None
+                if outcome is None:  # the worker died: only its run fails
+                    worker.conn.close()
+                    pool.remove(worker)
+                    worker.process.join(timeout=5)
+                    outcome = _dead_worker(plan.root, job, worker)
+                if outcome.status == "locked":
+                    elsewhere.add(key)
+                if outcome.status == "stale":
+                    attempts[key] = attempts.get(key, 0) + 1
+                    if attempts[key] < 3:
+                        log.info("%s: inputs changed while it ran; running it again", key)
+                        pending.insert(0, key)
+                        continue
+                    outcome = Outcome(key, "deferred", error=outcome.error)
+                finish(outcome)
+    finally:
+        for worker in pool:
+            if worker.job is not None:
+                worker.process.kill()
+            worker.stop()
+
+
+def _dead_worker(p: Paths, job: Job, worker: _Worker) -> Outcome:
+    how = _death(worker.process)
+    elapsed = round(time.monotonic() - worker.started, 2)
+    try:
+        repaired = ex.recover(p, job.run_key)
+    except Exception as exc:  # noqa: BLE001 - reported, the next call repairs
+        repaired = []
+        log.error(
+            "%s: could not clean up after the worker died: %s", job.run_key, ex.describe_error(exc)
+        )
+    if any("completed" in line for line in repaired):
+        log.warning("%s: worker %s after committing; publication completed", job.run_key, how)
+        return Outcome(job.run_key, "ok", elapsed, output_dir=ex.target_dir(p, job))
+    error = {"summary": f"{job.notebook.name}: worker {how}; nothing published"}
+    try:
+        from evaluation.execute import _finish
+
+        manifest = _finish(dict(job.manifest), time.perf_counter(), "failed", error)
+        manifest["duration_s"] = elapsed
+        history.record_run(manifest, db=p.history)
+    except Exception as exc:  # noqa: BLE001
+        log.error("%s: %s", job.run_key, ex.describe_error(exc))
+    return Outcome(job.run_key, "failed", elapsed, error)
+
+
+# ---- the entry points -------------------------------------------------------------------
+
+
+def check_workspace(p: Paths) -> None:
+    """Check before anything runs that results can be written; one line when not.
+
+    Raises
+    ------
+    WorkspaceError
+        ``reports/`` or ``data/.state`` cannot be written.
+    evaluation.history.HistoryError
+        The history is damaged.
+    """
+    for folder in (p.reports, p.state):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            exc.filename = exc.filename or str(folder)
+            raise WorkspaceError(f"{ex.describe_error(exc)}; nothing was run") from None
+    problem = history.check(p.history)
+    if problem:
+        raise history.HistoryError(problem)
 
 
 def run_plan(
@@ -152,112 +823,123 @@ def run_plan(
     due: bool = False,
     only: Sequence[str] | None = None,
     period: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     jobs: int | None = None,
     force: bool = False,
     today: date | None = None,
-    out: TextIO = sys.stdout,
-    executor: Callable[[Job], Outcome] = execute,
+    out: TextIO | None = None,
+    executor: Callable[[Job], Outcome] = ex.execute,
+    progress: bool | None = False,
+    wait_s: float = 3600.0,
 ) -> Summary:
     """Run the plan and return a summary; see ``python -m evaluation run --help``.
+
+    Parameters
+    ----------
+    overrides
+        Parameter values for the selected runs only (``run -p KEY=VALUE``); such runs are
+        always executed, published under ``reports/adhoc/`` and record no figures.
+    out
+        Also write the log lines here (the console is configured by
+        :func:`configure_logging`).
+    progress
+        A progress bar (``None``: when standard error is a terminal).
+    wait_s
+        How long a run waits for the runs it reads when they run in another process.
 
     Raises
     ------
     evaluation.plan.PlanError
-        A parameter file is wrong (before anything runs).
+        A parameter file or a name on the command line is wrong (before anything runs).
     evaluation.data.SnapshotError
-        There is no data snapshot.
+        There is no data snapshot or a snapshot file is damaged.
+    WorkspaceError, evaluation.history.HistoryError
+        Results cannot be written or the history is damaged (before anything runs).
     """
-    p = root or paths()
+    with _OutHandler(out):
+        return _run_plan(
+            root or paths(),
+            files=files,
+            due=due,
+            only=only,
+            period=period,
+            overrides=overrides,
+            jobs=jobs,
+            force=force,
+            today=today,
+            executor=executor,
+            progress=progress,
+            wait_s=wait_s,
+        )
+
+
+def _run_plan(
+    p: Paths,
+    *,
+    files: Sequence[Path] | None,
+    due: bool,
+    only: Sequence[str] | None,
+    period: Sequence[str] | None,
+    overrides: Mapping[str, Any] | None,
+    jobs: int | None,
+    force: bool,
+    today: date | None,
+    executor: Callable[[Job], Outcome],
+    progress: bool | None,
+    wait_s: float,
+) -> Summary:
     all_runs = load_plan(files, root=p, today=today, due_only=due)
-    runs = _select(all_runs, only, period)
+    runs = select(all_runs, only, period)
+    if overrides:
+        runs = apply_overrides(runs, overrides)
+    check_workspace(p)
     summary = Summary(planned=len(runs))
-    env = environment(p)
+    summary.repaired = ex.recover(p)
+    for line in summary.repaired:
+        log.warning("repaired: %s", line)
     runs = sorted(runs, key=lambda r: r.order)  # stable: plan file order within the same order
-    prepared = _prepare_with_dependencies(runs, all_runs, p, env)
+    plan = _build(runs, all_runs, p, overrides)
+    states = assess(plan, force=force)
     todo = []
-    for job in prepared:
-        if not force and is_current(p, job.run_key, job.manifest["fingerprint"]):
-            summary.outcomes.append(Outcome(job.run_key, "skipped"))
+    for key in plan.selected:
+        if states[key] == "up to date":
+            summary.outcomes.append(Outcome(key, "skipped"))
         else:
-            todo.append(job)
+            todo.append(key)
     if not todo:
-        print(f"Nothing to do: {summary.planned} runs are up to date.", file=out)
-        if not (p.reports / "index.html").exists() and prepared:
+        log.info("Nothing to do: %d runs are up to date.", summary.planned)
+        if not (p.reports / "index.html").exists() and plan.selected:
             _write_index(p)
         return summary
-    if force:
-        todo = [replace(job, force=True) for job in todo]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     skipped = summary.count("skipped")
-    print(
-        f"{len(todo)} of {summary.planned} runs to execute ({skipped} up to date), {workers} workers",
-        file=out,
+    log.info(
+        "%d of %d runs to execute (%d up to date), %d workers",
+        len(todo),
+        summary.planned,
+        skipped,
+        workers,
     )
-    for outcome in _execute_in_order(todo, workers, executor):
-        summary.outcomes.append(outcome)
-        done = len(summary.outcomes) - skipped
-        print(_progress_line(done, len(todo), outcome), file=out, flush=True)
-    _write_index(p)
-    _print_summary(summary, p, out)
-    return summary
-
-
-def _prepare_with_dependencies(
-    runs: list[Run], all_runs: list[Run], p: Paths, env: dict[str, Any]
-) -> list[Job]:
-    """Prepare jobs; a run that waits for other plans also fingerprints their runs.
-
-    A run with ``after`` depends on the runs of those plans for its period and every earlier
-    one (a yearly report reads the history of the years before, for trends). Its fingerprint
-    covers theirs, so it is re-run whenever one of them would be.
-    """
-    by_plan: dict[str, list[Run]] = {}
-    for run in all_runs:
-        by_plan.setdefault(run.plan, []).append(run)
-    cache: dict[str, Job] = {}
-
-    def job_for(run: Run) -> Job:
-        if run.key not in cache:
-            job = prepare(run, p, env=env)
-            deps = [
-                job_for(d)
-                for name in run.after
-                for d in by_plan.get(name, [])
-                if d.period.end <= run.period.end
-            ]
-            if deps:
-                manifest = dict(job.manifest)
-                manifest["depends_on"] = {d.run_key: d.manifest["fingerprint"] for d in deps}
-                manifest["fingerprint"] = provenance.fingerprint(
-                    own=job.manifest["fingerprint"], depends_on=manifest["depends_on"]
+    bar = _Progress(len(todo), progress)
+    try:
+        _execute(plan, todo, workers, executor, bar, summary, force=force, wait_s=wait_s)
+    except KeyboardInterrupt:
+        log.error("interrupted: runs that did not end are published by no one; rerun to finish")
+        raise
+    finally:
+        bar.close()
+        done = {o.run_key for o in summary.outcomes}
+        for key in todo:
+            if key not in done:
+                summary.outcomes.append(
+                    Outcome(key, "failed", error={"summary": "not run: interrupted"})
                 )
-                job = replace(job, manifest=manifest, depends_on=tuple(d.run_key for d in deps))
-            cache[run.key] = job
-        return cache[run.key]
-
-    return [job_for(run) for run in runs]
-
-
-def _execute_in_order(todo: list[Job], workers: int, executor: Callable[[Job], Outcome]):
-    """Execute jobs in parallel; a job starts only after the jobs it depends on (if queued) ended."""
-    pending = {job.run_key: job for job in todo}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        running: dict[Any, Job] = {}
-        while pending or running:
-            busy = set(pending) | {job.run_key for job in running.values()}
-            ready = [k for k, job in pending.items() if not set(job.depends_on) & (busy - {k})]
-            for key in ready or (list(pending) if not running else []):  # never wait on nothing
-                job = pending.pop(key)
-                running[pool.submit(executor, job)] = job
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = running.pop(future)
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker itself died
-                    yield Outcome(
-                        job.run_key, "failed", error={"summary": f"worker crashed: {exc!r}"}
-                    )
+        try:
+            _write_index(p)
+        except Exception as exc:  # noqa: BLE001 - the summary is still printed
+            log.error("reports/index.html not written: %s", ex.describe_error(exc))
+        _print_summary(summary, p)
+    return summary
 
 
 def _write_index(p: Paths) -> None:
@@ -266,20 +948,7 @@ def _write_index(p: Paths) -> None:
     write_index(p)
 
 
-def _progress_line(done: int, total: int, outcome: Outcome) -> str:
-    width = len(str(total))
-    mark = {"ok": "ok    ", "failed": "FAILED", "skipped": "same  ", "locked": "busy  "}[
-        outcome.status
-    ]
-    line = f"[{done:>{width}}/{total}] {mark} {outcome.run_key}"
-    if outcome.duration_s:
-        line += f"  ({outcome.duration_s:.1f} s)"
-    if outcome.status == "locked":
-        line += "  (running in another process; left to it)"
-    return line
-
-
-def _print_summary(summary: Summary, p: Paths, out: TextIO) -> None:
+def _print_summary(summary: Summary, p: Paths) -> None:
     counts = ", ".join(
         f"{summary.count(s)} {word}"
         for s, word in (
@@ -287,36 +956,53 @@ def _print_summary(summary: Summary, p: Paths, out: TextIO) -> None:
             ("failed", "failed"),
             ("skipped", "up to date"),
             ("locked", "running elsewhere"),
+            ("deferred", "deferred to the next call"),
         )
         if summary.count(s)
     )
-    print(f"Done: {counts}.", file=out)
+    log.info("Done: %s.", counts)
     for outcome in summary.failed:
         summary_line = (outcome.error or {}).get("summary", "unknown error")
         where = (
-            f" — executed copy: {outcome.output_dir / 'failed.ipynb'}" if outcome.output_dir else ""
+            f" — executed copy: {outcome.output_dir / 'failed.ipynb'}"
+            if outcome.output_dir and (outcome.output_dir / "failed.ipynb").exists()
+            else ""
         )
-        print(f"FAILED {outcome.run_key}: {summary_line}{where}", file=out)
-    print(f"Report index: {p.reports / 'index.html'}", file=out)
+        log.error("FAILED %s: %s%s", outcome.run_key, summary_line, where)
+    for outcome in summary.outcomes:
+        if outcome.status == "deferred":
+            log.warning("DEFERRED %s: %s", outcome.run_key, (outcome.error or {}).get("summary"))
+        if outcome.status == "ok" and outcome.manifest.get("overrides"):
+            log.info("ad hoc %s: %s", outcome.run_key, outcome.output_dir / "report.html")
+    log.info("Report index: %s", p.reports / "index.html")
 
 
 def dry_run(
     *,
     root: Paths | None = None,
     due: bool = False,
+    only: Sequence[str] | None = None,
+    period: Sequence[str] | None = None,
     today: date | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
-    """Print the plan with each run's state, without running anything."""
+    """Print the plan with each run's state (the same decision as ``run``), running nothing."""
     p = root or paths()
-    env = environment(p)
-    for run in load_plan(root=p, today=today, due_only=due):
-        job = prepare(run, p, env=env)
-        state = (
-            "up to date" if is_current(p, job.run_key, job.manifest["fingerprint"]) else "to run"
-        )
-        print(
-            f"{run.key:<45} {state:<10} {json.dumps(dict(run.matrix)) if run.matrix else ''}",
-            file=out,
-        )
+    out = out or sys.stdout
+    all_runs = load_plan(root=p, today=today, due_only=due)
+    runs = sorted(select(all_runs, only, period), key=lambda r: r.order)
+    plan = _build(runs, all_runs, p, None)
+    states = assess(plan)
+    by_key = {r.key: r for r in runs}
+    for key in plan.selected:
+        state = states[key]
+        if ex.pending_commits(p, key):
+            state = "to run (publication interrupted; repaired by the next run)"
+        matrix = by_key[key].matrix
+        print(f"{key:<45} {state:<24} {dict(matrix) if matrix else ''}".rstrip(), file=out)
+    counts = {s: sum(v == s for v in states.values()) for s in set(states.values())}
+    print(
+        "; ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs in the plan",
+        file=out,
+    )
     return 0

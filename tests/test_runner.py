@@ -80,7 +80,7 @@ def test_nothing_changed_means_nothing_runs_and_nothing_is_written(probe_workspa
     }
     summary, out = run(ws, executor=never)
     assert summary.count("skipped") == 3 and summary.exit_code == 0
-    assert out.startswith("Nothing to do: 3 runs are up to date.")
+    assert "INFO    Nothing to do: 3 runs are up to date." in out
     after = {
         p: p.stat().st_mtime_ns
         for p in ws.reports.rglob("*")
@@ -184,11 +184,12 @@ def test_killed_run_leaves_no_half_written_file(probe_workspace):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    staging = ws.state / "staging"
+    staging = ws.staging
+    assert ws.reports not in staging.parents, "staging lives outside the published tree"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(staging.glob("*/notebook.ipynb")):
+    while time.monotonic() < deadline and not any(staging.glob("*/figures.json")):
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     for path in ws.reports.rglob("*"):
@@ -199,9 +200,16 @@ def test_killed_run_leaves_no_half_written_file(probe_workspace):
             assert path.read_text().rstrip().endswith("</html>"), path
         if path.suffix in (".json", ".ipynb"):
             json.loads(path.read_text())
-    # and the next run completes the plan
-    summary, _ = run(ws)
-    assert summary.exit_code == 0
+    left = [f for f in staging.glob("*/figures.json")]
+    assert left, "the kill came while a run was staged"
+    assert json.loads(left[0].read_text()), "staging holds the unprotected figures"
+    assert not any(p.name == "figures.json" for p in ws.reports.rglob("*"))
+    # and the next run removes the staging of the killed runs and completes the plan
+    summary, out = run(ws)
+    assert summary.exit_code == 0, out
+    assert "staging of an interrupted run removed" in out
+    assert not any(staging.iterdir())
+    assert not history.staged_runs(db=ws.history)
     assert len([p for p in published(ws) if p.endswith("report.html")]) == 3
 
 
