@@ -392,10 +392,12 @@ def _cohorts(data: pd.DataFrame, unit: str, cohort: str, periods: np.ndarray) ->
 
 
 def _cell_dummies(g: pd.Series, t: pd.Series, cells: list[tuple[float, float]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {f"c{i}": ((g == cg) & (t == ct)).astype(float) for i, (cg, ct) in enumerate(cells)},
-        index=g.index,
-    )
+    # every row falls in at most one cell: fill one dense block instead of one column each
+    position = pd.MultiIndex.from_tuples(cells).get_indexer(pd.MultiIndex.from_arrays([g, t]))
+    block = np.zeros((len(g), len(cells)))
+    rows = np.flatnonzero(position >= 0)
+    block[rows, position[rows]] = 1.0
+    return pd.DataFrame(block, index=g.index, columns=[f"c{i}" for i in range(len(cells))])
 
 
 def _aggregate(
@@ -413,11 +415,15 @@ def _fit_cells(y: pd.Series, exog: pd.DataFrame, units, times, clusters):
 
     Returns the fit, its coefficients and covariance (labelled by the columns of ``exog``).
     """
-    frame = exog.reset_index(drop=True).astype(float)
-    frame["y"] = y.to_numpy(dtype=float)
-    frame["fe_unit"] = _codes(units)
-    frame["fe_time"] = _codes(times)
-    frame["cl"] = _codes(clusters)
+    ids = pd.DataFrame({"fe_unit": _codes(units), "fe_time": _codes(times), "cl": _codes(clusters)})
+    frame = pd.concat(
+        [
+            pd.DataFrame(exog.to_numpy(dtype=float), columns=exog.columns),
+            pd.DataFrame({"y": y.to_numpy(dtype=float)}),
+            ids,
+        ],
+        axis=1,
+    )
     fit = fit_feols(
         frame, list(exog.columns), ["fe_unit", "fe_time"], cov_type="clustered", cluster="cl"
     )
@@ -612,13 +618,16 @@ def event_study(
     cells = post_cells + pre_cells
     exog = _cell_dummies(g, t, cells)
     cell_names = list(exog.columns)
+    slopes: dict[str, pd.Series] = {}
     for i, c in enumerate(covs):
         x = data[c].astype(float)
         for p in periods[1:]:
-            exog[f"x{i}_t{p}"] = x * (t == p)
+            slopes[f"x{i}_t{p}"] = x * (t == p)
         for name in cell_names:
             in_cell = exog[name] == 1
-            exog[f"{name}_x{i}"] = (x - x[in_cell].mean()) * exog[name]
+            slopes[f"{name}_x{i}"] = (x - x[in_cell].mean()) * exog[name]
+    if slopes:
+        exog = pd.concat([exog, pd.DataFrame(slopes, index=exog.index)], axis=1)
     clusters = pd.Series(np.asarray(data[cluster_col]), index=data.index)
     y = data[outcome].astype(float)
     result, params, cov = _fit_cells(y, exog, data[unit], data[time], clusters)
