@@ -56,7 +56,8 @@ def test_plotly_js_is_embedded_exactly_once(labour_report):
     ]
     assert len(big_scripts) == 1
     assert html.count('class="plotly-graph-div"') >= 4
-    assert page.stat().st_size < 6_000_000
+    assert page.stat().st_size < 2_000_000, "the basic bundle, not the full plotly.js"
+    assert "plotly.js (basic - minified) v" in html
 
 
 def test_report_is_german_with_parameters_toc_and_provenance(labour_report):
