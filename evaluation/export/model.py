@@ -220,6 +220,9 @@ def _walk(node: Tag, blocks: list[Any]) -> None:
                 blocks.append(Heading(HEADINGS[name], text))
         elif name == "table":
             table = read_table(child)
+            if not table.caption:  # an untitled table is named by its section
+                heading = next((b for b in reversed(blocks) if isinstance(b, Heading)), None)
+                table.caption = heading.text if heading else ""
             if "parameters" in classes:
                 table.kind = "parameters"
             blocks.append(table)
