@@ -193,3 +193,55 @@ def test_the_example_mapping_in_the_repository_is_valid_and_documents_every_key(
     for key in ("table:", "header_row:", "columns:", "text_columns:", "values:", "date_formats:",
                 "skip_where:", "sheet:", "ignore"):  # fmt: skip
         assert key in text, key
+
+
+def test_sheet_entries_choose_the_table_and_leave_sheets_out(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Gruppen 2024"
+    ws.append(
+        [
+            "Zyklus",
+            "Name der Gruppe",
+            "Quartier",
+            "erster Termin",
+            "letzter Termin",
+            "Termine",
+            "Los",
+        ]
+    )
+    ws.append(["EG2024-11", "Elterncafé Ehrenfeld", "401", "01.02.2024", "30.06.2024", 10, "nein"])
+    notes = wb.create_sheet("Notizen")
+    notes.append(["Frau Iwanowa anrufen"])
+    wb.save(tmp_path / "Elternarbeit_2024.xlsx")
+    mapping = tmp_path / "m.yml"
+    mapping.write_text(
+        'sources:\n  - file: "Elternarbeit_*.xlsx"\n    sheet: "Gruppen*"\n    table: parent_groups\n'
+        '    columns: {Zyklus: cycle_id, "Name der Gruppe": group_name, Quartier: stadtteil,\n'
+        '              "erster Termin": start_date, "letzter Termin": end_date, Termine: sessions_planned, Los: waitlist_design}\n'
+        "    text_columns: [group_name]\n"
+        '  - file: "Elternarbeit_*.xlsx"\n    sheet: Notizen\n    ignore: true\n',
+        encoding="utf-8",
+    )
+    p, key = fresh_workspace(tmp_path)
+    result = ingest([tmp_path / "Elternarbeit_2024.xlsx"], root=p, key_file=key, mapping=mapping)
+    assert result.tables["parent_groups"]["cycle_id"].tolist() == ["EG2024-11"]
+    assert any("Notizen" in w and "ausgelassen" in w for w in result.warnings)
+    assert leaked(p, ["Iwanowa"]) == []
+    draft = yaml.safe_load(suggest_mapping(tmp_path / "Elternarbeit_2024.xlsx"))
+    assert [s.get("sheet") for s in draft["sources"]] == ["Gruppen 2024", "Notizen"]
+    assert draft["sources"][0]["table"] == "parent_groups"
+
+
+def test_errors_in_english_with_language_en(tmp_path, monkeypatch, capsys):
+    p, key = fresh_workspace(tmp_path)
+    monkeypatch.setenv("EVALUATION_HOME", str(p.root))
+    monkeypatch.setenv("EVALUATION_KEY_FILE", str(key))
+    empty = tmp_path / "leer.csv"
+    empty.write_bytes(b"")
+    assert cli.main([str(empty), "--language", "en"]) == 2
+    assert "leer.csv: file is empty" in capsys.readouterr().err
+    assert cli.main([str(empty)]) == 2
+    assert "leer.csv: Datei ist leer" in capsys.readouterr().err
