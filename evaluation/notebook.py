@@ -191,7 +191,17 @@ class Context:
                 units=units,
             )
 
-        table = self._release(caption, build, cells)
+        def reveal(table: DisclosedTable, keys: set[tuple[str, ...]]) -> DisclosedTable:
+            if not keys:
+                return table
+            true = grid.loc[table.values.index, table.values.columns]
+            where = force_frame(long_grid(true, total), ["row", "column"], keys)["n"]
+            where = pd.DataFrame(
+                where.to_numpy().reshape(true.shape), index=true.index, columns=true.columns
+            )
+            return _show_cells(table, true, where)
+
+        table = self._release(caption, build, cells, reveal)
         self.show(table)
         return table
 
@@ -251,7 +261,13 @@ class Context:
                 units=units,
             )
 
-        table = self._release(caption, build, cells)
+        def reveal(table: DisclosedTable, which: set[tuple[str, ...]]) -> DisclosedTable:
+            if not which:
+                return table
+            where = force_frame(frame, _key_columns(table), which)
+            return _show_cells(table, frame, where)
+
+        table = self._release(caption, build, cells, reveal)
         self.show(table.drop(list(hide)) if hide else table)
         return table
 
@@ -260,28 +276,30 @@ class Context:
         key = self.publisher.run_key if self.publisher else None
         return f"{key}: {caption}" if key else caption
 
-    def _release(self, caption: str, build: Any, cells: Any) -> DisclosedTable:
+    def _release(self, caption: str, build: Any, cells: Any, reveal: Any) -> DisclosedTable:
         """Per-table protection and the release audit, repeated until both pass."""
         publisher = self.publisher
         name = self.table_id(caption)
         extra: set[tuple[str, ...]] = set(publisher.remembered(name)) if publisher else set()
+        shown: set[tuple[str, ...]] = set()
         began, programmes = time.perf_counter(), 0
         for _ in range(50):
-            table = build(extra)
+            table = reveal(build(extra - shown), shown)
             if publisher is None:
                 return table
             found, weights = cells(name, table)
             added, result = publisher.release(found, weights)
             programmes += result.programmes
-            if not added:
-                more = _more_hidden(table, build, extra)
+            shown |= {c.key for c in result.revealed}
+            if not added and not result.revealed:
+                table = replace(table, release_mask=_release_mask(table, build, extra - shown))
                 publisher.note_table(
                     name,
-                    release_hidden=more,
+                    release_hidden=table.release_hidden,
                     seconds=time.perf_counter() - began,
                     programmes=programmes,
                 )
-                return replace(table, release_hidden=more)
+                return table
             extra |= {c.key for c in added}
         raise ReleaseError(f"Geheimhaltung: Tabelle {caption!r} ließ sich nicht schützen")
 
@@ -395,15 +413,40 @@ class Context:
         )
 
 
-def _more_hidden(table: DisclosedTable, build: Any, extra: set[tuple[str, ...]]) -> int:
-    """Count cells hidden only because of the release (not by the table's own protection)."""
+def _show_cells(table: DisclosedTable, true: pd.DataFrame, where: pd.DataFrame) -> DisclosedTable:
+    """The table with the count cells at ``where`` shown (recomputable from the release)."""
+    count = {
+        c for c, f in zip(table.values.columns, table.formats, strict=True) if f.kind == "count"
+    }
+    where = where.reindex(index=table.values.index, columns=table.values.columns).fillna(False)
+    where = (
+        where.astype(bool)
+        & table.mask
+        & pd.DataFrame(
+            {c: [c in count] * len(table.values) for c in table.values.columns},
+            index=table.values.index,
+        )
+    )
+    if not where.to_numpy().any():
+        return table
+    values = table.values.copy()
+    for column in table.values.columns:
+        rows = where[column].to_numpy()
+        if rows.any():
+            values.loc[rows, column] = true.loc[rows, column].round().astype("Int64").to_numpy()
+    return replace(
+        table, values=values, mask=table.mask & ~where, primary_mask=table.primary_mask & ~where
+    )
+
+
+def _release_mask(
+    table: DisclosedTable, build: Any, extra: set[tuple[str, ...]]
+) -> pd.DataFrame | None:
+    """Cells hidden only because of the release (not by the table's own protection)."""
     if not extra:
-        return 0
+        return None
     alone = build(set())
-    count = [f.kind == "count" for f in table.formats]
-    mine = table.mask.to_numpy(dtype=bool)[:, count]
-    base = alone.mask.to_numpy(dtype=bool)[:, count]
-    return int((mine & ~base).sum())
+    return table.mask & ~alone.mask.reindex_like(table.mask).fillna(False).astype(bool)
 
 
 def _key_columns(table: DisclosedTable) -> list[str]:

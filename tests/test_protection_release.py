@@ -188,7 +188,7 @@ def test_solver_bounds_agree_with_a_direct_linear_programme() -> None:
         high = -linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None)).fun
         if np.ceil(low - 1e-7) == np.floor(high + 1e-7) and table[u] > 0:
             pinned.add((str(u[0]), str(u[1])))
-    assert {f.cell.key for f in result.findings if f.kind == "cell"} == pinned
+    assert {f.cell.key for f in result.findings if f.kind in ("cell", "pinned")} == pinned
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,7 +252,6 @@ def test_discard_forgets_a_failed_run(root: Paths) -> None:
 def test_commit_refuses_a_release_that_does_not_pass(root: Paths) -> None:
     withdrawn, decided = people("w", 2), people("d", 30)
     p = publisher(root, "r1", "k1")
-    store._connect  # the store is created by the first release
     p.release([Cell("all", ("x",), 32, withdrawn | decided)], {})
     store.commit_run(run_key="k1", run_id="r1", root=root)
     # stage a leaking table behind the audit's back (as a crashed or foreign writer might)
@@ -265,3 +264,26 @@ def test_commit_refuses_a_release_that_does_not_pass(root: Paths) -> None:
 def test_store_is_owner_only(root: Paths) -> None:
     publisher(root, "r1", "k").release([Cell("t", ("x",), 30, people("x", 30))], {})
     assert store.store_path(root).stat().st_mode & 0o077 == 0
+
+
+def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
+    """Hiding a 9 that other tables pin down protects nothing: it is shown again."""
+    regulated, other = people("r", 9), people("o", 20)
+    earlier = [
+        Cell("decisions", ("regulated",), 9, regulated),
+        Cell("decisions", ("total",), 29, regulated | other, total=True),
+    ]
+    new = [
+        Cell("months", ("regulated",), 9, regulated, shown=False),
+        Cell("months", ("other",), 20, other, shown=False),
+        Cell("months", ("total",), 29, regulated | other, total=True),
+    ]
+    release = Release(earlier + new)
+    result = audit(release, threshold=5)
+    assert result.passed and {f.cell.key for f in result.pinned} == {("regulated",), ("other",)}
+    protected, added, final = protect(
+        release, threshold=5, open_for_change=lambda c: c.table == "months"
+    )
+    assert final.passed and not final.pinned and not added
+    assert {c.key for c in final.revealed} == {("regulated",), ("other",)}
+    assert all(c.shown for c in protected.cells)

@@ -171,8 +171,10 @@ class Publisher:
     def release(self, cells: list[Cell], weights: dict[str, int]) -> tuple[list[Cell], Audit]:
         """Audit new cells with everything published; stage them when they pass.
 
-        Returns the cells that must be hidden in addition (then nothing is staged: the caller
-        protects its table again and calls this once more). The audit and the staging are
+        Returns the cells that must be hidden in addition, and the audit, whose ``revealed``
+        lists hidden cells that the rest of the release pins down and that are not
+        sensitive: they are to be shown. When either is non-empty nothing is staged: the
+        caller protects its table again and calls this once more. The audit and the staging are
         one transaction, so that parallel runs see each other's tables.
 
         Raises
@@ -203,8 +205,9 @@ class Publisher:
                     threshold=self.threshold,
                     zero_is_safe=self.zero_is_safe,
                     open_for_change=lambda c: c.table in new_tables,
+                    max_rounds=1,  # the caller's per-table solver adds the complements
                 )
-                if added:
+                if added or result.revealed:
                     con.execute("ROLLBACK")
                     return added, result
                 if not result.passed:

@@ -111,8 +111,9 @@ class DisclosedTable:
     caption: str | None = None
     derived: bool = False
     na_rep: str = "–"
-    #: count cells hidden because of what other tables and reports publish (release audit)
-    release_hidden: int = 0
+    #: True where a cell is hidden only because of what other tables and reports publish
+    #: (the release audit); ``None`` when the table was protected on its own
+    release_mask: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         shape = self.values.shape
@@ -145,6 +146,14 @@ class DisclosedTable:
         language = language or self.language
         return f"{self.rule.footnote(language, derived=self.derived)} {self.reasons(language)}"
 
+    @property
+    def release_hidden(self) -> int:
+        """Count cells hidden only because of other published tables."""
+        if self.release_mask is None:
+            return 0
+        count = [f.kind == "count" for f in self.formats]
+        return int(self.release_mask.to_numpy(dtype=bool)[:, count].sum())
+
     def reasons(self, language: Language | None = None) -> str:
         """How many cells are hidden and why, in one sentence."""
         language = language or self.language
@@ -159,7 +168,7 @@ class DisclosedTable:
                 f"davon {primary} wegen kleiner Fallzahl und {secondary} zum Schutz vor Rückrechnung"
             )
             if self.release_hidden:
-                text += f" ({self.release_hidden} wegen anderer veröffentlichter Tabellen)"
+                text += f" ({self.release_hidden} davon wegen anderer veröffentlichter Tabellen)"
             return text + "."
         text = f"Hidden: {hidden} counts, {primary} small, {secondary} to prevent recalculation"
         if self.release_hidden:
@@ -215,5 +224,6 @@ class DisclosedTable:
             values=self.values.loc[:, keep],
             mask=self.mask.loc[:, keep],
             primary_mask=self.primary_mask.loc[:, keep],
+            release_mask=None if self.release_mask is None else self.release_mask.loc[:, keep],
             formats=tuple(f for f, k in zip(self.formats, keep, strict=True) if k),
         )

@@ -4,10 +4,10 @@ For a release (:class:`~evaluation.protection.model.Release`) the reader's knowl
 system ``A x = b, x >= 0`` over the atom sizes ``x`` (one equation per shown cell). The audit
 solves linear programmes with HiGHS (its Python interface `highspy`) to find, for
 
-* every hidden cell: the smallest and largest value it can have. A hidden cell whose value is
-  pinned down (interval narrower than one) is recovered; a hidden cell holding a sensitive
-  count (``0 < v < threshold``) must moreover admit a value of at least the threshold, or a
-  reader knows it is a small group;
+* every hidden cell: the smallest and largest value it can have. A hidden cell holding a
+  sensitive count (``0 < v < threshold``) must be neither pinned down nor bounded below the
+  threshold, or a reader knows it is a small group. A hidden cell that is not sensitive and is
+  pinned down is reported as ``pinned``: hiding it was useless, and :func:`protect` shows it;
 * every small atom (a group of ``0 < s < threshold`` units that the published cells
   distinguish, e.g. the difference of two shown counts, or a quarter against the year): the
   largest size it can have. If that is below the threshold, the reader has isolated a small
@@ -44,7 +44,7 @@ _EPS = 1e-7
 class Finding:
     """Something a reader can deduce that the rule forbids."""
 
-    kind: Literal["cell", "group"]
+    kind: Literal["cell", "group", "pinned"]
     #: the hidden cell (``kind="cell"``) or one shown cell that contains the group
     cell: Cell
     low: float
@@ -80,10 +80,19 @@ class Audit:
 
     findings: list[Finding] = field(default_factory=list)
     programmes: int = 0
+    #: hidden cells that are not sensitive but pinned by the rest of the release, and were
+    #: therefore shown (hiding them protected nothing)
+    revealed: list[Cell] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        """No sensitive cell and no small group can be narrowed below the threshold."""
+        return not [f for f in self.findings if f.kind != "pinned"]
+
+    @property
+    def pinned(self) -> list[Finding]:
+        """Hidden cells (not sensitive) a reader can recompute exactly."""
+        return [f for f in self.findings if f.kind == "pinned"]
 
 
 _BANNER_SHOWN = False
@@ -315,8 +324,10 @@ def audit(
         low = math.ceil(low_total - _EPS) if math.isfinite(low_total) else low_total
         high = math.floor(high_total + _EPS) if math.isfinite(high_total) else high_total
         sensitive = 0 < cell.value < threshold
-        if high - low < 1 or (sensitive and high < threshold):
+        if sensitive and (high - low < 1 or high < threshold):
             result.findings.append(Finding("cell", cell, low, high, cell.value))
+        elif high - low < 1:
+            result.findings.append(Finding("pinned", cell, low, high, cell.value))
     return result
 
 
@@ -334,14 +345,22 @@ def protect(
 ) -> tuple[Release, list[Cell], Audit]:
     """Hide further cells until the release passes the audit.
 
-    Only cells for which ``open_for_change`` is true (the tables about to be published) may be
-    hidden; what was published before stays as it is.
+    Each round audits the release and hides, for every finding, the cheapest shown cell of
+    the tables still open for change that bounds it (``open_for_change``); what was
+    published before stays as it is. Once the release passes, hidden cells of the open
+    tables that are not sensitive and that the rest of the release pins down are shown
+    again (hiding them protected nothing, and showing them adds nothing to what a reader
+    knows); they are listed in the audit's ``revealed``.
+
+    With ``max_rounds=1`` the caller takes the cells to hide, protects its tables again (the
+    per-table solver then adds the complements a single table needs) and calls again.
 
     Returns
     -------
     tuple
-        The protected release, the cells hidden in addition, and the final audit (whose
-        findings are empty unless nothing open for change could protect a finding).
+        The protected release, the cells hidden in addition, and the last audit (whose
+        findings are empty unless nothing open for change could protect a finding, or the
+        rounds ran out).
     """
     release = Release(list(release.cells), dict(release.weights))
     added: list[Cell] = []
@@ -351,14 +370,26 @@ def protect(
             release, threshold=threshold, zero_is_safe=zero_is_safe, focus=open_for_change
         )
         if audit_result.passed:
+            for finding in audit_result.pinned:
+                if open_for_change(finding.cell) and finding.cell not in added:
+                    j = release.cells.index(finding.cell)
+                    release.cells[j] = replace(finding.cell, shown=True)
+                    audit_result.revealed.append(finding.cell)
+            audit_result.findings = [f for f in audit_result.findings if f.kind != "pinned"]
             return release, added, audit_result
-        finding = audit_result.findings[0]
-        target = _complement(release, finding, open_for_change)
-        if target is None:
+        targets = []
+        for finding in audit_result.findings:
+            if finding.kind == "pinned":
+                continue
+            target = _complement(release, finding, open_for_change)
+            if target is not None and target not in targets:
+                targets.append(target)
+        if not targets:
             return release, added, audit_result
-        cell = release.cells[target]
-        release.cells[target] = replace(cell, shown=False)
-        added.append(cell)
+        for target in targets:
+            cell = release.cells[target]
+            release.cells[target] = replace(cell, shown=False)
+            added.append(cell)
     return release, added, audit_result
 
 
