@@ -184,10 +184,10 @@ def _hook(name: str):
     return getattr(release, name, None)
 
 
-def _discard_hook(run_key: str, run_id: str) -> None:
+def _discard_hook(run_key: str, run_id: str, root: Paths | None = None) -> None:
     discard = _hook("discard_run")
     if discard is not None:
-        discard(run_key=run_key, run_id=run_id)
+        discard(run_key=run_key, run_id=run_id, root=root)
 
 
 def execute(job: Job) -> Outcome:
@@ -235,7 +235,8 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
     manifest["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     start = time.perf_counter()
     env_before = {
-        k: os.environ.get(k) for k in (ENV_RUN_ID, ENV_RUN_DIR, ENV_REPORT_MODE, "EVALUATION_HOME")
+        k: os.environ.get(k)
+        for k in (ENV_RUN_ID, ENV_RUN_DIR, ENV_REPORT_MODE, "EVALUATION_HOME", "EVALUATION_RUN_KEY")
     }
     os.environ.update(
         {
@@ -243,6 +244,7 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
             ENV_RUN_DIR: str(staging),
             ENV_REPORT_MODE: "1",
             "EVALUATION_HOME": str(root.root),
+            "EVALUATION_RUN_KEY": job.run_key,  # the release audit names tables by run key
         }
     )
     error = None
@@ -369,7 +371,7 @@ def _commit(
     commit_hook = _hook("commit_run")
     if commit_hook is not None:
         try:
-            commit_hook(run_key=job.run_key, run_id=job.run_id, staging=staging)
+            commit_hook(run_key=job.run_key, run_id=job.run_id, staging=staging, root=root)
         except Exception as exc:
             if isinstance(getattr(exc, "message", None), str):
                 raise CommitRefused(exc.message) from exc
@@ -444,7 +446,7 @@ def _abandon(root: Paths, run_key: str, run_id: str, staging: Path) -> None:
         history.discard_staged(run_id, db=root.history)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        _discard_hook(run_key, run_id)
+        _discard_hook(run_key, run_id, root)
 
 
 def recover(root: Paths, run_key: str | None = None) -> list[str]:
