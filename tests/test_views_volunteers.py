@@ -13,6 +13,10 @@ from evaluation.disclosure import suppress_frame
 from evaluation.indicators import catalogue as cat
 from evaluation.notebook import Context
 from evaluation.plan import Period
+from evaluation.protection import published
+from evaluation.protection.model import Release
+from evaluation.protection.release import Publisher, frame_cells
+from evaluation.protection.solver import audit
 from evaluation.views import volunteers as views
 
 YEAR = Period(date(2024, 1, 1), date(2024, 12, 31), "2024")
@@ -367,11 +371,15 @@ def test_events_per_kind_are_not_suppressed(tables):
     assert figures.loc["sozialraum"].tolist() == [0, 0, 0]
     ctx = context(threshold=5)
     frame, options = views.events_table(figures, ctx)
-    table = protect(frame, options, ctx)
+    # activities: published as they are, outside the person counts of the release audit
+    assert "n" not in options and "counts" not in options
+    table = published(frame, rule=ctx.rule, caption="t", language="de", **options)
     assert table.n_suppressed == 0  # small event counts are shown: not about persons
     assert table.values["Veranstaltungsart"].tolist()[0] == (
         "Fortbildung für Migrantenselbstorganisationen"
     )
+    html = table.to_html()
+    assert ">1<" in html and ">3<" in html  # one IKO training with three attendances
 
 
 def test_event_years_of_the_cultural_centre(tables):
@@ -380,9 +388,10 @@ def test_event_years_of_the_cultural_centre(tables):
     assert years.loc[2023].tolist() == [1, 45, 0] and years.loc[2024].tolist() == [1, 60, 2]
     ctx = context()
     frame, options = views.event_years_table(years, ctx)
-    table = protect(frame, options, ctx)
+    table = published(frame, rule=ctx.rule, caption="t", language="de", **options)
     assert table.n_suppressed == 0
-    fig = views.event_years_chart(table, ctx, kind="kulturzentrum")
+    assert table.values["Veranstaltungen"].tolist() == [1, 1]  # one event a year: shown
+    fig = views.event_years_chart(frame, ctx, kind="kulturzentrum")
     assert list(fig.data[0].y) == [45, 60]
 
 
@@ -486,3 +495,128 @@ def test_demo_2024_retention_is_protected_and_drawn(demo_tables):
     assert total["Bindungsquote"] == pytest.approx(expected["value"])
     fig = views.retention_chart(table, ctx)
     assert fig.data[0].error_y.array is not None
+
+
+# ---- units for the release audit -------------------------------------------------------------
+
+
+def cells_of(name, frame, options, units, ctx):
+    """The release cells of a table as ``ctx.indicator_table`` builds them (raises when the
+    units do not reproduce the table)."""
+    shown = protect(frame, options, ctx)
+    formats = list(zip(shown.values.columns, shown.formats, strict=True))
+    within = options.get("complementary_within") or ()
+    cells, weights = frame_cells(
+        name,
+        frame,
+        shown.mask,
+        counts=[c for c, f in formats if f.kind == "count"],
+        keys=[c for c, f in formats if f.kind == "label"],
+        partitions=[within] if isinstance(within, str) else list(within),
+        total_label=ctx.t("total"),
+        units=units,
+    )
+    assert not weights
+    return cells
+
+
+def all_tables(t, ctx, period=YEAR, data_end=None):
+    """Every table of volunteers with its units, as the notebook builds them."""
+    data_end = data_end or period.end
+    people = {i: compute(t, i, "migration_history", period=period) for i in views.PEOPLE}
+    out = {"people": (*views.people_table(people, ctx), views.people_units(t, period, ctx))}
+    for by in ("migration_history", "qualified"):
+        result = compute(t, "vol_retained", by, period=period, data_end=data_end)
+        if views.cohort_size(result):
+            units = views.retention_units(t, period, data_end, ctx, by=by)
+            out[f"retention_{by}"] = (*views.retention_table(result, ctx, by=by), units)
+    active = compute(t, "vol_active", "assignment_type", period=period)
+    out["active"] = (
+        *views.active_by_type_table(active, ctx),
+        views.active_by_type_units(t, period, ctx),
+    )
+    yearly = views.yearly_counts(t, period.end)
+    out["yearly"] = (*views.yearly_table(yearly, ctx), views.yearly_units(yearly, t, ctx))
+    return out
+
+
+def test_units_reproduce_the_hand_made_tables(tables):
+    ctx = context(threshold=1)
+    built = all_tables(tables, ctx, data_end=date(2025, 1, 31))
+    assert set(built) == {
+        "people",
+        "retention_migration_history",
+        "retention_qualified",
+        "active",
+        "yearly",
+    }
+    for name, (frame, options, units) in built.items():
+        assert units["unit"].str.startswith("volunteer:").all(), name
+        cells = cells_of(name, frame, options, units, ctx)
+        assert all(c.value == len(c.units) for c in cells)
+    # V1 worked in two types: two rows there, and once in the overall row
+    active = built["active"][2]
+    assert (active["unit"] == "volunteer:V1").sum() == 3
+    # the yearly table's 2024 row and the people table's total count the same volunteers
+    cells = {name: cells_of(name, *built[name], ctx) for name in ("people", "yearly")}
+    total = {c.key[-1]: c.units for c in cells["people"] if c.key[0] == "Gesamt"}
+    year = {c.key[-1]: c.units for c in cells["yearly"] if c.key[0] == "2024"}
+    assert total == year
+
+
+def test_units_that_do_not_match_the_table_are_refused(tables):
+    ctx = context(threshold=1)
+    frame, options, units = all_tables(tables, ctx)["people"]
+    with pytest.raises(ValueError, match="do not describe"):
+        cells_of("people", frame, options, units.iloc[1:], ctx)
+    wrong = units.assign(**{"Einwanderungsgeschichte": "ohne Angabe"})
+    with pytest.raises(ValueError, match="do not describe"):
+        cells_of("people", frame, options, wrong, ctx)
+
+
+@pytest.mark.parametrize("year", [2019, 2022, 2024])
+def test_units_reproduce_the_demo_tables(demo_tables, year):
+    ctx = context(year=year)
+    period = ctx.period
+    built = all_tables(demo_tables, ctx, period=period, data_end=demo.as_of())
+    assert {"people", "active", "yearly"} <= set(built)
+    release = Release()
+    for name, (frame, options, units) in built.items():
+        release.add(cells_of(name, frame, options, units, ctx))
+    assert len(release.cells) > 15 and sum(c.value for c in release.cells) > 100
+
+
+def test_this_years_row_against_a_cut_period_isolates_a_small_group(tables):
+    """The yearly table up to 30 June 2024 and the people table of the full year: the
+    volunteers recruited in the second half (V8 alone) are a difference of two shown counts."""
+    ctx = context(threshold=2)
+    half = Period(date(2024, 1, 1), date(2024, 6, 30), "2024-H1")
+    people = {i: compute(tables, i, "migration_history") for i in views.PEOPLE}
+    frame, options = views.people_table(people, ctx)
+    yearly = views.yearly_counts(tables, half.end, first_year=2024)
+    y_frame, y_options = views.yearly_table(yearly, ctx)
+    release = Release()
+    release.add(cells_of("year", frame, options, views.people_units(tables, YEAR, ctx), ctx))
+    release.add(cells_of("half", y_frame, y_options, views.yearly_units(yearly, tables, ctx), ctx))
+    groups = [f for f in audit(release, threshold=2).findings if f.kind == "group"]
+    assert groups and all(f.true < 2 for f in groups)
+
+
+def test_the_notebook_context_audits_the_people_table_with_the_yearly_table(demo_tables, tmp_path):
+    """Through ``ctx.indicator_table`` with a release store: the yearly table's 2024 row counts
+    the same volunteers as the people table's total, so what one hides the other hides too."""
+    ctx = context(threshold=5)
+    ctx.publisher = Publisher(
+        run_id="r1", run_key="civic/test", threshold=5, path=tmp_path / "release.sqlite"
+    )
+    built = all_tables(demo_tables, ctx, data_end=demo.as_of())
+    shown = {}
+    for name in ("people", "yearly"):
+        frame, options, units = built[name]
+        shown[name] = ctx.indicator_table(frame, caption=name, units=units, **options)
+    total = shown["people"].mask[shown["people"].values["Einwanderungsgeschichte"] == "Gesamt"]
+    year = shown["yearly"].mask[shown["yearly"].values["Jahr"] == "2024"]
+    columns = [views.term(i, ctx) for i in views.PEOPLE]
+    assert total[columns].to_numpy().tolist() == year[columns].to_numpy().tolist()
+    values = shown["people"].values.set_index("Einwanderungsgeschichte").loc["Gesamt", columns]
+    assert values.notna().all()  # the year's totals are not small: shown in both

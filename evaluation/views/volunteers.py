@@ -17,8 +17,22 @@ Disclosure control
   volunteers (a person can work in several types), so the hidden column's total row is the
   sum over the types; it forms the equation that gives the hours secondary suppression, so a
   suppressed type's hours cannot be recomputed from the total.
-* Events are not about persons (``personal: false`` in the catalogue) and are shown without
-  suppression, as the catalogue records them.
+* Events, trainings and their head counts are activities (``unit_kind: activities`` in the
+  catalogue), not about persons: their tables are shown as they are
+  (``ctx.published_table``), as the catalogue records them, and take no part in the release
+  audit.
+
+Units for the release audit
+---------------------------
+The tables of volunteers carry their *units*: the ``*_units`` functions return one row per
+counted volunteer (``unit`` = ``"volunteer:<volunteer_id>"``, the volunteers' own pseudonym
+space), the table's key labels and one boolean per count column, passed as
+``ctx.indicator_table(frame, units=..., **options)``. They tie the counts of the people table,
+the retention tables, the active volunteers per assignment type and the yearly table to the
+same persons, so that the release audit sees differences between them (e.g. this year's row
+of the yearly table against the people table). The hours table is left without units: its
+hidden number of volunteers per type sums a person once per type in its total row, which no
+set of persons can reproduce; its cells are linked by the table's own sums.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from evaluation import labels, plots
 from evaluation.disclosure import DisclosedTable
 from evaluation.indicators import catalogue
 from evaluation.indicators.common import in_period
-from evaluation.indicators.volunteers import RETENTION_MONTHS
+from evaluation.indicators.volunteers import RETENTION_MONTHS, VOLUNTEER_COLUMNS
 from evaluation.plan import Period
 
 Pair = tuple[str, str]
@@ -43,6 +57,8 @@ TableSource = Mapping[str, pd.DataFrame] | Callable[[str], pd.DataFrame]
 
 #: Volunteer counts of the period, in the order of the reader table.
 PEOPLE: tuple[str, ...] = ("vol_recruited", "vol_trained", "vol_active")
+#: Prefix of the unit ids of volunteers in the release audit.
+VOLUNTEER = "volunteer:"
 
 #: Catalogue ids of each kind of event: (number of events, participants, partner organisations).
 EVENTS: dict[str, tuple[str, str, str]] = {
@@ -241,6 +257,42 @@ def people_table(
     return out.reset_index(drop=True), options
 
 
+def _unit_frame(indicator_id: str, tables: TableSource, period: Period, **kw: Any) -> pd.DataFrame:
+    entry = catalogue.load_catalogue().get(indicator_id)
+    return catalogue.unit_frame(entry, tables, period=period, **kw)
+
+
+def _volunteer_flags(tables: TableSource, period: Period, ctx: Any) -> pd.DataFrame:
+    """Volunteers counted in any of :data:`PEOPLE` in ``period``: one row each, a flag per id."""
+    frames = {i: _unit_frame(i, tables, period) for i in PEOPLE}
+    people = pd.concat(
+        [f[VOLUNTEER_COLUMNS] for f in frames.values()], ignore_index=True
+    ).drop_duplicates("volunteer_id")
+    for i, frame in frames.items():
+        people[term(i, ctx)] = people["volunteer_id"].isin(frame["volunteer_id"])
+    return people.reset_index(drop=True)
+
+
+def people_units(tables: TableSource, period: Period, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`people_table`: one row per volunteer counted in it.
+
+    ``unit`` (``"volunteer:<id>"``), the migration-history label as in the table, and per
+    column (recruited, trained, active) whether the volunteer counts there.
+    """
+    people = _volunteer_flags(tables, period, ctx)
+    codes = catalogue.group_codes(people["migration_history"])
+    key = term("migration_history", ctx)
+    out = pd.DataFrame(
+        {
+            "unit": VOLUNTEER + people["volunteer_id"].astype(str),
+            key: [_group_label(c, MIGRATION, ctx) for c in codes],
+        }
+    )
+    for i in PEOPLE:
+        out[term(i, ctx)] = people[term(i, ctx)].to_numpy()
+    return out
+
+
 def people_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
     """Grouped bars of the volunteer counts by migration history (protected values only)."""
     key = term("migration_history", ctx)
@@ -308,6 +360,31 @@ def retention_table(
         "hide": [low, high],
     }
     return out.reset_index(drop=True), options
+
+
+def retention_units(
+    tables: TableSource,
+    period: Period,
+    data_end: date,
+    ctx: Any,
+    *,
+    by: str = "migration_history",
+) -> pd.DataFrame:
+    """Units of :func:`retention_table`: the volunteers of the retention cohort.
+
+    ``unit``, the label of ``by`` as in the table, ``cohort`` (always true) and ``retained``
+    (still active after a year), under the table's column names.
+    """
+    cohort = _unit_frame("vol_retained", tables, period, data_end=data_end)
+    codes = catalogue.group_codes(cohort[by])
+    return pd.DataFrame(
+        {
+            "unit": (VOLUNTEER + cohort["volunteer_id"].astype(str)).to_numpy(),
+            term(by, ctx): [_group_label(c, BREAKDOWNS[by], ctx) for c in codes],
+            term("cohort", ctx): cohort["denominator"].astype(bool).to_numpy(),
+            term("retained", ctx): cohort["numerator"].astype(bool).to_numpy(),
+        }
+    )
 
 
 def retention_chart(shown: DisclosedTable, ctx: Any, *, by: str = "migration_history") -> go.Figure:
@@ -380,6 +457,30 @@ def active_by_type_table(result: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, 
         }
     )
     return out, {"n": persons}
+
+
+def active_by_type_units(tables: TableSource, period: Period, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`active_by_type_table`: a volunteer once per type worked in, and once
+    under the overall row (which is labelled, not a total)."""
+    active = _unit_frame("vol_active", tables, period)
+    key, persons = term("assignment_type", ctx), term("active_by_type", ctx)
+    codes = labels.ASSIGNMENT_TYPES
+    per_type = active[["volunteer_id", "assignment_type"]].drop_duplicates()
+    type_codes = catalogue.group_codes(per_type["assignment_type"])
+    overall = active["volunteer_id"].drop_duplicates()
+    return pd.DataFrame(
+        {
+            "unit": [
+                *(VOLUNTEER + per_type["volunteer_id"].astype(str)),
+                *(VOLUNTEER + overall.astype(str)),
+            ],
+            key: [
+                *(_group_label(c, codes, ctx) for c in type_codes),
+                *[term("all_types", ctx)] * len(overall),
+            ],
+            persons: True,
+        }
+    )
 
 
 def assignments_in_period(assignments: pd.DataFrame, period: Period) -> pd.Series:
@@ -505,6 +606,26 @@ def yearly_table(counts: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str
     return out, {"n": names[0], "counts": names[1:]}
 
 
+def yearly_units(counts: pd.DataFrame, tables: TableSource, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`yearly_table`: per year of ``counts`` (:func:`yearly_counts`) the
+    volunteers counted in it, with the year's label as in the table."""
+    until = counts.attrs.get("until")
+    year_col = ctx.t("year")
+    parts = []
+    for year, label in zip(counts.index, _year_labels(counts, ctx), strict=True):
+        end = until if until is not None else date(int(year), 12, 31)
+        people = _volunteer_flags(tables, _year(int(year), end), ctx)
+        frame = pd.DataFrame(
+            {"unit": (VOLUNTEER + people["volunteer_id"].astype(str)).to_numpy(), year_col: label}
+        )
+        for i in PEOPLE:
+            frame[term(i, ctx)] = people[term(i, ctx)].to_numpy()
+        parts.append(frame)
+    columns = ["unit", year_col, *(term(i, ctx) for i in PEOPLE)]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
 def yearly_chart(shown: DisclosedTable, ctx: Any) -> go.Figure:
     """Lines of volunteers recruited, trained and active per year (protected values only)."""
     year, measure = ctx.t("year"), term("measure", ctx)
@@ -571,8 +692,9 @@ def event_years(
 def events_table(figures: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Events per kind (:func:`event_figures`) for readers, and display options.
 
-    Events are not about persons (catalogue ``personal: false``): no value is suppressed
-    (threshold 1), as in the results history.
+    Events, trainings and head counts are activities (catalogue ``unit_kind: activities``),
+    not about persons: shown as they are with ``ctx.published_table(frame, **options)``, as
+    the results history records them.
     """
     names = [term(k, ctx) for k in EVENT_MEASURES]
     out = figures[list(EVENT_MEASURES)].set_axis(names, axis=1)
@@ -581,23 +703,30 @@ def events_table(figures: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[st
         term("event_kind", ctx),
         [labels.label(k, labels.EVENT_KINDS, ctx.language) for k in figures.index],
     )
-    return out.reset_index(drop=True), {"n": names[0], "counts": names[1:], "threshold": 1}
+    return out.reset_index(drop=True), {"decimals": 0}
 
 
 def event_years_table(years: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Events of one kind per year (:func:`event_years`) for readers, and display options."""
+    """Events of one kind per year (:func:`event_years`) for readers, and display options.
+
+    Activities: shown as they are with ``ctx.published_table(frame, **options)``.
+    """
     names = [term(k, ctx) for k in EVENT_MEASURES]
     out = years[list(EVENT_MEASURES)].set_axis(names, axis=1).reset_index(drop=True)
     out.insert(0, ctx.t("year"), _year_labels(years, ctx))
-    return out, {"n": names[0], "counts": names[1:], "threshold": 1}
+    return out, {"decimals": 0}
 
 
-def event_years_chart(shown: DisclosedTable, ctx: Any, *, kind: str) -> go.Figure:
-    """Bars of the attendances per year for one kind of event (head counts)."""
+def event_years_chart(frame: pd.DataFrame | DisclosedTable, ctx: Any, *, kind: str) -> go.Figure:
+    """Bars of the attendances per year for one kind of event (head counts).
+
+    ``frame``: the reader table of :func:`event_years_table` (activities, shown as they are).
+    """
     year, participants = ctx.t("year"), term("participants", ctx)
     name = labels.label(kind, labels.EVENT_KINDS, ctx.language)
+    values = frame.values if isinstance(frame, DisclosedTable) else frame
     fig = plots.bar(
-        shown.values,
+        values,
         x=year,
         y=participants,
         title=(
