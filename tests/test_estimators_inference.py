@@ -286,3 +286,13 @@ def test_difference_of_means_is_welch(sleep):
     assert not row["more_than_chance"]
     with pytest.raises(ValueError, match="at least 2"):
         est.difference_of_means([1.0], b)
+
+
+def test_new_results_render_german_labels(sleep):
+    res = est.difference_of_proportions(40, 100, 30, 100, labels="de")
+    html = res._repr_html_()
+    assert "Mehr als Zufall" in html and "95%-KI unten" in html
+    welch = est.difference_in_means(
+        sleep, outcome="extra", treatment="drug2", cov_type="welch", labels="de"
+    )
+    assert "Freiheitsgrade" in welch._repr_html_()

@@ -31,6 +31,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "p_value": ("p-value", "p-Wert"),
     "n": ("N", "N"),
     "notes": ("Notes", "Hinweise"),
+    "df": ("Degrees of freedom", "Freiheitsgrade"),
+    "more_than_chance": ("More than chance", "Mehr als Zufall"),
+    "t_stat": ("t statistic", "t-Wert"),
+    "p_value_cluster_t": ("p-value (cluster t)", "p-Wert (Cluster-t)"),
+    "clusters": ("Clusters", "Cluster"),
+    "reps": ("Replications", "Wiederholungen"),
+    "weights": ("Weights", "Gewichte"),
+    "response_treated": ("Response, intervention", "Rücklauf, Teilnahme"),
+    "response_control": ("Response, comparison", "Rücklauf, Vergleichsgruppe"),
+    "trimmed": ("Trimmed share", "Gekürzter Anteil"),
 }
 
 
