@@ -9,7 +9,12 @@ Measures, in a temporary workspace with the demo data:
 4. the yearly plan (every notebook for one year) in a fresh workspace, cold and warm;
 5. the annual report over a five-year history: its run time and size.
 
-Usage: ``python benchmarks/bench_report.py [--jobs N]`` (``make bench``).
+``--engine`` measures instead what the unattended engine options save per run: papermill
+with its defaults (notebook saved after every cell, kernel shut down gracefully) against the
+runner's options (saved once at the end, kernel killed at once), alternating, on the
+labour-market notebook for 2024 and on a one-cell notebook (the fixed cost of a run).
+
+Usage: ``python benchmarks/bench_report.py [--jobs N] [--engine [--repeats N]]`` (``make bench``).
 """
 
 from __future__ import annotations
@@ -33,10 +38,73 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def engine_options(repeats: int) -> int:
+    """Per-run time of papermill's defaults against the runner's unattended options."""
+    import statistics
+
+    import nbformat
+    import papermill as pm
+
+    from evaluation.data import ensure_demo
+    from evaluation.paths import paths
+
+    settings = {
+        "papermill defaults (save every cell, graceful shutdown)": {},
+        "runner (save at the end, immediate shutdown)": {
+            "request_save_on_cell_execute": False,
+            "shutdown_kernel": "immediate",
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        home = Path(tmp)
+        ensure_demo(root=paths(home))
+        os.environ["EVALUATION_HOME"] = str(home)
+        tiny = home / "tiny.ipynb"
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, tiny)
+        cases = {
+            "one-cell notebook": (tiny, {}),
+            "labour_market 2024": (
+                REPO / "notebooks" / "labour_market.ipynb",
+                {"period_start": "2024-01-01", "period_end": "2024-12-31"},
+            ),
+        }
+        print("| notebook | engine options | median per run | runs |")
+        print("| --- | --- | --- | --- |")
+        for case, (notebook, params) in cases.items():
+            times: dict[str, list[float]] = {name: [] for name in settings}
+            for _ in range(repeats):
+                for name, options in settings.items():
+                    start = time.perf_counter()
+                    pm.execute_notebook(
+                        str(notebook),
+                        str(home / "out.ipynb"),
+                        parameters=params,
+                        kernel_name="python3",
+                        cwd=str(notebook.parent),
+                        progress_bar=False,
+                        **options,
+                    )
+                    times[name].append(time.perf_counter() - start)
+            for name, values in times.items():
+                print(f"| {case} | {name} | {statistics.median(values):.2f} s | {len(values)} |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--engine", action="store_true", help="measure the engine options only")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per setting with --engine")
     args = parser.parse_args()
+    if args.engine:
+        return engine_options(args.repeats)
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         home = Path(tmp)
         shutil.copytree(
