@@ -129,6 +129,14 @@ def test_itt_imputes_every_assigned_person_reproducibly(anorexia):
     assert t.loc["Treat: FT", "ci_low"] < 4.5631 < t.loc["Treat: FT", "ci_high"]
 
 
+def test_itt_refuses_an_arm_without_observed_follow_ups(anorexia):
+    data = anorexia.assign(Postwt=anorexia["Postwt"].where(anorexia["Treat"] != "FT"))
+    with pytest.raises(ValueError, match="'Treat: FT' has fewer than 2"):
+        est.itt_multiple_imputation(
+            data, outcome="Postwt", baseline="Prewt", treatment="Treat", control="CBT"
+        )
+
+
 def test_itt_needs_the_arm_of_everyone(anorexia):
     data = anorexia.copy()
     data.loc[data.index[4], "Treat"] = None

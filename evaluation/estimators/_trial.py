@@ -304,8 +304,14 @@ def itt_multiple_imputation(
         strata=strata,
         covariates=covs,
     )
-    if frame[["y"]].notna().sum().iloc[0] < 3:
-        raise ValueError(f"column {outcome!r} has fewer than 3 observed values")
+    observed = frame["y"].notna()
+    for term, col in {"control": None, **arm_cols}.items():
+        in_arm = frame[col] == 1 if col else frame[list(arm_cols.values())].sum(axis=1) == 0
+        if (observed & in_arm).sum() < 2:
+            raise ValueError(
+                f"arm {term!r} has fewer than 2 observed values of {outcome!r}: "
+                "nothing to impute from"
+            )
     frame = frame.reset_index(drop=True)
     fit_kwds: dict = {"cov_type": "HC1"}
     if cluster:
