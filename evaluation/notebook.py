@@ -38,6 +38,7 @@ from evaluation.protection import (
     suppress_frame,
     suppress_table,
 )
+from evaluation.protection.model import Cell
 from evaluation.protection.release import (
     ENV_RUN_KEY,
     Publisher,
@@ -396,10 +397,55 @@ class Context:
             )
 
     def record_indicator(self, indicator_id: str, *, group_by: str | None = None) -> pd.DataFrame:
-        """Compute a catalogued indicator for this period, record it, and return it."""
+        """Compute a catalogued indicator for this period, record it, and return it.
+
+        The whole-population figure is what the annual report publishes later; its counts
+        (n, and the numerator of a share) join this run's release tied to their units, so
+        the release audit protects it together with the run's tables. A figure the audit
+        must hide is recorded as suppressed.
+        """
         from evaluation.indicators import catalogue
 
-        return catalogue.record_indicator(self, indicator_id, group_by=group_by)
+        result = catalogue.record_indicator(self, indicator_id, group_by=group_by)
+        self._release_figure(indicator_id)
+        return result
+
+    def _release_figure(self, indicator_id: str) -> None:
+        from evaluation.indicators import catalogue
+
+        entry = catalogue.load_catalogue().get(indicator_id)
+        if self.publisher is None or not entry.sensitive or entry.compute is None:
+            return
+        figure = next(
+            (
+                f
+                for f in reversed(self.figures)
+                if f["indicator_id"] == indicator_id and not f["group_var"]
+            ),
+            None,
+        )
+        if figure is None or figure["suppressed"]:
+            return
+        units = catalogue.unit_frame(entry, self.table, period=self.period, data_end=self.data_end)
+        ids = figure_unit_ids(units)
+        if ids is None:
+            return
+        table = self.table_id(f"Kennzahl {indicator_id}")
+        cells = [Cell(table, ("n",), int(len(ids)), frozenset(ids))]
+        if "numerator" in units.columns:
+            hit = units["numerator"].fillna(0).astype(bool).to_numpy()
+            cells.append(Cell(table, ("numerator",), int(hit.sum()), frozenset(ids[hit])))
+        if figure["n"] is not None and int(figure["n"]) != cells[0].value:
+            return  # n counts something else than the rows (e.g. distinct persons)
+        for _ in range(10):
+            added, result = self.publisher.release(cells, {})
+            hidden = {c.key for c in added}
+            if not hidden and not result.revealed:
+                break
+            cells = [replace(c, shown=False) for c in cells]  # the figure goes as a whole
+        if any(not c.shown for c in cells):
+            figure.update(value=None, n=None, ci_low=None, ci_high=None, suppressed=True)
+            self._flush()
 
     def recorded(self) -> pd.DataFrame:
         """The figures recorded so far in this run."""
@@ -411,6 +457,34 @@ class Context:
         data.atomic_write_text(
             self.run_dir / FIGURES_FILE, json.dumps(self.figures, ensure_ascii=False)
         )
+
+
+#: id columns of unit frames and the prefix of their unit ids in the release
+_ID_PREFIX = (
+    ("registration", ""),
+    ("case_id", "case:"),
+    ("enrolment_id", "enrolment:"),
+    ("volunteer_id", "volunteer:"),
+    ("person_id", "person:"),
+)
+
+
+def figure_unit_ids(units: pd.DataFrame) -> Any:
+    """Release unit ids of the rows of a catalogue unit frame (``None`` when unknown).
+
+    The id is the first id column that identifies the rows (a row per registration, case,
+    enrolment, volunteer or person), with the prefix the field tables use.
+    """
+    import numpy as np
+
+    for column, prefix in _ID_PREFIX:
+        if column in units.columns:
+            values = units[column].astype(str)
+            if "unit" in units.columns and not units["unit"].astype(str).equals(values):
+                continue
+            if values.is_unique:
+                return np.asarray(prefix + values)
+    return None
 
 
 def _show_cells(table: DisclosedTable, true: pd.DataFrame, where: pd.DataFrame) -> DisclosedTable:

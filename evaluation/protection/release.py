@@ -30,7 +30,7 @@ import pandas as pd
 from evaluation.paths import Paths, paths
 from evaluation.protection.model import Cell, Release, synthetic_cells, unit_cells
 from evaluation.protection.rule import DisclosureError
-from evaluation.protection.solver import Audit, audit, protect
+from evaluation.protection.solver import Audit, protect
 
 ENV_RUN_KEY = "EVALUATION_RUN_KEY"
 
@@ -300,10 +300,11 @@ def commit_run(
                 for r in con.execute("SELECT tab, cell_key FROM cells WHERE run_id = ?", (run_id,))
             }
             threshold = _threshold(con, run_id)
-            result = audit(
+            _, _, result = protect(
                 release,
                 threshold=threshold,
-                focus=lambda c: (c.table, c.key) in mine,
+                open_for_change=lambda c: (c.table, c.key) in mine,
+                max_rounds=1,
             )
             if not result.passed:
                 raise ReleaseError(result.findings[0].message())

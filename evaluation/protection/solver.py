@@ -83,6 +83,8 @@ class Audit:
     #: hidden cells that are not sensitive but pinned by the rest of the release, and were
     #: therefore shown (hiding them protected nothing)
     revealed: list[Cell] = field(default_factory=list)
+    #: findings no cell open for change bounds: left by earlier releases, not by these tables
+    earlier: list[Finding] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -378,13 +380,27 @@ def protect(
             audit_result.findings = [f for f in audit_result.findings if f.kind != "pinned"]
             return release, added, audit_result
         targets = []
+        unattributable = []
         for finding in audit_result.findings:
             if finding.kind == "pinned":
                 continue
             target = _complement(release, finding, open_for_change)
-            if target is not None and target not in targets:
+            if target is None:
+                unattributable.append(finding)
+            elif target not in targets:
                 targets.append(target)
         if not targets:
+            # what no open cell bounds was there before these tables (an earlier release):
+            # the open tables cannot change it, and it is reported, not blamed on them
+            audit_result.earlier = unattributable
+            audit_result.findings = [f for f in audit_result.findings if f not in unattributable]
+            if audit_result.passed:
+                continue_reveal = [f for f in audit_result.pinned if open_for_change(f.cell)]
+                for finding in continue_reveal:
+                    j = release.cells.index(finding.cell)
+                    release.cells[j] = replace(finding.cell, shown=True)
+                    audit_result.revealed.append(finding.cell)
+                audit_result.findings = [f for f in audit_result.findings if f.kind != "pinned"]
             return release, added, audit_result
         for target in targets:
             cell = release.cells[target]
