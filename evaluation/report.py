@@ -606,6 +606,15 @@ def _key_figures(root: Paths, manifest: Mapping[str, Any], language: str) -> lis
             )
         ]
         before = ""
+        trend = _sparkline(
+            [
+                (str(r["period"]), None if bool(r["suppressed"]) else r["value"])
+                for _, r in earlier.sort_values("period_start").tail(4).iterrows()
+            ]
+            + [(str(row["period"]), None if bool(row["suppressed"]) else row["value"])],
+            unit,
+            language,
+        )
         if not earlier.empty:
             prev = earlier.sort_values("period_start").iloc[-1]
             before = (
@@ -617,9 +626,35 @@ def _key_figures(root: Paths, manifest: Mapping[str, Any], language: str) -> lis
                 "label": label,
                 "value": _figure_text(row["value"], unit, bool(row["suppressed"]), language),
                 "before": before,
+                "trend": trend,
             }
         )
     return out
+
+
+def _sparkline(points: list[tuple[str, float | None]], unit: str, language: str) -> str:
+    """A small inline SVG trend of the last periods, with the values as its text alternative."""
+    values = [v for _, v in points if v is not None and v == v]
+    if len(points) < 2 or len(values) < 2:
+        return ""
+    width, height, pad = 72, 20, 2
+    top = max(values) or 1.0
+    step = (width - 2 * pad) / (len(points) - 1)
+    coords = [
+        (pad + i * step, height - pad - (v / top) * (height - 2 * pad) if top else height - pad)
+        for i, (_, v) in enumerate(points)
+        if v is not None and v == v
+    ]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    alt = ("Verlauf: " if language == "de" else "Trend: ") + ", ".join(
+        f"{p} {_figure_text(v, unit, v is None, language)}" for p, v in points
+    )
+    return (
+        f'<svg class="trend" role="img" aria-label="{html.escape(alt)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}"><title>{html.escape(alt)}</title>'
+        f'<polyline fill="none" stroke="#0072B2" stroke-width="1.6" points="{path}"/>'
+        f'<circle cx="{coords[-1][0]:.1f}" cy="{coords[-1][1]:.1f}" r="2.2" fill="#0072B2"/></svg>'
+    )
 
 
 def _format_links(entry: Mapping[str, Any], reports: Path) -> str:
@@ -642,6 +677,7 @@ a { color: #0b5a8c; }
 .card dl { display: grid; grid-template-columns: 1fr max-content; gap: .15rem .8rem; margin: .3rem 0 .6rem; }
 .card dt { font-size: .92rem; }
 .card dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
+.card dd svg.trend { vertical-align: middle; margin-right: .3rem; }
 .card dd span { display: block; font-weight: 400; font-size: .8rem; color: #52606d; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
 caption { text-align: left; font-weight: 600; font-size: 1.1rem; padding: .4rem 0; }
@@ -705,7 +741,7 @@ def index_html(root: Paths | None = None, *, language: Literal["de", "en"] = "de
         entry = latest_ok[plan][1]
         ok = entry["ok"]
         figures = "".join(
-            f"<dt>{html.escape(f['label'])}</dt><dd>{html.escape(f['value'])}"
+            f"<dt>{html.escape(f['label'])}</dt><dd>{f['trend']} {html.escape(f['value'])}"
             + (f"<span>{html.escape(f['before'])}</span>" if f["before"] else "")
             + "</dd>"
             for f in _key_figures(p, ok, language)
@@ -720,7 +756,7 @@ def index_html(root: Paths | None = None, *, language: Literal["de", "en"] = "de
             f"{html.escape(_cadence(p, ok, language))} · {text['time']}: "
             f"{html.escape(_when(ok.get('ended_at') or ok.get('started_at', ''), language))}</p>"
             + (f"<dl>{figures}</dl>" if figures else "")
-            + f"<p>{text['formats']}: {_format_links(entry, p.reports)}</p>"
+            + f"<p>{text['formats']}: {_format_links(entry, p.reports) or text['none']}</p>"
             "</li>"
         )
     sections = []
