@@ -35,16 +35,24 @@ def _field(paragraph: Any, instruction: str) -> None:
         run._r.append(el)
 
 
-def _row_flags(row: Any, *, header: bool) -> None:
+def _update_fields_on_open(word: Any) -> None:
+    """Ask Word to update fields (table of contents, page count) when it opens the file."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
+
+    update = OxmlElement("w:updateFields")
+    update.set(qn("w:val"), "true")
+    word.settings.element.append(update)
+
+
+def _row_flags(row: Any, *, header: bool) -> None:
+    from docx.oxml import OxmlElement
 
     tr_pr = row._tr.get_or_add_trPr()
     cant = OxmlElement("w:cantSplit")
     tr_pr.append(cant)
     if header:
         tr_pr.append(OxmlElement("w:tblHeader"))
-    _ = qn
 
 
 def _set_alt_text(inline_shape: Any, alt: str, title: str) -> None:
@@ -116,6 +124,12 @@ def write_docx(
         word.add_paragraph()
         word.add_paragraph("_" * 45)
         word.add_paragraph(str(line)).runs[0].font.size = Pt(9)
+    word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    # table of contents as a Word field; Word fills it when the file is opened
+    contents = word.add_paragraph()
+    contents.add_run("Inhalt" if de else "Contents").bold = True
+    _field(word.add_paragraph(), 'TOC \\o "1-3" \\h \\z \\u')
+    _update_fields_on_open(word)
     word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
     for block in doc.blocks:
