@@ -121,6 +121,20 @@ def test_a_stray_quote_in_a_large_file_does_not_swallow_the_rows_after_it(tmp_pa
     assert part.malformed["source_row"].tolist() == [12]
 
 
+def test_a_workbook_that_unpacks_to_gigabytes_is_refused_before_it_is_opened(tmp_path, monkeypatch):
+    import openpyxl
+
+    from evaluation.ingest import read
+
+    wb = openpyxl.Workbook()
+    wb.active.append(PARTICIPANT_HEADER)
+    wb.active.append(participant_row(1))
+    wb.save(tmp_path / "b.xlsx")
+    monkeypatch.setattr(read, "MAX_UNPACKED_BYTES", 1000)  # instead of writing a real zip bomb
+    with pytest.raises(IngestError, match="entpackt .* MB, mehr als"):
+        read_sources([tmp_path / "b.xlsx"])
+
+
 # --------------------------------------------------------------------------------------
 # Safe outputs
 # --------------------------------------------------------------------------------------

@@ -630,6 +630,7 @@ def _read_xlsx(
 ) -> tuple[list[RawPart], list[str]]:
     import openpyxl
 
+    _check_unpacked_size(source, data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for damaged files
@@ -680,6 +681,23 @@ def _read_xlsx(
             + say("Arbeitsmappe hat kein Blatt mit Daten", "workbook has no sheet with data")
         )
     return parts, warnings
+
+
+#: Largest unpacked size of a workbook (a zip bomb must not fill memory or take hours).
+MAX_UNPACKED_BYTES = 1 << 30
+
+
+def _check_unpacked_size(source: SourceFile, data: bytes) -> None:
+    import zipfile
+
+    try:
+        unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # openpyxl names the damage
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise IngestError(f"{source.name}: " + say(
+            f"Arbeitsmappe entpackt {unpacked / 2**20:,.0f} MB, mehr als {MAX_UNPACKED_BYTES / 2**20:,.0f} MB; als CSV exportieren",
+            f"workbook unpacks to {unpacked / 2**20:,.0f} MB, more than {MAX_UNPACKED_BYTES / 2**20:,.0f} MB; export it as CSV"))  # fmt: skip
 
 
 def _sheet_part(
