@@ -186,7 +186,7 @@ def test_identifying_and_unknown_columns_are_set_apart(tmp_path):
         "E-Mail",
     }
     assert part.dropped_unrecognised == ["Bemerkung"]
-    assert part.missing_optional == ["birth_year"]
+    assert part.missing_optional == []  # birth_year comes from the birth date
     assert not {"Vorname", "Telefon", "Bemerkung"} & set(part.frame.columns)
 
 

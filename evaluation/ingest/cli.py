@@ -89,7 +89,7 @@ def build_parser(prog: str = "python -m evaluation ingest") -> argparse.Argument
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help=say("mit --suggest-mapping: Entwurf in FILE schreiben statt ausgeben (wird nicht überschrieben)",
                                  "with --suggest-mapping: write the draft to FILE instead of printing it (never overwritten)"))  # fmt: skip
-    parser.add_argument("--key-file", type=Path, default=None,
+    parser.add_argument("--key-file", type=Path, default=None, metavar="FILE",
                         help=say(f"Pseudonymisierungsschlüssel (Vorgabe: ${KEY_ENV} oder ~/.config/evaluation/pseudonym.key)",
                                  f"pseudonymisation key (default: ${KEY_ENV} or ~/.config/evaluation/pseudonym.key)"))  # fmt: skip
     parser.add_argument("--new-key", action="store_true",

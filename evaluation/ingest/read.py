@@ -898,7 +898,9 @@ def _build_part(
     )
     part.identifying = identifying
     part.missing_optional = [
-        c.name for c in spec.columns if c.name not in columns and not c.required
+        c.name
+        for c in spec.columns
+        if c.name not in columns and not c.required and c.derive_from not in columns
     ]
     part.malformed = pd.DataFrame(
         {

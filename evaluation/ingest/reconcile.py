@@ -188,11 +188,11 @@ def free_text_verdict(
         return "looks_identifying", say("gleicht einer Kennung, einem Geburtsdatum oder Kontaktdaten des Imports",
                                         "equals an id, birth date or contact data of the ingest")  # fmt: skip
     if tokens(value) & ids.words:
-        return "contains_name", say("enthält einen Namen, der im Import als Name vorkommt",
-                                    "holds a name that occurs as a name in the ingest")  # fmt: skip
+        return "contains_name", say("steht im Import als Vor- oder Nachname",
+                                    "occurs in the ingest as a first or last name")  # fmt: skip
     if phrases is not None and phrases.search(folded):
-        return "looks_like_address", say("enthält eine Anschrift oder E-Mail-Adresse des Imports",
-                                         "holds a street or e-mail address of the ingest")  # fmt: skip
+        return "looks_like_address", say("Straße oder E-Mail-Adresse aus diesem Import",
+                                         "a street or e-mail address of this ingest")  # fmt: skip
     if table not in PUBLIC_TABLES:
         if _ADDRESS.search(value):
             return "looks_like_address", say(
