@@ -52,6 +52,12 @@ def test_sep_line_names_a_delimiter_the_header_would_not_suggest(tmp_path):
     assert sources[0].delimiter == "," and part.frame.loc[0, "hours"] == "2.5"
 
 
+def test_sep_line_may_name_any_delimiter(tmp_path):
+    text = "\ufeffsep=|\r\n" + "|".join(FOLLOWUP_HEADER) + "\r\nT1|K1|6|01.01.2024|svb|ja\r\n"
+    sources, [part], _ = _read(tmp_path, "f.csv", text.encode("utf-8"))
+    assert sources[0].delimiter == "|" and part.frame.loc[0, "status"] == "svb"
+
+
 def test_title_rows_above_a_workbook_header_are_skipped(tmp_path):
     import openpyxl
 

@@ -403,12 +403,10 @@ def locate_header(
             raise IngestError(f"{name}: " + say(f"Kopfzeile {rule.header_row} (header_row) nicht in der Datei",
                                                 f"header row {rule.header_row} (header_row) not in the file"))  # fmt: skip
         start, line = lines[index]
-        delimiter = max(
-            delimiters, key=lambda d: (score(line, d), line.count(d), -_DELIMITERS.index(d))
-        )
+        delimiter = max(delimiters, key=lambda d: (score(line, d), line.count(d), -_rank(d)))
         return delimiter, index + first, start
     for index, (start, line) in enumerate(lines):
-        best = max(delimiters, key=lambda d: (score(line, d), line.count(d), -_DELIMITERS.index(d)))
+        best = max(delimiters, key=lambda d: (score(line, d), line.count(d), -_rank(d)))
         if score(line, best) >= 2:
             return best, index + first, start
     index = next((i for i, (_, line) in enumerate(lines) if line.strip()), 0)
@@ -417,11 +415,16 @@ def locate_header(
     return delimiter, index + first, start
 
 
+def _rank(delimiter: str) -> int:
+    """Preference among delimiters (``;`` first); one named by ``sep=`` may be any other."""
+    return _DELIMITERS.index(delimiter) if delimiter in _DELIMITERS else len(_DELIMITERS)
+
+
 def _sniff_delimiter(text: str) -> str:
     """The separator that occurs most often in the header line (``;`` wins ties)."""
     first = text.lstrip("\r\n").split("\n", 1)[0]
     counts = {d: first.count(d) for d in _DELIMITERS}
-    return max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
+    return max(_DELIMITERS, key=lambda d: (counts[d], -_rank(d)))
 
 
 def _is_blank(fields: Sequence[str]) -> bool:
