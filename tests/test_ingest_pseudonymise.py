@@ -158,3 +158,27 @@ def test_fast_pseudonyms_equal_the_reference_hmac(size):
     p = Pseudonymiser(bytes(range(size)))
     ids = ["P00001", "123", "AB-12/3", "Ü"]
     assert p.pseudonymise(ids, "person") == [p.pseudonym(i, "person") for i in ids]
+
+
+def test_the_hmac_is_computed_once_per_distinct_normalised_id():
+    import pandas as pd
+
+    from evaluation import schemas
+    from evaluation.ingest.parse import parse_column
+
+    class Counting(Pseudonymiser):
+        def pseudonymise(self, values, namespace):
+            values = list(values)
+            calls.append(values)
+            return super().pseudonymise(values, namespace)
+
+    calls: list[list[str]] = []
+    col = schemas.TABLES["participants"].column("person_id")
+    values = pd.Series(
+        ["007", "7", " 7 ", "x y", "K1", "k1", "007"] * 1000, dtype="string[pyarrow]"
+    )
+    typed, issues = parse_column(values, col, "participants", "de", Counting(b"k" * 32))
+    assert calls == [["7", "K1"]]  # distinct normalised ids only, each once
+    assert typed.iloc[0] == typed.iloc[1] == typed.iloc[2] and typed.iloc[4] == typed.iloc[5]
+    assert set(issues["check"]) == {"invalid_id"} and len(issues) == 1000
+    assert typed.iloc[0] == Pseudonymiser(b"k" * 32).pseudonym("7", "person")

@@ -210,12 +210,15 @@ def _outcomes(
 def _id_outcomes(
     texts: list[str], col: schemas.Column, pseudonymiser: Pseudonymiser
 ) -> list[Outcome]:
+    """Pseudonyms of distinct raw ids: the HMAC is computed once per distinct normalised id
+    (``"007"`` and ``"7"`` are one id), not per row."""
     normalised = normalise_ids(texts)
-    distinct = list(dict.fromkeys(n for n in normalised if n is not None))  # "007" and "7"
-    pseudonym = dict(
-        zip(distinct, pseudonymiser.pseudonymise(distinct, col.pseudonym), strict=True)
+    codes, distinct = pd.factorize(np.array(normalised, dtype=object), use_na_sentinel=True)
+    pseudonyms = np.array(
+        pseudonymiser.pseudonymise(distinct.tolist(), col.pseudonym) + [None], dtype=object
     )
-    return [(None, "invalid_id") if n is None else (pseudonym[n], None) for n in normalised]
+    values = pseudonyms[codes].tolist()  # code -1 (invalid) takes the trailing None
+    return [(None, "invalid_id") if v is None else (v, None) for v in values]
 
 
 def parse_column(
@@ -242,7 +245,8 @@ def parse_column(
         Extra date formats (``strptime``) from the mapping.
     """
     codes, uniques = pd.factorize(values.fillna("") if values.hasnans else values, sort=False)
-    texts = [str(u).strip() for u in uniques]
+    raw = uniques.to_numpy(dtype=object) if hasattr(uniques, "to_numpy") else uniques
+    texts = [u.strip() if isinstance(u, str) else str(u).strip() for u in raw]
     if value_map:
         texts = [value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts]
     present = [i for i, t in enumerate(texts) if t]
