@@ -418,21 +418,22 @@ def _complement(
     units) and the shown cells that share a group with those (their siblings in a sum).
     Cheapest means: not a margin, then the smallest value.
     """
-    atoms = release.atoms()
     cells = release.cells
+    shown = np.array([c.shown for c in cells], dtype=bool)
+    _, matrix, group_of = _reader_atoms(release, shown)
     if finding.kind == "group" and finding.atom is not None:
-        target = np.array([finding.atom])
+        targets = [finding.atom]
     else:
-        j = cells.index(finding.cell)
-        target = atoms.matrix[j].indices
-    by_atom = atoms.matrix.tocsc()
-    holders = np.unique(by_atom[:, target].indices)
-    holders = [h for h in holders if cells[h].shown]
-    touched = np.unique(atoms.matrix[holders].indices) if holders else np.array([], dtype=int)
-    near = set(np.unique(by_atom[:, touched].indices).tolist()) if touched.size else set()
+        targets = sorted({group_of[u] for u in finding.cell.units if u in group_of})
+    if not targets:
+        return None
+    by_group = matrix.tocsc()
+    holders = np.unique(by_group[:, targets].indices)
+    touched = np.unique(matrix[holders].indices) if holders.size else np.array([], dtype=int)
+    near = set(np.unique(by_group[:, touched].indices).tolist()) if touched.size else set()
     candidates = [
         j
-        for j in sorted(near | set(holders))
+        for j in sorted(near | set(holders.tolist()))
         if cells[j].shown and cells[j].value > 0 and open_for_change(cells[j])
     ]
     if not candidates:
