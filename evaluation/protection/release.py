@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS tables (
     audit_seconds REAL NOT NULL,
     programmes INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     threshold INTEGER NOT NULL
@@ -105,27 +109,84 @@ def _key_text(key: tuple[str, ...]) -> str:
     return json.dumps(list(key), ensure_ascii=False)
 
 
-def _load(con: sqlite3.Connection, *, exclude_run: str | None = None) -> Release:
-    """Everything published or staged, except the superseded cells of the same run key."""
-    release = Release()
-    rows = con.execute(
-        "SELECT run_id, run_key, tab, cell_key, value, shown, total, units FROM cells"
+@dataclass
+class _Cached:
+    """Rows of the store already decoded in this process (the store only grows between
+    commits; a row count that does not add up means rows were removed: read it all again)."""
+
+    cells: list[tuple[int, str, Cell]]
+    weights: list[tuple[int, str, str, int]]
+    generation: int = 0
+
+
+_CACHE: dict[str, _Cached] = {}
+
+
+def _rows(con: sqlite3.Connection) -> _Cached:
+    key = con.execute("PRAGMA database_list").fetchone()[2]
+    generation = _generation(con)
+    cached = _CACHE.get(key)
+    if cached is None or cached.generation != generation:
+        cached = _Cached([], [], generation)
+    (count,) = con.execute("SELECT COUNT(*) FROM cells").fetchone()
+    last = cached.cells[-1][0] if cached.cells else 0
+    new = con.execute(
+        "SELECT rowid, run_id, tab, cell_key, value, shown, total, units FROM cells "
+        "WHERE rowid > ? ORDER BY rowid",
+        (last,),
     ).fetchall()
-    for run_id, _run_key, tab, key, value, shown, total, units in rows:
-        if exclude_run is not None and run_id == exclude_run:
-            continue
-        release.cells.append(
-            Cell(
-                table=tab,
-                key=tuple(json.loads(key)),
-                value=int(value),
-                units=frozenset(json.loads(units)),
-                shown=bool(shown),
-                total=bool(total),
-            )
+    if len(cached.cells) + len(new) != count:
+        cached = _Cached([], [], generation)
+        new = con.execute(
+            "SELECT rowid, run_id, tab, cell_key, value, shown, total, units FROM cells "
+            "ORDER BY rowid"
+        ).fetchall()
+    for rowid, run_id, tab, cell_key, value, shown, total, units in new:
+        cell = Cell(
+            table=tab,
+            key=tuple(json.loads(cell_key)),
+            value=int(value),
+            units=frozenset(json.loads(units)),
+            shown=bool(shown),
+            total=bool(total),
         )
-    for element, weight in con.execute("SELECT element, weight FROM weights"):
-        release.weights[element] = int(weight)
+        cached.cells.append((rowid, run_id, cell))
+    (wcount,) = con.execute("SELECT COUNT(*) FROM weights").fetchone()
+    wlast = cached.weights[-1][0] if cached.weights else 0
+    wnew = con.execute(
+        "SELECT rowid, run_id, element, weight FROM weights WHERE rowid > ? ORDER BY rowid",
+        (wlast,),
+    ).fetchall()
+    if len(cached.weights) + len(wnew) != wcount:
+        cached.weights = []
+        wnew = con.execute(
+            "SELECT rowid, run_id, element, weight FROM weights ORDER BY rowid"
+        ).fetchall()
+    cached.weights.extend(wnew)
+    _CACHE[key] = cached
+    return cached
+
+
+def _generation(con: sqlite3.Connection) -> int:
+    row = con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _removed(con: sqlite3.Connection) -> None:
+    """Note that rows were deleted (row ids may be reused): readers decode the store anew."""
+    con.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', 1) "
+        "ON CONFLICT(key) DO UPDATE SET value = value + 1"
+    )
+
+
+def _load(con: sqlite3.Connection, stale: set[str] | None = None) -> Release:
+    """Everything published or staged, except the cells of the runs in ``stale``."""
+    rows = _rows(con)
+    stale = stale or set()
+    release = Release()
+    release.cells = [cell for _, run_id, cell in rows.cells if run_id not in stale]
+    release.weights = {e: int(w) for _, run_id, e, w in rows.weights if run_id not in stale}
     return release
 
 
@@ -197,7 +258,7 @@ class Publisher:
                         )
                     }
                     if stale:
-                        published = _load_filtered(con, stale)
+                        published = _load(con, stale)
                 published.cells = [c for c in published.cells if c.table not in new_tables]
                 published.add(cells, weights)
                 _, added, result = protect(
@@ -224,16 +285,6 @@ class Publisher:
                 con.execute("ROLLBACK")
                 raise
         return added, result
-
-
-def _load_filtered(con: sqlite3.Connection, stale: set[str]) -> Release:
-    release = _load(con)
-    keep = Release(weights=release.weights)
-    rows = con.execute("SELECT run_id FROM cells").fetchall()
-    for (run_id,), cell in zip(rows, release.cells, strict=True):
-        if run_id not in stale:
-            keep.cells.append(cell)
-    return keep
 
 
 def _stage(
@@ -294,7 +345,7 @@ def commit_run(
                     (run_key, run_id),
                 )
             }
-            release = _load_filtered(con, stale)
+            release = _load(con, stale)
             mine = {
                 (r[0], tuple(json.loads(r[1])))
                 for r in con.execute("SELECT tab, cell_key FROM cells WHERE run_id = ?", (run_id,))
@@ -308,6 +359,8 @@ def commit_run(
             )
             if not result.passed:
                 raise ReleaseError(result.findings[0].message())
+            if stale:
+                _removed(con)
             for r in stale:
                 con.execute("DELETE FROM cells WHERE run_id = ?", (r,))
                 con.execute("DELETE FROM tables WHERE run_id = ?", (r,))
@@ -339,6 +392,7 @@ def discard_run(*, run_key: str | None = None, run_id: str, root: Paths | None =
         return
     with _connect(path) as con:
         con.execute("BEGIN IMMEDIATE")
+        _removed(con)
         con.execute("DELETE FROM cells WHERE run_id = ? AND status = 'staged'", (run_id,))
         con.execute(
             "DELETE FROM tables WHERE run_id = ? AND NOT EXISTS "
