@@ -13,6 +13,7 @@ field notebooks' stays safe. Activity figures (group cycles, trainings, events: 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from evaluation import history
+from evaluation import history, labels
 from evaluation.disclosure import ColumnFormat, DisclosedTable, SuppressionRule, published
 from evaluation.indicators.catalogue import FIELDS, IOOI, Catalogue, load_catalogue
 
@@ -36,10 +37,15 @@ HEADLINE: dict[str, tuple[str, ...]] = {
         "rec_decisions",
         "rec_full_share",
         "rec_months_median",
+        "rec_months_km",
+        "lm_eingliederungsquote_ba_6m",
         "lm_eingliederungsquote_6m",
+        "lm_verbleibsquote_ba_6m",
         "lm_verbleibsquote_6m",
+        "lm_eingliederungsquote_ba_12m",
         "lm_eingliederungsquote_12m",
         "lm_months_to_employment",
+        "lm_months_to_sustained_employment",
         "lm_effect_employment",
     ),
     "Elternarbeit": (
@@ -47,6 +53,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
         "par_reached",
         "par_attendance",
         "par_fsw_change",
+        "par_waitlist_effect",
         "par_school_contact_post",
         "par_parent_evening_post",
         "par_kita_post",
@@ -73,18 +80,20 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 #: Key figures for the summary at the top.
 SUMMARY: tuple[str, ...] = (
     "lm_participants",
+    "lm_eingliederungsquote_ba_6m",
     "lm_eingliederungsquote_6m",
     "lm_effect_employment",
     "rec_full_share",
     "par_reached",
     "par_fsw_change",
+    "par_waitlist_effect",
     "vol_active",
     "vol_hours",
 )
 #: Figures drawn as multi-year trends.
 TRENDS: tuple[str, ...] = (
     "lm_participants",
-    "lm_eingliederungsquote_6m",
+    "lm_eingliederungsquote_ba_6m",
     "par_reached",
     "vol_active",
 )
@@ -103,25 +112,58 @@ UNIT_FORMAT: dict[str, tuple[int, str, str]] = {
 }
 HUNDRED = {"share", "percentage_points"}
 
+#: The population (history group) each headline figure is read from, where it is not the
+#: whole population: the parents' outcomes are the participants' (arm ``teilnahme``), not
+#: pooled with the randomised waiting list, whose role is the comparison
+#: (``par_waitlist_effect``).
+POPULATION: dict[str, tuple[str, str]] = {
+    "par_fsw_change": ("arm", "teilnahme"),
+    "par_school_contact_post": ("arm", "teilnahme"),
+    "par_parent_evening_post": ("arm", "teilnahme"),
+    "par_kita_post": ("arm", "teilnahme"),
+}
+#: Kinds of figure that count every unit (no sample, hence no sampling error of a change).
+CENSUS_KINDS = frozenset({"count", "sum"})
+#: BA-comparable quota -> the same quota among exits with known status.
+BA_QUOTAS: dict[str, str] = {
+    "lm_eingliederungsquote_ba_6m": "lm_eingliederungsquote_6m",
+    "lm_verbleibsquote_ba_6m": "lm_verbleibsquote_6m",
+    "lm_eingliederungsquote_ba_12m": "lm_eingliederungsquote_12m",
+    "lm_verbleibsquote_ba_12m": "lm_verbleibsquote_12m",
+}
+_Z = 1.959963984540054  # scipy.stats.norm.ppf(0.975), used to read SEs back from 95 % intervals
+
 
 @dataclass(frozen=True)
 class Figures:
-    """Recorded whole-population figures (no grouping) of yearly periods, by indicator and year."""
+    """Recorded figures of yearly periods (whole population and groups), by indicator and year."""
 
     frame: pd.DataFrame
 
     @classmethod
     def read(cls, *, until: int, years: int = 5, db: Path | None = None) -> Figures:
-        """Read the yearly figures of the ``years`` years up to ``until`` from the history."""
+        """Read the yearly figures of the ``years`` years up to ``until`` from the history.
+
+        The rows of the whole population have ``group_var == ""``; group rows (e.g. the
+        parents' ``arm``) are kept for the figures :data:`POPULATION` reads from a group.
+        """
         raw = history.read(
             period_from=f"{until - years + 1}-01-01", period_to=f"{until}-12-31", db=db
         )
-        yearly = raw[raw["period"].str.fullmatch(r"\d{4}") & (raw["group_var"] == "")]
+        yearly = raw[raw["period"].str.fullmatch(r"\d{4}")]
         return cls(yearly.assign(year=yearly["period"].astype(int)).reset_index(drop=True))
 
-    def get(self, indicator_id: str, year: int) -> pd.Series | None:
-        rows = self.frame[
-            (self.frame["indicator_id"] == indicator_id) & (self.frame["year"] == year)
+    def get(
+        self, indicator_id: str, year: int, group: tuple[str, str] | None = None
+    ) -> pd.Series | None:
+        """The figure of ``year`` for the population ``group`` (default :data:`POPULATION`)."""
+        var, value = group if group is not None else POPULATION.get(indicator_id, ("", ""))
+        f = self.frame
+        rows = f[
+            (f["indicator_id"] == indicator_id)
+            & (f["year"] == year)
+            & (f["group_var"] == var)
+            & (f["group_value"] == value)
         ]
         return None if rows.empty else rows.iloc[-1]
 
@@ -129,17 +171,23 @@ class Figures:
 def format_value(
     value: float | None, unit: str, language: Language = "de", *, signed: bool = False
 ) -> str:
-    """Reader-facing number with its unit, in German or English notation."""
+    """Reader-facing number with its unit, in German or English notation (babel)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     decimals, de, en = UNIT_FORMAT.get(unit, (1, "", ""))
     number = float(value) * (100 if unit in HUNDRED else 1)
-    text = f"{number:+,.{decimals}f}" if signed else f"{number:,.{decimals}f}"
-    if text.lstrip("+-").strip("0.,") == "":
-        text = text.lstrip("+-")
-    if language == "de":
-        text = text.translate(str.maketrans({",": ".", ".": ","}))
+    text = labels.format_number(number, decimals, language, signed=signed)
     return text + (de if language == "de" else en)
+
+
+def population_label(indicator_id: str, language: Language = "de") -> str:
+    """Reader-facing name of the population a headline figure is read for (``""`` = all)."""
+    var, value = POPULATION.get(indicator_id, ("", ""))
+    if not var:
+        return ""
+    if var == "arm" and value == "teilnahme":
+        return "Teilnehmende" if language == "de" else "participants"
+    return labels.label(value, labels.CODE_LISTS.get(var, {}), language)
 
 
 def _shown(
@@ -156,7 +204,74 @@ def _shown(
     small = sensitive and n is not None and not pd.isna(n) and 0 < n < rule.threshold
     if bool(row["suppressed"]) or small:
         return None, True
+    if row["value"] is None or pd.isna(row["value"]):
+        return None, False  # recorded without a value: not estimable (e.g. a median not reached)
     return float(row["value"]), False
+
+
+def _number(row: pd.Series | None, column: str) -> float | None:
+    if row is None or row[column] is None or pd.isna(row[column]):
+        return None
+    return float(row[column])
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change against the previous year with its uncertainty.
+
+    ``method``: ``"newcombe"`` (shares: :func:`evaluation.estimators.difference_of_proportions`),
+    ``"intervals"`` (two estimates with 95 % intervals: the difference with the standard
+    errors read back from the intervals, normal approximation, Altman & Bland 2003),
+    ``"census"`` (counts and sums of every unit: no sampling error), or ``"none"`` (no
+    interval recorded, the change is not tested). ``more_than_chance`` is None where no
+    test applies.
+    """
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    more_than_chance: bool | None = None
+    method: str = "none"
+
+
+def change_of(now: pd.Series | None, before: pd.Series | None, kind: str, unit: str) -> Change:
+    """The change from ``before`` to ``now`` (two history rows) with its interval and test.
+
+    Shares use Newcombe's interval on the counts the history holds (numerator =
+    value × n, n = the denominator); other estimates with intervals in both years use the
+    difference with the standard errors read back from their 95 % intervals; counts and
+    sums are complete counts (:data:`CENSUS_KINDS`), whose change has no sampling error.
+    """
+    v1, v0 = _number(now, "value"), _number(before, "value")
+    if v1 is None or v0 is None:
+        return Change(None)
+    diff = v1 - v0
+    if kind in CENSUS_KINDS:
+        return Change(diff, method="census")
+    n1, n0 = _number(now, "n"), _number(before, "n")
+    if unit == "share" and n1 and n0:
+        from evaluation.estimators import difference_of_proportions
+
+        result = difference_of_proportions(round(v1 * n1), int(n1), round(v0 * n0), int(n0))
+        row = result.tidy().iloc[0]
+        return Change(
+            diff,
+            float(row["ci_low"]),
+            float(row["ci_high"]),
+            float(row["p_value"]),
+            bool(row["more_than_chance"]),
+            "newcombe",
+        )
+    bounds = [_number(r, c) for r in (now, before) for c in ("ci_low", "ci_high")]
+    if all(b is not None for b in bounds):
+        from scipy.stats import norm
+
+        se = math.hypot((bounds[1] - bounds[0]) / (2 * _Z), (bounds[3] - bounds[2]) / (2 * _Z))
+        if se > 0:
+            p = float(2 * norm.sf(abs(diff) / se))
+            return Change(diff, diff - _Z * se, diff + _Z * se, p, p < 0.05, "intervals")
+    return Change(diff)
 
 
 def headline(
@@ -168,11 +283,15 @@ def headline(
     language: Language = "de",
     ids: Mapping[str, Sequence[str]] = HEADLINE,
 ) -> pd.DataFrame:
-    """One row per headline figure: labels, level, IOOI, this year's and last year's value.
+    """One row per headline figure: labels, level, this year's and last year's value, change.
 
-    Columns ``indicator_id, field, label, level, iooi, unit, value, previous, change,
-    suppressed, missing, n``. ``missing`` is True when no notebook recorded the figure for
-    ``year``; ``suppressed`` when it was recorded but may not be shown.
+    Every figure is the one its field notebook recorded, for the population
+    :data:`POPULATION` names (``group_var``, ``group_value``, ``population``). Columns
+    ``indicator_id, field, label, population, group_var, group_value, level, iooi, unit,
+    kind, value, ci_low, ci_high, n, previous, change, change_low, change_high,
+    change_p, more_than_chance, change_method, suppressed, suppressed_before, missing``.
+    ``missing`` is True when no notebook recorded the figure for ``year``; ``suppressed``
+    when it was recorded but may not be shown.
     """
     cat = catalogue or load_catalogue()
     i = 0 if language == "de" else 1
@@ -180,24 +299,41 @@ def headline(
     for field, indicator_ids in ids.items():
         for indicator_id in indicator_ids:
             entry = cat.get(indicator_id)
+            group = POPULATION.get(indicator_id, ("", ""))
             now_row, before_row = (
                 figures.get(indicator_id, year),
                 figures.get(indicator_id, year - 1),
             )
             value, hidden = _shown(now_row, rule, sensitive=entry.sensitive)
             previous, hidden_before = _shown(before_row, rule, sensitive=entry.sensitive)
-            change = value - previous if value is not None and previous is not None else None
+            change = (
+                change_of(now_row, before_row, entry.kind, entry.unit)
+                if not (hidden or hidden_before)
+                else Change(None)
+            )
+            population = population_label(indicator_id, language)
             rows.append(
                 {
                     "indicator_id": indicator_id,
                     "field": FIELDS[field][i],
                     "label": entry.label[language],
+                    "population": population,
+                    "group_var": group[0],
+                    "group_value": group[1],
                     "level": entry.level,
                     "iooi": IOOI[entry.iooi][i] if entry.iooi else None,
                     "unit": entry.unit,
+                    "kind": entry.kind,
                     "value": value,
+                    "ci_low": None if hidden else _number(now_row, "ci_low"),
+                    "ci_high": None if hidden else _number(now_row, "ci_high"),
                     "previous": previous,
-                    "change": change,
+                    "change": change.value,
+                    "change_low": change.ci_low,
+                    "change_high": change.ci_high,
+                    "change_p": change.p_value,
+                    "more_than_chance": change.more_than_chance,
+                    "change_method": change.method,
                     "suppressed": hidden,
                     "suppressed_before": hidden_before,
                     "missing": now_row is None,
@@ -210,6 +346,34 @@ def headline(
 def missing(table: pd.DataFrame) -> list[str]:
     """Labels of the headline figures no notebook recorded for the year."""
     return table.loc[table["missing"], "label"].tolist()
+
+
+def missing_sentence(table: pd.DataFrame, year: int, language: Language = "de") -> str:
+    """The sentence naming the missing headline figures, singular or plural as needed."""
+    gaps = list(dict.fromkeys(missing(table)))
+    if not gaps:
+        return (
+            f"Alle Kennzahlen, die dieser Bericht braucht, liegen für {year} vor."
+            if language == "de"
+            else f"All figures this report needs are available for {year}."
+        )
+    names = "; ".join(gaps)
+    if language == "de":
+        head = (
+            f"**Für {year} fehlt eine Kennzahl**, die dieser Bericht braucht: {names}. Sie wurde"
+            if len(gaps) == 1
+            else f"**Für {year} fehlen {len(gaps)} Kennzahlen**, die dieser Bericht braucht: "
+            f"{names}. Sie wurden"
+        )
+        return (
+            head + " von keiner Auswertung für dieses Jahr erfasst (die Auswertung lief nicht, "
+            "schlug fehl oder die Daten reichen nicht). Die übrigen Angaben bleiben gültig."
+        )
+    noun = "figure is" if len(gaps) == 1 else f"{len(gaps)} figures are"
+    return (
+        f"**For {year}, {noun} missing** that this report needs: {names}. No analysis "
+        "recorded it for this year. The other figures remain valid."
+    )
 
 
 def _cell(
@@ -229,25 +393,89 @@ def _cell(
 WORDS = {
     "de": {
         "figure": "Kennzahl",
-        "level": "Stufe",
+        "level": "Stufe der Wirkungstreppe",
         "iooi": "Ebene",
-        "now": "{year}",
-        "before": "{year}",
-        "change": "Veränderung",
+        "change": "Veränderung (95-%-KI)",
+        "chance": "Mehr als Zufall?",
         "missing": "fehlt",
         "field": "Handlungsfeld",
+        "to": "bis",
+        "yes": "ja",
+        "no": "nein, im Rahmen des Zufalls",
+        "census": "Vollzählung, kein Stichprobenfehler",
+        "untested": "nicht prüfbar (ohne Intervall erfasst)",
+        "not_estimable": "nicht bestimmbar (bei Medianen: weniger als die Hälfte erreicht)",
     },
     "en": {
         "figure": "Figure",
-        "level": "Level",
+        "level": "Level of the impact staircase",
         "iooi": "IOOI",
-        "now": "{year}",
-        "before": "{year}",
-        "change": "Change",
+        "change": "Change (95% CI)",
+        "chance": "More than chance?",
         "missing": "missing",
         "field": "Field",
+        "to": "to",
+        "yes": "yes",
+        "no": "no, within chance",
+        "census": "complete count, no sampling error",
+        "untested": "not testable (no interval recorded)",
+        "not_estimable": "not estimable (for medians: fewer than half reached it)",
     },
 }
+
+
+def _change_unit(unit: str) -> str:
+    return "percentage_points" if unit == "share" else unit
+
+
+def _interval(low: float | None, high: float | None, unit: str, language: Language) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    w = WORDS[language]
+    return f" ({format_value(low, unit, language)} {w['to']} {format_value(high, unit, language)})"
+
+
+def value_text(row: Any, language: Language, marker: str) -> str:
+    """This year's value; estimates (kind ``estimate``) always with their 95 % interval."""
+    if row["missing"]:
+        return WORDS[language]["missing"]
+    if row["suppressed"]:
+        return marker
+    if row["value"] is None or pd.isna(row["value"]):
+        return WORDS[language]["not_estimable"]
+    text = format_value(row["value"], row["unit"], language)
+    if row["kind"] == "estimate":
+        text += _interval(row["ci_low"], row["ci_high"], row["unit"], language)
+    return text
+
+
+def change_text(row: Any, language: Language, marker: str) -> str:
+    """The change with its 95 % interval (``+3,6 Pp. (-3,1 bis 10,3 Pp.)``)."""
+    if row["suppressed"] or row["suppressed_before"]:
+        return marker if not row["missing"] else ""
+    if row["change"] is None or pd.isna(row["change"]):
+        return "–"
+    unit = _change_unit(row["unit"])
+    return format_value(row["change"], unit, language, signed=True) + _interval(
+        row["change_low"], row["change_high"], unit, language
+    )
+
+
+def chance_text(row: Any, language: Language) -> str:
+    """Whether the change is more than chance, in words."""
+    w = WORDS[language]
+    if row["change"] is None or pd.isna(row["change"]):
+        return ""
+    if row["change_method"] == "census":
+        return w["census"]
+    if row["more_than_chance"] is None or pd.isna(row["more_than_chance"]):
+        return w["untested"]
+    return w["yes"] if row["more_than_chance"] else w["no"]
+
+
+def figure_label(row: Any, language: Language = "de") -> str:
+    """The figure's label with the population it is read for, e.g. ``… – Teilnehmende``."""
+    return f"{row['label']} – {row['population']}" if row.get("population") else row["label"]
 
 
 def reader_table(
@@ -256,7 +484,7 @@ def reader_table(
     *,
     rule: SuppressionRule,
     language: Language = "de",
-    columns: Sequence[str] = ("label", "level", "value", "previous", "change"),
+    columns: Sequence[str] = ("label", "level", "value", "previous", "change", "chance"),
     caption: str | None = None,
 ) -> DisclosedTable:
     """Headline figures as a protected reader table (text cells, suppressed ones marked).
@@ -264,56 +492,34 @@ def reader_table(
     The values come from the history, which holds no suppressed number, and figures with
     a small n are hidden again under the report's rule, so the table needs no further
     suppression; it is returned as a :class:`DisclosedTable` so the notebook shows it like
-    every other table.
+    every other table. Levels are named (PHINEO), changes carry their interval and say
+    whether they are more than chance.
     """
     w = WORDS[language]
     out = pd.DataFrame(index=table.index)
+    records = table.to_dict("records")
     for column in columns:
         if column == "label":
-            out[w["figure"]] = table["label"]
+            out[w["figure"]] = [figure_label(r, language) for r in records]
         elif column == "field":
             out[w["field"]] = table["field"]
         elif column == "level":
-            out[w["level"]] = table["level"].map(
-                lambda v: "" if v is None or pd.isna(v) else str(int(v))
-            )
+            out[w["level"]] = [labels.level_name(r["level"], language) for r in records]
         elif column == "iooi":
             out[w["iooi"]] = table["iooi"].fillna("")
         elif column == "value":
-            out[str(year)] = [
-                w["missing"] if m else _cell(v, h, u, language, rule.marker)
-                for v, h, u, m in zip(
-                    table["value"],
-                    table["suppressed"],
-                    table["unit"],
-                    table["missing"],
-                    strict=True,
-                )
-            ]
+            out[str(year)] = [value_text(r, language, rule.marker) for r in records]
         elif column == "previous":
             out[str(year - 1)] = [
-                _cell(v, h, u, language, rule.marker)
-                for v, h, u in zip(
-                    table["previous"], table["suppressed_before"], table["unit"], strict=True
-                )
+                _cell(r["previous"], r["suppressed_before"], r["unit"], language, rule.marker)
+                for r in records
             ]
         elif column == "change":
-            out[w["change"]] = [
-                rule.marker
-                if (h or hb)
-                else format_value(
-                    c, "percentage_points" if u == "share" else u, language, signed=True
-                )
-                for c, h, hb, u in zip(
-                    table["change"],
-                    table["suppressed"],
-                    table["suppressed_before"],
-                    table["unit"],
-                    strict=True,
-                )
-            ]
+            out[w["change"]] = [change_text(r, language, rule.marker) for r in records]
+        elif column == "chance":
+            out[w["chance"]] = [chance_text(r, language) for r in records]
     out = out.reset_index(drop=True)
-    text = {w["figure"], w["field"], w["iooi"]}
+    text = {w["figure"], w["field"], w["iooi"], w["level"], w["chance"]}
     hidden = pd.DataFrame(False, index=out.index, columns=out.columns)
     return DisclosedTable(
         values=out,
@@ -324,6 +530,51 @@ def reader_table(
         language=language,
         caption=caption,
     )
+
+
+def quota_forms(
+    figures: Figures, year: int, *, rule: SuppressionRule, language: Language = "de"
+) -> pd.DataFrame:
+    """The follow-up quotas in both forms with the bounds the unknown status allows (text).
+
+    Per quota: BA-comparable (all exits whose follow-up date was reached in the
+    denominator, unknown status not counted as a success), among exits with known status,
+    and the worst/best case (Manski bounds: every unknown a failure / a success). The
+    bounds follow from the two recorded figures: with ``d`` exits due, ``k`` known and
+    ``s`` successes, worst = s/d (the BA-comparable quota) and best = (s + d - k)/d.
+    """
+    de = language == "de"
+    cat = load_catalogue()
+    rows = []
+    for ba_id, known_id in BA_QUOTAS.items():
+        ba, known = figures.get(ba_id, year), figures.get(known_id, year)
+        if ba is None or known is None:
+            continue
+        v_ba, h_ba = _shown(ba, rule)
+        v_kn, h_kn = _shown(known, rule)
+        low = high = None
+        if not (h_ba or h_kn):
+            due, k = float(ba["n"]), float(known["n"])
+            s = round(v_kn * k)
+            low, high = s / due, (s + due - k) / due
+        rows.append(
+            {
+                ("Quote" if de else "Quota"): cat.get(ba_id).label[language],
+                (
+                    "BA-vergleichbar (alle Austritte)" if de else "BA-comparable (all exits)"
+                ): rule.marker if h_ba else format_value(v_ba, "share", language),
+                ("nur bekannter Status" if de else "known status only"): rule.marker
+                if h_kn
+                else format_value(v_kn, "share", language),
+                (
+                    "Spielraum durch unbekannten Status" if de else "Range allowed by unknowns"
+                ): rule.marker
+                if low is None
+                else f"{format_value(low, 'share', language)} {WORDS[language]['to']} "
+                f"{format_value(high, 'share', language)}",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def trend(
@@ -338,7 +589,11 @@ def trend(
     Activity figures (:attr:`Indicator.sensitive` false) are hidden only where the history
     says so, not again by their n.
     """
-    rows = figures.frame[figures.frame["indicator_id"] == indicator_id].sort_values("year")
+    var, value = POPULATION.get(indicator_id, ("", ""))
+    f = figures.frame
+    rows = f[
+        (f["indicator_id"] == indicator_id) & (f["group_var"] == var) & (f["group_value"] == value)
+    ].sort_values("year")
     small = (rows["n"] > 0) & (rows["n"] < rule.threshold)
     if not (catalogue or load_catalogue()).get(indicator_id).sensitive:
         small = small & False
@@ -382,11 +637,11 @@ def inputs_table(
     rows = [
         (
             "Personal (Vollzeitäquivalente, VZÄ)" if de else "Staff (full-time equivalents)",
-            format_value(staff_fte, "coefficient", language),
+            labels.format_number(staff_fte, 2, language, minimum_decimals=0),
         ),
         (
-            "Landesförderung (Euro)" if de else "State grant (euro)",
-            format_value(grant_eur, "count", language),
+            "Landesförderung" if de else "State grant",
+            labels.format_euro(grant_eur, language),
         ),
         (
             "Ehrenamtlich geleistete Stunden" if de else "Volunteer hours",
@@ -414,7 +669,7 @@ def source_summary(snapshot_info: Any) -> dict[str, str]:
         "snapshot": snapshot_info.id,
         "kind": str(source.get("kind", "unbekannt")),
         "created": str(manifest.get("created_at", ""))[:10],
-        "rows": f"{sum(t.get('rows', 0) for t in tables.values()):,}".replace(",", "."),
+        "rows": labels.format_number(sum(t.get("rows", 0) for t in tables.values()), 0),
         "tables": str(len(tables)),
     }
 
@@ -480,11 +735,93 @@ def definitions(
             {
                 ("Kennzahl" if de else "Figure"): entry.label[language],
                 ("Handlungsfeld" if de else "Field"): FIELDS[entry.field][i],
-                ("Stufe" if de else "Level"): "" if entry.level is None else str(entry.level),
+                ("Stufe der Wirkungstreppe" if de else "Level"): labels.level_name(
+                    entry.level, language
+                ),
                 ("Ebene" if de else "IOOI"): IOOI[entry.iooi][i]
                 if entry.iooi
                 else ("Kontext" if de else "context"),
-                ("Definition"): entry.definition[language],
+                ("Definition"): readable(entry.definition[language], cat, language),
             }
         )
     return pd.DataFrame(rows)
+
+
+_ID = re.compile(r"\b(?:lm|rec|par|vol|evt|sr)_[a-z0-9_]+\b")
+
+
+def readable(text: str, catalogue: Catalogue | None = None, language: Language = "de") -> str:
+    """Text for readers: catalogue ids in it (``rec_pending``) replaced by their labels."""
+    cat = catalogue or load_catalogue()
+
+    def name(match: re.Match[str]) -> str:
+        key = match.group(0)
+        return f"„{cat.get(key).label[language]}“" if key in cat else key
+
+    return _ID.sub(name, text)
+
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "reading": (
+        "**So sind die Tabellen zu lesen.** Jede Kennzahl stammt aus der Auswertung ihres "
+        "Handlungsfelds, für dieselbe Gruppe: Die Veränderungen in den Elterngruppen sind die "
+        "der Teilnehmenden, nicht vermischt mit der ausgelosten Wartegruppe; deren Vergleich "
+        "steht als eigene Kennzahl (Wirkung der Elterngruppe) mit 95-%-Konfidenzintervall da. "
+        "Schätzungen stehen immer mit ihrem Intervall, jede Veränderung gegenüber dem Vorjahr "
+        "mit ihrem Intervall und dem Hinweis, ob sie mehr als Zufall ist. Die "
+        "Eingliederungs- und Verbleibsquoten stehen zuerst BA-vergleichbar (alle Austritte im "
+        "Nenner), dann unter den Austritten mit bekanntem Status.",
+        "**How to read the tables.** Every figure comes from its field's analysis, for the "
+        "same group: the parent-group changes are the participants', not pooled with the "
+        "randomised waiting list, whose comparison is its own figure with a 95% interval. "
+        "Estimates always carry their interval, every change against last year its interval "
+        "and whether it is more than chance. Quotas first BA-comparable (all exits), then "
+        "among exits with known status.",
+    ),
+    "quota_heading": (
+        "Eingliederungs- und Verbleibsquoten: BA-vergleichbar, bekannter Status und Spielraum",
+        "Integration and retention rates: BA-comparable, known status and range",
+    ),
+    "quota_definition": (
+        "Die Bundesagentur für Arbeit teilt in ihren Förderstatistiken durch alle Austritte "
+        "(„Austritte insgesamt“); Beschäftigung zählt nur, wo sie festgestellt ist. So "
+        "gerechnet ist die Quote **BA-vergleichbar**. Die Quote **unter den Austritten mit "
+        "bekanntem Status** lässt die nicht Erreichten weg und ist mit BA-Zahlen nicht "
+        "vergleichbar. Der **Spielraum** reicht von „alle nicht Erreichten ohne "
+        "Beschäftigung“ bis „alle nicht Erreichten beschäftigt“ (Schranken nach Manski): "
+        "Ohne weitere Annahmen liegt die wahre Quote dazwischen.",
+        "The Federal Employment Agency divides by all exits; employment counts only where "
+        "established (**BA-comparable**). The quota **among exits with known status** leaves "
+        "out those not reached and is not comparable with BA figures. The **range** runs from "
+        "all not reached without employment to all employed (Manski bounds).",
+    ),
+    "quota_caption": (
+        "Quoten nach dem Austritt {year} in zwei Formen",
+        "Follow-up quotas {year} in two forms",
+    ),
+    "limits": (
+        "**Grenzen.** Die meisten Kennzahlen beschreiben Verläufe und sind kein "
+        "Wirkungsnachweis. Der Verbleib nach dem Austritt beruht auf Nachbefragungen; wer nicht "
+        "erreicht wurde, zählt in den BA-vergleichbaren Quoten als nicht beschäftigt, der "
+        "Spielraum zeigt, wie viel davon abhängt. Die Wirkungsschätzung für die Beschäftigung "
+        "(in Prozentpunkten) beruht auf dem Vergleich mit später Eintretenden und gilt nur "
+        "unter den Annahmen paralleler Trends und keiner Vorwegnahme, die der Bericht "
+        "Arbeitsmarktintegration prüft. Die Veränderung in den Elterngruppen ist ab 2023 mit "
+        "einer zufällig gebildeten Wartegruppe vergleichbar; die Wirkung der Elterngruppe ist "
+        "die Differenz zu ihr, davor gibt es keinen Vergleich. Verfahrensdauern und Zeiten bis "
+        "zur Beschäftigung sind Kaplan-Meier-Schätzungen, die noch offene Verläufe mitzählen.",
+        "**Limits.** Most figures describe developments and prove no effect. Follow-up status "
+        "rests on follow-up contacts; those not reached count as not employed in the "
+        "BA-comparable quotas, and the range shows how much depends on them. The employment "
+        "effect (percentage points) compares with later entrants and holds only under parallel "
+        "trends and no anticipation, checked in the labour-market report. Parent-group changes "
+        "are comparable with a randomised waiting list from 2023. Durations are Kaplan–Meier "
+        "estimates that count open cases.",
+    ),
+}
+
+
+def text(key: str, language: Language = "de") -> str:
+    """A reader-facing paragraph of the annual report (:data:`TEXTS`)."""
+    pair = TEXTS[key]
+    return pair[0] if language == "de" else pair[1]

@@ -189,3 +189,95 @@ def ordered(codes: Mapping[str, tuple[str, str]], present: Iterable[str]) -> lis
     present = set(present)
     known = [c for c in codes if c in present]
     return known + sorted(present - set(known))
+
+
+#: PHINEO's Wirkungstreppe: the seven levels by name (1-3 output, 4-6 outcome, 7 impact).
+WIRKUNGSTREPPE: dict[int, tuple[str, str]] = {
+    1: ("Aktivitäten finden wie geplant statt", "Activities take place as planned"),
+    2: ("Zielgruppen werden erreicht", "Target groups are reached"),
+    3: ("Zielgruppen akzeptieren Angebote", "Target groups accept the offers"),
+    4: (
+        "Zielgruppen verändern Bewusstsein bzw. Fähigkeiten",
+        "Target groups change their awareness or skills",
+    ),
+    5: ("Zielgruppen ändern ihr Handeln", "Target groups change their behaviour"),
+    6: ("Lebenslage der Zielgruppen ändert sich", "Target groups' living situation changes"),
+    7: ("Gesellschaft verändert sich", "Society changes"),
+}
+
+
+def level_name(level: int | float | None, language: Language = "de", *, number: bool = True) -> str:
+    """Wirkungstreppe level as readers see it: ``"5 – Zielgruppen ändern ihr Handeln"``.
+
+    ``number=False`` gives the name alone; a missing level (context figures) gives ``""``.
+    An unknown level raises ValueError naming it.
+    """
+    if level is None or level != level:  # None or NaN
+        return ""
+    key = int(level)
+    if key not in WIRKUNGSTREPPE:
+        raise ValueError(f"Wirkungstreppe level {level!r}: must be 1 to 7")
+    name = label(key, WIRKUNGSTREPPE, language)  # type: ignore[arg-type]
+    return f"{key} – {name}" if number else name
+
+
+_LOCALES = {"de": "de_DE", "en": "en_GB"}
+
+
+def format_number(
+    value: float | None,
+    decimals: int = 0,
+    language: Language = "de",
+    *,
+    signed: bool = False,
+    minimum_decimals: int | None = None,
+) -> str:
+    """A number in German (``1.234,5``) or English (``1,234.5``) notation, by babel.
+
+    ``signed`` writes ``+`` before positive values; a value that rounds to zero has no sign.
+    ``minimum_decimals`` (default ``decimals``) allows dropping trailing zeros
+    (``2,5`` for 2.5 with ``decimals=2, minimum_decimals=0``). Missing values give ``"–"``.
+    """
+    from babel.numbers import format_decimal
+
+    if value is None or value != value:
+        return "–"
+    low = decimals if minimum_decimals is None else minimum_decimals
+    pattern = "#,##0" + ("." + "0" * low + "#" * (decimals - low) if decimals else "")
+    if signed and round(float(value), decimals) != 0:
+        pattern = f"+{pattern};-{pattern}"
+    number = float(value)
+    if round(number, decimals) == 0:
+        number = 0.0
+    return format_decimal(number, format=pattern, locale=_LOCALES[language])
+
+
+def format_euro(value: float | None, language: Language = "de") -> str:
+    """An amount in euro without cents, by babel: ``180.000 €`` (German), ``€180,000``."""
+    from babel.numbers import format_currency
+
+    if value is None or value != value:
+        return "–"
+    pattern = "#,##0\u00a0¤" if language == "de" else "¤#,##0"
+    return format_currency(
+        round(float(value)), "EUR", format=pattern, locale=_LOCALES[language], currency_digits=False
+    )
+
+
+#: Parameters that hold an amount in euro (shown with :func:`format_euro`).
+EURO_PARAMETERS = frozenset({"grant_eur"})
+
+
+def format_parameter(name: str, value: object, language: Language = "de") -> str | None:
+    """A report parameter's number as readers see it (``180.000 €``, ``2,5``).
+
+    Returns None for values that are not numbers (the caller formats them), and for
+    booleans.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if name in EURO_PARAMETERS:
+        return format_euro(value, language)
+    if isinstance(value, int) or float(value).is_integer():
+        return format_number(value, 0, language)
+    return format_number(value, 6, language, minimum_decimals=0)

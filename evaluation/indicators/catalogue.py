@@ -1024,3 +1024,58 @@ def rec_months(tables: Tables, period: Period) -> pd.DataFrame:
 def rec_pending(tables: Tables, period: Period) -> pd.DataFrame:
     """Applications filed by the period's last day without a decision by then."""
     return labour.pending(_cases(tables), period.end)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10: BA-comparable quotas, durations with censoring
+# --------------------------------------------------------------------------------------------
+
+
+@indicator("lm_followup_all_exits")
+def lm_followup_all_exits(
+    tables: Tables, period: Period, *, months: int, measure: str, data_end: date
+) -> pd.DataFrame:
+    """Exits whose follow-up date lies in the period, with ALL due exits as denominator.
+
+    The BA's convention: the quota's denominator is every exit of the window whose
+    follow-up date has been reached (``due``), not only those with known status; the
+    numerator is the established status (``svb`` or ``not_unemployed``), so an unknown
+    status never counts as a success.
+    """
+    numerator = _FOLLOWUP_MEASURES[measure][0]
+    units = lm_followup(tables, period, months=months, measure=measure, data_end=data_end)
+    return units.assign(numerator=units[numerator], denominator=units["due"])
+
+
+@indicator("rec_months_all")
+def rec_months_all(tables: Tables, period: Period) -> pd.DataFrame:
+    """Applications decided in the period or open at its end: months to decision, censored.
+
+    One row per case: decided in the period (``observed``, withdrawn excluded), withdrawn
+    in the period (censored at withdrawal) or pending at the period's last day (censored
+    there). ``value`` is months from application (:data:`labour.DAYS_PER_MONTH`).
+    """
+    c = labour.recognition_at_risk(_cases(tables), period.start, period.end)
+    return c.assign(unit=c["case_id"])
+
+
+@indicator("lm_time_to_sustained_employment")
+def lm_time_to_sustained_employment(
+    tables: Tables, period: Period, data_end: date, *, months: int = 3
+) -> pd.DataFrame:
+    """Months from first entry to the start of ``months`` consecutive months in svB work.
+
+    The persons of :func:`lm_time_to_employment`; see
+    :func:`evaluation.indicators.labour.sustained_employment_spells` for the censoring.
+    """
+    e = _labour_enrolments(tables).sort_values(["entry_date", "project"], kind="stable")
+    first = e.drop_duplicates("person_id")
+    entrants = first[in_period(first["entry_date"], period.start, period.end)]
+    records = _months_since_entry(tables["employment_months"], entrants, data_end)
+    employed_at_entry = records.loc[
+        (records["offset"] == 0) & (records["status"] == "svb"), "person_id"
+    ]
+    out = entrants[~entrants["person_id"].isin(employed_at_entry)].copy()
+    spells = labour.sustained_employment_spells(records, out["person_id"], run=months)
+    out = out.merge(spells, on="person_id", how="left")
+    return out.assign(unit=out["person_id"])

@@ -394,3 +394,53 @@ def quarterly_employment_panel(
     return panel.merge(
         quarter(entry).rename("entry_quarter"), left_on="person_id", right_index=True
     )
+
+
+def recognition_at_risk(cases: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Applications decided or withdrawn in ``[start, end]`` or pending at ``end``, with durations.
+
+    The set a Kaplan–Meier estimate of the time to decision needs, so that long-pending
+    procedures are not left out: ``value`` = months from application to decision
+    (``observed`` True), to withdrawal (censored) or to ``end`` (pending, censored).
+    Applications filed after ``end`` and those closed before ``start`` are not counted.
+    """
+    t1 = pd.Timestamp(end)
+    closed_in = in_period(cases["decision_date"], start, end) & (cases["decision"] != "offen")
+    pending_end = (cases["application_date"] <= t1) & (
+        cases["decision_date"].isna()
+        | (cases["decision_date"] > t1)
+        | (cases["decision"] == "offen")
+    )
+    c = cases[closed_in | (pending_end & ~closed_in)].copy()
+    observed = closed_in.loc[c.index] & c["decision"].isin(DECIDED)
+    stop = c["decision_date"].where(closed_in.loc[c.index], t1)
+    c["observed"] = observed.astype(bool)
+    c["value"] = ((stop - c["application_date"]).dt.days / DAYS_PER_MONTH).clip(lower=0)
+    return c
+
+
+def sustained_employment_spells(
+    records: pd.DataFrame, persons: pd.Series, *, run: int = 3
+) -> pd.DataFrame:
+    """Start of the first ``run`` consecutive months in svB employment after entry, censored.
+
+    ``records`` has one row per person and month with ``person_id``, ``offset`` (months
+    since the entry month) and ``status``. For each of ``persons``: ``value`` = the offset
+    (>= 1) at which the first run of ``run`` consecutive svB months begins (``observed``
+    True); otherwise the last offset from which such a run could still be seen in full
+    (last observed offset - run + 1, at least 0; ``observed`` False). Months without a
+    record count as not employed.
+    """
+    after = records[records["offset"] >= 1]
+    svb = after[after["status"] == "svb"][["person_id", "offset"]].drop_duplicates()
+    svb = svb.sort_values(["person_id", "offset"])
+    # a run of consecutive offsets: offset - rank is constant within it
+    svb["block"] = svb["offset"] - svb.groupby("person_id").cumcount()
+    runs = svb.groupby(["person_id", "block"])["offset"].agg(["min", "size"]).reset_index()
+    first = runs[runs["size"] >= run].groupby("person_id")["min"].min()
+    last_seen = after.groupby("person_id")["offset"].max()
+    out = pd.DataFrame({"person_id": pd.Series(persons).drop_duplicates().to_numpy()})
+    out["observed"] = out["person_id"].isin(first.index)
+    censored = (out["person_id"].map(last_seen) - run + 1).clip(lower=0).fillna(0)
+    out["value"] = out["person_id"].map(first).fillna(censored).astype(float)
+    return out

@@ -361,7 +361,7 @@ def _estimate_frame(rows: pd.DataFrame, ctx: Any, *, term_label: dict[str, str])
 
 
 def event_study_table(result: Any, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Overall effect and effects by quarter since entry, as a protected reader table."""
+    """Overall effect and effects by quarter since entry, in percentage points (protected)."""
     rows = result.tidy()
     de = ctx.language == "de"
     labels_ = {
@@ -377,18 +377,25 @@ def event_study_table(result: Any, ctx: Any) -> tuple[pd.DataFrame, dict[str, An
                 if de
                 else (f"quarter {k} after entry" if k else "quarter of entry")
             )
+    rows = rows.assign(**{c: rows[c] * 100 for c in ("estimate", "ci_low", "ci_high")})
     frame = _estimate_frame(rows, ctx, term_label=labels_)
+    pp = " (Pp.)" if de else " (pp)"
+    frame = frame.rename(columns={frame.columns[1]: frame.columns[1] + pp})
     names = frame.columns
     options = {
         "n": names[-1],
         "derived": [names[1], ctx.t("ci_low"), ctx.t("ci_high")],
-        "decimals": 3,
+        "decimals": 1,
     }
     return frame, options
 
 
 def event_study_chart(result: Any, ctx: Any) -> go.Figure:
-    """Effect by quarter relative to entry, with the pre-entry checks, in percentage points."""
+    """Effect by quarter relative to entry, with the pre-entry checks, in percentage points.
+
+    The estimates are differences of shares; they are drawn × 100 (Prozentpunkte), the
+    scale of the table and of the annual report.
+    """
     post = result.event_time.assign(k=lambda d: d["term"].str[2:].astype(int))
     pre = (
         result.pretrend.assign(k=lambda d: d["term"].str[2:].astype(int))
@@ -400,14 +407,14 @@ def event_study_chart(result: Any, ctx: Any) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=part["k"],
-                y=part["estimate"],
+                y=part["estimate"] * 100,
                 mode="markers",
                 name=name,
                 marker={"size": 10, "color": plots.PALETTE[i]},
                 error_y={
                     "type": "data",
-                    "array": part["ci_high"] - part["estimate"],
-                    "arrayminus": part["estimate"] - part["ci_low"],
+                    "array": (part["ci_high"] - part["estimate"]) * 100,
+                    "arrayminus": (part["estimate"] - part["ci_low"]) * 100,
                 },
             )
         )
@@ -419,7 +426,7 @@ def event_study_chart(result: Any, ctx: Any) -> go.Figure:
         xaxis_title=ctx.t("quarter_since_entry"),
         yaxis_title=ctx.t("effect_pp"),
     )
-    fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(ticksuffix=" Pp." if ctx.language == "de" else " pp")
     fig.update_xaxes(dtick=1)
     return fig
 
@@ -517,3 +524,204 @@ def visible_groups(result: pd.DataFrame, shown: DisclosedTable, ctx: Any) -> lis
     """Group codes of a catalogue result whose count was not suppressed in ``shown``."""
     hidden = shown.mask[ctx.t("n")].to_numpy()
     return [code for code, h in zip(result["group_value"], hidden, strict=True) if code and not h]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10: BA-comparable quotas, censored durations, pre-trend test, one scale
+# --------------------------------------------------------------------------------------------
+
+QUOTA_FORMS_DEFINITION = {
+    "de": (
+        "**Zwei Formen der Quoten.** Die Bundesagentur für Arbeit (BA) teilt in ihren "
+        "Förderstatistiken durch **alle Austritte** („Austritte insgesamt“); Beschäftigung zählt "
+        "nur, wo sie festgestellt ist. So gerechnet (**BA-vergleichbar**) steht hier jeder Austritt "
+        "mit fälligem Stichtag im Nenner, und wer nicht nachbefragt werden konnte, zählt nicht als "
+        "beschäftigt bzw. verblieben. Die Quoten **unter den Austritten mit bekanntem Status** "
+        "(Tabelle oben) sind mit BA-Zahlen nicht vergleichbar. Der **Spielraum** zeigt, was die "
+        "unbekannten Fälle zulassen: von „alle unbekannten nicht beschäftigt“ (= BA-vergleichbare "
+        "Quote) bis „alle unbekannten beschäftigt“ (Schranken nach Manski)."
+    ),
+    "en": (
+        "**Two forms of the quotas.** The Federal Employment Agency (BA) divides by **all exits**; "
+        "employment counts only where established. Computed that way (**BA-comparable**), every "
+        "exit whose follow-up date has come is in the denominator and those not reached do not "
+        "count as employed or retained. The quotas among exits with known status (table above) "
+        "are not comparable with BA figures. The **range** shows what the unknowns allow: from "
+        "all unknown not employed (= the BA-comparable quota) to all unknown employed (Manski "
+        "bounds)."
+    ),
+}
+
+_QUOTA_COLUMNS = {
+    # column: (German, English)
+    "due": ("Austritte mit fälligem Stichtag", "Exits due"),
+    "known": ("Status bekannt", "Status known"),
+    "svb": ("beschäftigt (festgestellt)", "employed (established)"),
+    "not_unemployed": ("nicht arbeitslos (festgestellt)", "not unemployed (established)"),
+    "svb_best": ("beschäftigt, wenn alle unbekannten beschäftigt", "employed if all unknown were"),
+    "eq_ba": ("Eingliederungsquote BA-vergleichbar", "Integration rate, BA-comparable"),
+    "eq_best": (
+        "Eingliederungsquote, höchstens (alle unbekannten beschäftigt)",
+        "Integration rate, at most (all unknown employed)",
+    ),
+    "vq_ba": ("Verbleibsquote BA-vergleichbar", "Retention rate, BA-comparable"),
+}
+
+
+def _q(key: str, ctx: Any) -> str:
+    return labels.label(key, _QUOTA_COLUMNS, ctx.language)
+
+
+def quota_forms_table(
+    units: pd.DataFrame, ctx: Any
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """BA-comparable quotas and the upper bound by project and in total, with table units.
+
+    ``units`` is :func:`evaluation.indicators.labour.followup_units_in_period`. Returns the
+    reader frame, the ``ctx.indicator_table`` options and the units (one row per due exit).
+    The worst case of the Manski bounds is the BA-comparable quota itself.
+    """
+    u = units[units["due"]].copy()
+    u["svb_best"] = u["svb"] | ~u["known"]
+    flags = ["known", "svb", "not_unemployed", "svb_best"]
+    per = u.groupby("project")[flags].sum().reindex(list(labour.LABOUR_PROJECTS), fill_value=0)
+    per["due"] = u.groupby("project").size().reindex(per.index, fill_value=0)
+    per.loc["total"] = per.sum()
+    out = pd.DataFrame({"project": per.index, "due": per["due"].to_numpy()})
+    for flag in flags:
+        out[flag] = per[flag].to_numpy()
+    due = out["due"].where(out["due"] > 0)
+    out["eq_ba"], out["eq_best"], out["vq_ba"] = (
+        out["svb"] / due,
+        out["svb_best"] / due,
+        out["not_unemployed"] / due,
+    )
+    out["project"] = _codes(out, "project", labels.PROJECTS, ctx)
+    names = {k: _q(k, ctx) for k in _QUOTA_COLUMNS}
+    frame = out.rename(columns={**names, "project": ctx.t("project")})
+    options = {
+        "n": names["due"],
+        "counts": [names["known"]],
+        "numerators": {
+            names["eq_ba"]: names["svb"],
+            names["eq_best"]: names["svb_best"],
+            names["vq_ba"]: names["not_unemployed"],
+        },
+        "percent": [names["eq_ba"], names["eq_best"], names["vq_ba"]],
+        "hide": [names["svb"], names["svb_best"], names["not_unemployed"]],
+        "complementary_within": ctx.t("project"),
+    }
+    unit_rows = pd.DataFrame(
+        {
+            "unit": _prefixed("enrolment", u["enrolment_id"]),
+            ctx.t("project"): _project_labels(u["project"], ctx).to_numpy(),
+            names["due"]: True,
+            **{names[f]: u[f].astype(bool).to_numpy() for f in flags},
+        }
+    )
+    return frame, options, unit_rows
+
+
+def pretrend_sentence(result: Any, ctx: Any) -> str:
+    """The pre-trend F test in words and numbers (``F(2, 611) = 0,84; p = 0,43``)."""
+    wald = getattr(result, "pretrend_wald", None)
+    de = ctx.language == "de"
+    if wald is None:
+        return (
+            "Für die Quartale vor dem Eintritt liegen zu wenige Beobachtungen vor; die Annahme "
+            "paralleler Trends ließ sich nicht prüfen."
+            if de
+            else "Too few observations before entry: parallel trends could not be checked."
+        )
+    f = labels.format_number(wald.stat, 2, ctx.language)
+    p = labels.format_number(wald.pval, 3, ctx.language)
+    df = f"{int(wald.df)}, {int(wald.df_denom)}" if de else f"{int(wald.df)}, {int(wald.df_denom)}"
+    numbers = f"F({df}) = {f}; p = {p}"
+    if de:
+        verdict = (
+            "Die Quartale vor dem Eintritt weichen gemeinsam nicht mehr ab, als der Zufall "
+            "erklärt: Der Test spricht nicht gegen parallele Trends und keine Vorwegnahme "
+            "(er beweist sie aber nicht)."
+            if wald.pval >= 0.05
+            else "Die Quartale vor dem Eintritt weichen gemeinsam mehr ab, als der Zufall "
+            "erklärt: Die Annahme paralleler Trends ist fraglich, die Schätzung mit Vorsicht "
+            "zu lesen."
+        )
+        return f"**Prüfung vor dem Eintritt** (gemeinsamer F-Test der Vorquartale): {numbers}. {verdict}"
+    verdict = (
+        "no evidence against parallel trends (which the test cannot prove)."
+        if wald.pval >= 0.05
+        else "evidence against parallel trends: read the estimate with caution."
+    )
+    return f"**Pre-entry check** (joint F test of the leads): {numbers}; {verdict}"
+
+
+def km_table(result: pd.DataFrame, ctx: Any, *, group: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Kaplan-Meier medians of a catalogue result by ``group`` (regulated or target group)."""
+    out = result[["group_value", "n", "value", "ci_low", "ci_high"]].copy()
+    if group == "regulated":
+        names = {
+            "regulated": ctx.t("regulated"),
+            "not_regulated": ctx.t("not_regulated"),
+            "": ctx.t("total"),
+        }
+        out["group_value"] = out["group_value"].map(lambda v: names.get(v, v))
+    else:
+        out["group_value"] = out["group_value"].map(lambda v: _target_group(v, ctx))
+    key = "group" if group == "regulated" else "target_group"
+    out = ctx.reader_columns(out.rename(columns={"group_value": key, "value": "median"}))
+    t = ctx.t
+    return out, {
+        "n": t("n"),
+        "derived": [t("median"), t("ci_low"), t("ci_high")],
+        "decimals": 1,
+        "complementary_within": t(key),
+    }
+
+
+def km_units(units: pd.DataFrame, ctx: Any, *, group: str, kind: str) -> pd.DataFrame:
+    """Units of :func:`km_table`: one row per case or person in its group."""
+    from evaluation.indicators import catalogue
+
+    codes = catalogue.group_codes(units[group])
+    if group == "regulated":
+        names = {"regulated": ctx.t("regulated"), "not_regulated": ctx.t("not_regulated")}
+        shown = codes.map(lambda v: names.get(v, v))
+        key = ctx.t("group")
+    else:
+        shown = codes.map(lambda v: _target_group(v, ctx))
+        key = ctx.t("target_group")
+    ids = units["case_id"] if kind == "case" else units["person_id"]
+    return pd.DataFrame({"unit": _prefixed(kind, ids), key: shown.to_numpy(), ctx.t("n"): True})
+
+
+def decision_km_chart(result: Any, ctx: Any, *, groups: list[str]) -> go.Figure:
+    """Share of applications decided over months since application (1 - KM), protected."""
+    curves = []
+    for key in groups:
+        table = protect_km(result.km_fitters[key], threshold=ctx.rule.threshold)
+        curves.append(
+            pd.DataFrame(
+                {
+                    "months": table["time"],
+                    "decided": 1 - table["survival"],
+                    "low": 1 - table["ci_high"],
+                    "high": 1 - table["ci_low"],
+                    "group": ctx.t(key),
+                }
+            )
+        )
+    frame = pd.concat(curves, ignore_index=True)
+    de = ctx.language == "de"
+    return plots.step(
+        frame,
+        x="months",
+        y="decided",
+        color="group",
+        band=("low", "high"),
+        title="Anteil beschiedener Anträge nach Monaten seit Antrag (offene Anträge zensiert)"
+        if de
+        else "Share of applications decided by months since application (pending censored)",
+        x_title="Monate seit Antrag" if de else "Months since application",
+        y_title=ctx.t("share"),
+    )
