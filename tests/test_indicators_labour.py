@@ -133,3 +133,87 @@ def test_recognition_decisions_and_time_to_decision():
     assert labour.pending_at(cases, date(2024, 12, 31)) == 1
     share = labour.full_equivalence_share(cases, date(2024, 1, 1), date(2024, 12, 31))
     assert share.loc["total", "n"] == 3 and share.loc["total", "share"] == pytest.approx(1 / 3)
+
+
+# ---- issue 10: censored durations --------------------------------------------------------------
+
+
+def test_sustained_employment_needs_three_consecutive_months_and_censors_honestly():
+    rows = [
+        # P1: svb at 1, gap at 2, then 3, 4, 5 -> sustained from month 3
+        *[("P1", m, "svb" if m in (1, 3, 4, 5) else "arbeitslos") for m in range(0, 8)],
+        # P2: svb at 6 and 7, observed to month 7 -> a run might start at 6: censored at 5
+        *[("P2", m, "svb" if m >= 6 else "minijob") for m in range(0, 8)],
+        # P3: two months of svb with a hole in the records (month 3 missing = not employed)
+        *[("P3", m, "svb") for m in (1, 2, 4, 5)],
+    ]
+    records = pd.DataFrame(rows, columns=["person_id", "offset", "status"])
+    out = labour.sustained_employment_spells(
+        records, pd.Series(["P1", "P2", "P3", "P4"]), run=3
+    ).set_index("person_id")
+    assert out.loc["P1", ["value", "observed"]].tolist() == [3.0, True]
+    assert out.loc["P2", ["value", "observed"]].tolist() == [5.0, False]
+    assert out.loc["P3", ["value", "observed"]].tolist() == [3.0, False]  # last seen 5, 5-3+1
+    assert out.loc["P4", ["value", "observed"]].tolist() == [0.0, False]  # never seen after entry
+    one = labour.sustained_employment_spells(records, pd.Series(["P3"]), run=1)
+    assert one.loc[0, ["value", "observed"]].tolist() == [1.0, True]  # run=1: first employment
+
+
+def test_time_to_decision_over_all_applications_censors_pending_and_withdrawn():
+    cases = pd.DataFrame(
+        {
+            "case_id": ["K1", "K2", "K3", "K4", "K5", "K6"],
+            "application_date": [
+                ts("2024-01-01"),
+                ts("2023-07-01"),
+                ts("2024-06-01"),
+                ts("2023-01-01"),
+                ts("2024-03-01"),
+                ts("2025-02-01"),
+            ],
+            "decision_date": [
+                ts("2024-03-01"),  # decided in the period: event
+                pd.NaT,  # pending at the end: censored at 2024-12-31
+                ts("2025-03-01"),  # decided after the period: pending at its end, censored
+                ts("2023-10-01"),  # decided before the period: not at risk
+                ts("2024-05-01"),  # withdrawn in the period: censored at withdrawal
+                pd.NaT,  # filed after the period: not counted
+            ],
+            "decision": ["voll", "offen", "teilweise", "voll", "zurueckgezogen", "offen"],
+            "regulated": [True, False, True, True, False, False],
+        }
+    )
+    out = labour.recognition_at_risk(cases, date(2024, 1, 1), date(2024, 12, 31)).set_index(
+        "case_id"
+    )
+    assert sorted(out.index) == ["K1", "K2", "K3", "K5"]
+    assert out["observed"].to_dict() == {"K1": True, "K2": False, "K3": False, "K5": False}
+    months = (out["value"] * labour.DAYS_PER_MONTH).round().astype(int).to_dict()
+    assert months == {"K1": 60, "K2": 549, "K3": 213, "K5": 61}
+
+
+def test_km_median_over_all_applications_is_longer_than_decided_only(demo_tables):
+    from types import SimpleNamespace
+
+    from evaluation.indicators import catalogue
+
+    period = SimpleNamespace(start=date(2024, 1, 1), end=date(2024, 12, 31), label="2024")
+    km = catalogue.compute("rec_months_km", demo_tables, period=period).iloc[-1]
+    decided = catalogue.compute("rec_months_median", demo_tables, period=period).iloc[-1]
+    assert km["n"] > decided["n"]  # the pending applications are in
+    assert km["value"] > decided["value"]  # and the long procedures with them
+    assert km["ci_low"] <= km["value"] <= km["ci_high"]
+
+
+def test_ba_comparable_quota_divides_by_all_due_exits(demo_tables):
+    from types import SimpleNamespace
+
+    from evaluation.indicators import catalogue
+
+    period = SimpleNamespace(start=date(2024, 1, 1), end=date(2024, 12, 31), label="2024")
+    ba = catalogue.compute("lm_eingliederungsquote_ba_6m", demo_tables, period=period).iloc[-1]
+    known = catalogue.compute("lm_eingliederungsquote_6m", demo_tables, period=period).iloc[-1]
+    rate = catalogue.compute("lm_response_rate_6m", demo_tables, period=period).iloc[-1]
+    assert ba["numerator"] == known["numerator"]  # the same established employment
+    assert ba["denominator"] == rate["denominator"] > known["denominator"]  # all due exits
+    assert ba["value"] < known["value"]
