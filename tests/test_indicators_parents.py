@@ -179,3 +179,27 @@ def test_unknown_survey_item_is_refused(tables):
 def test_german_course_change_by_target_group(tables):
     out = compute(tables, "par_german_course_post", "target_group")
     assert out["ukraine"].value == 1.0 and out["gefluechtete"].value == 0.0
+
+
+def test_registration_ids_tie_every_unit_frame_to_the_same_parents(tables):
+    """A is in C1 and C2 of 2024: one unit per registration; B and W are plain persons."""
+    enrolled = parents.enrolled(tables, YEAR)
+    keys = zip(enrolled["person_id"], enrolled["cycle_id"], strict=True)
+    ids = dict(zip(keys, enrolled["registration"], strict=True))
+    assert ids == {
+        ("A", "C1"): "person:A/cycle:C1",
+        ("B", "C1"): "person:B",
+        ("W", "C1"): "person:W",
+        ("A", "C2"): "person:A/cycle:C2",
+    }
+    catalogue = cat.load_catalogue()
+    for ident in ("par_reached", "par_attrition", "par_fsw_change", "par_school_contact_pre"):
+        frame = cat.unit_frame(catalogue.get(ident), tables, period=YEAR)
+        assert len(frame) > 0, ident
+        for row in frame.itertuples(index=False):
+            assert row.registration == ids[(row.person_id, row.cycle_id)], ident
+    # in 2023 D has one registration: the person id alone
+    year_2023 = Period(date(2023, 1, 1), date(2023, 12, 31), "2023")
+    assert parents.enrolled(tables, year_2023)["registration"].tolist() == ["person:D"]
+    # par_reached still counts persons: A once
+    assert cat.compute("par_reached", tables, period=YEAR)["value"].iloc[-1] == 3
