@@ -163,3 +163,46 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     data.atomic_write_text(target, "zwei")
     assert target.read_text() == "zwei"
     assert [p.name for p in target.parent.iterdir()] == ["f.txt"]
+
+
+def test_snapshot_files_are_verified_against_their_manifest(tmp_path, demo_tables):
+    ws = paths(tmp_path)
+    info = data.write_snapshot(dict(demo_tables), source={"kind": "test"}, root=ws)
+    assert all(len(t["sha256"]) == 64 for t in info.manifest["tables"].values())
+    assert data.verify_snapshot(info) == []
+    file = info.path / "participants.parquet"
+    raw = bytearray(file.read_bytes())
+    raw[-20] ^= 0x01
+    file.write_bytes(bytes(raw))
+    with pytest.raises(data.SnapshotError, match=r"participants\.parquet: damaged"):
+        data.verify_snapshot(info)
+    file.unlink()
+    with pytest.raises(data.SnapshotError, match=r"participants\.parquet: missing from snapshot"):
+        data.verify_snapshot(info)
+
+
+def test_snapshots_without_hashes_are_named_as_unverifiable(tmp_path, demo_tables):
+    import json
+
+    ws = paths(tmp_path)
+    info = data.write_snapshot({"events": demo_tables["events"]}, source={"kind": "t"}, root=ws)
+    manifest = json.loads((info.path / data.MANIFEST).read_text())
+    del manifest["tables"]["events"]["sha256"]
+    (info.path / data.MANIFEST).write_text(json.dumps(manifest))
+    assert data.verify_snapshot(data.snapshot_info(root=ws)) == ["events"]
+
+
+def test_latest_naming_a_missing_snapshot_is_one_clear_error(tmp_path, demo_tables):
+    ws = paths(tmp_path)
+    info = data.write_snapshot({"events": demo_tables["events"]}, source={"kind": "t"}, root=ws)
+    (ws.snapshots / "LATEST").write_text("deadbeefdeadbeef\n")
+    with pytest.raises(data.SnapshotError) as err:
+        data.resolve(root=ws)
+    message = str(err.value)
+    assert "LATEST names snapshot 'deadbeefdeadbeef', which does not exist" in message
+    assert info.id in message and "\n" not in message
+    (ws.snapshots / "LATEST").write_text("")
+    with pytest.raises(data.SnapshotError, match="names snapshot ''"):
+        data.resolve(root=ws)
+    with pytest.raises(data.SnapshotError, match=f"there are: {info.id}"):
+        data.resolve("ffff", root=ws)

@@ -50,7 +50,11 @@ def manifest(ws, key=KEY):
 
 def add_summary_plan(ws, start=2024):
     """A plan that reads the probe's figures (after: probe), like the annual report."""
-    shutil.copy(ws.notebooks / "probe.ipynb", ws.notebooks / "summary.ipynb")
+    text = (ws.notebooks / "probe.ipynb").read_text()
+    (ws.notebooks / "summary.ipynb").write_text(
+        text.replace('ctx.record(\\"probe_', 'ctx.record(\\"summary_')
+    )
+    assert "summary_reached" in (ws.notebooks / "summary.ipynb").read_text()
     (ws.params / "summary.yml").write_text(
         "notebook: summary.ipynb\ntitle: Summary\nafter: [probe]\n"
         f"schedules:\n  - name: jahr\n    cadence: yearly\n    start: {start}\n    end: 2024\n"
@@ -237,20 +241,21 @@ def test_a_dependent_waits_for_inputs_running_elsewhere(probe_workspace):
     add_summary_plan(ws)
     run(ws, jobs=2)
     before = manifest(ws, "summary/jahr/2024")
-    lock = FileLock(str(ex.lock_path(ws, KEY)))
-    lock.acquire()
+    held = threading.Event()
     released = {}
 
     def other_process():
-        time.sleep(3)
-        replace_figure(ws, KEY, 41)  # it publishes new figures, then lets go
-        released["at"] = time.time()
-        lock.release()
+        with FileLock(str(ex.lock_path(ws, KEY))):
+            held.set()
+            time.sleep(3)
+            replace_figure(ws, KEY, 41)  # it publishes new figures, then lets go
+            released["at"] = time.time()
 
     thread = threading.Thread(target=other_process)
     thread.start()
+    held.wait(10)
     try:
-        summary, out = run(ws, only=["summary"], force=False)
+        summary, out = run(ws, only=["summary"], wait_s=60)
     finally:
         thread.join()
     assert [o.status for o in summary.outcomes] == ["ok"], out
@@ -396,7 +401,7 @@ def test_a_full_disk_names_the_file_and_publishes_nothing(probe_workspace):
     ws = probe_workspace
     summary, out = run(ws, only=[KEY], executor=full_disk)
     assert summary.count("failed") == 1
-    line = next(x for x in out.splitlines() if "FAILED" in x)
+    line = next(x for x in out.splitlines() if "FAILED probe/jahr/2024:" in x)
     assert "report.html: no space left on device" in line and "report not published" in line
     assert not (ws.reports / KEY / "manifest.json").exists()
     assert history.read(db=ws.history).empty
