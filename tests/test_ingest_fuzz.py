@@ -244,3 +244,27 @@ def test_utf16_export_round_trips(tmp_path):
     (tmp_path / "t.txt").write_bytes(data)
     result = ingest([tmp_path / "t.txt"], root=p, key_file=key)
     assert len(result.tables["participants"]) == 1
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_drafted_mapping_is_always_a_valid_mapping_or_one_line(
+    tmp_path_factory, demo_heads, data
+):
+    import yaml
+
+    from evaluation.ingest.mapping import parse_mapping
+    from evaluation.ingest.suggest import suggest_mapping
+
+    name, content = data.draw(mutated(demo_heads))
+    file = tmp_path_factory.mktemp("s") / name
+    file.write_bytes(content)
+    try:
+        draft = suggest_mapping(file)
+    except IngestError as err:
+        assert "\n" not in str(err)
+        return
+    mapping = parse_mapping(yaml.safe_load(draft), "draft")
+    assert mapping.sources and all(rule.table for rule in mapping.sources)

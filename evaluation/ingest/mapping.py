@@ -186,6 +186,8 @@ def _parse_rule(raw: object, where: str) -> SourceRule:
         w = f"{where}.values.{column}"
         if column not in _columns_of(table):
             raise _fail(w, "unbekannte Spalte", "unknown column")
+        if spellings is None:  # all its lines commented out (as a draft leaves them)
+            spellings = {}
         if not isinstance(spellings, MappingABC):
             raise _fail(
                 w, "Zuordnung Quellwert: Code erwartet", "mapping source value: code expected"

@@ -52,6 +52,8 @@ DATE_FORMATS = (
 )
 _CUTOFF = 0.72
 _IDENTIFYING_CUTOFF = 0.78
+#: Headers and values longer than this are not matched (no header or code is that long).
+_LONGEST = 80
 _TOTAL_WORDS = frozenset({"summe", "gesamt", "insgesamt", "total", "gesamtsumme"})
 
 
@@ -65,8 +67,10 @@ class _Source:
 
 
 def _q(text: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON strings are valid YAML); characters YAML does not
+    accept raw (controls, line separators) are escaped."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in quoted)
 
 
 def _sources(path: Path) -> list[_Source]:
@@ -82,15 +86,14 @@ def _sources(path: Path) -> list[_Source]:
     delimiter, skip, offset = locate_header(text, None, Mapping(), path.name)
     import csv
 
-    reader = csv.reader(io.StringIO(text[offset:], newline=""), delimiter=delimiter, strict=False)
-    header = next(reader, [])
+    body = io.StringIO(text[offset:], newline="")
+    header = _line_fields(body.readline(), delimiter)  # one line, as the ingest reads it
+    reader = csv.reader(body, delimiter=delimiter, strict=False)
     rows = []
     for i, row in enumerate(reader):
         if i >= SAMPLE_ROWS:
             break
         rows.append(row)
-    if not header:
-        header = _line_fields(text[offset:], delimiter)
     return [_Source(path.name, None, skip + 1, [h.strip() for h in header], rows)]
 
 
@@ -141,8 +144,8 @@ def _candidates(table: str) -> dict[str, str]:
 
 def _match(header: str, table: str) -> tuple[str | None, float]:
     key = schemas.normalise(header)
-    if not key:
-        return None, 0.0
+    if not key or len(header) > _LONGEST:
+        return None, 0.0  # no header is that long: fuzzy matching would only take time
     exact = schemas.column_for_header(table, header) or schemas.identifying_for_header(header)
     if exact:
         return exact, 1.0
@@ -184,6 +187,8 @@ def _closest_code(value: str, col: schemas.Column) -> str | None:
             spellings[schemas.normalise(s)] = code
     for s, code in col.synonyms.items():
         spellings[schemas.normalise(s)] = code
+    if len(value) > _LONGEST:
+        return None
     key = schemas.normalise(value)
     best = difflib.get_close_matches(key, list(spellings), n=1, cutoff=0.6)
     if best:
@@ -217,6 +222,10 @@ def _entry(source: _Source) -> list[str]:
     positions: dict[str, int] = {}
     for pos, header in enumerate(source.header):
         if not header:
+            continue
+        if len(header) > _LONGEST:
+            lines.append("      # " + say(f"Spalte {pos + 1}: Kopf mit {len(header)} Zeichen, kein Spaltenkopf; wird nicht übernommen",
+                                            f"column {pos + 1}: a header of {len(header)} characters is no header; not taken"))  # fmt: skip
             continue
         target, ratio = _match(header, table)
         identifying = {i.name for i in schemas.IDENTIFYING}
