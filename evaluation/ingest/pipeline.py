@@ -280,7 +280,7 @@ def previous_ingest(p: Paths) -> SnapshotInfo | None:
         latest = snapshot_info(root=p)
     except LookupError:
         latest = None
-    if latest is not None and latest.source == "ingest" and not _is_demo(latest.manifest):
+    if latest is not None and latest.source == "ingest" and not _is_demo(latest.manifest, p):
         return latest
     found: list[tuple[str, str]] = []
     for manifest in p.snapshots.glob(f"*/{MANIFEST}") if p.snapshots.exists() else []:
@@ -288,13 +288,20 @@ def previous_ingest(p: Paths) -> SnapshotInfo | None:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if data.get("source", {}).get("kind") == "ingest" and not _is_demo(data):
+        if data.get("source", {}).get("kind") == "ingest" and not _is_demo(data, p):
             found.append((str(data.get("created_at", "")), manifest.parent.name))
     return snapshot_info(max(found)[1], root=p) if found else None
 
 
-def _is_demo(manifest: dict) -> bool:
-    return bool(manifest.get("source", {}).get("demo_exports"))
+def _is_demo(manifest: dict, p: Paths) -> bool:
+    """The snapshot is an ingest of the demo exports (also for manifests written before
+    ``demo_exports`` was recorded: all its files were in ``data/raw/demo/``)."""
+    source = manifest.get("source", {})
+    if "demo_exports" in source:
+        return bool(source["demo_exports"])
+    demo = (p.raw / "demo").resolve()
+    files = [Path(str(f.get("path", ""))) for f in source.get("files", [])]
+    return bool(files) and all(f.resolve().is_relative_to(demo) for f in files)
 
 
 def _demo_only(files: Sequence[SourceFile], p: Paths) -> bool:
