@@ -250,7 +250,7 @@ def change_of(now: pd.Series | None, before: pd.Series | None, kind: str, unit: 
     if kind in CENSUS_KINDS:
         return Change(diff, method="census")
     n1, n0 = _number(now, "n"), _number(before, "n")
-    if unit == "share" and n1 and n0:
+    if kind == "share" and n1 and n0:
         from evaluation.estimators import difference_of_proportions
 
         result = difference_of_proportions(round(v1 * n1), int(n1), round(v0 * n0), int(n0))
@@ -559,7 +559,7 @@ def quota_forms(
             low, high = s / due, (s + due - k) / due
         rows.append(
             {
-                ("Quote" if de else "Quota"): cat.get(ba_id).label[language],
+                ("Quote" if de else "Quota"): cat.get(known_id).label[language],
                 (
                     "BA-vergleichbar (alle Austritte)" if de else "BA-comparable (all exits)"
                 ): rule.marker if h_ba else format_value(v_ba, "share", language),
@@ -660,7 +660,24 @@ def as_text_table(
     return published(frame, rule=rule, caption=caption, language=language)
 
 
-def source_summary(snapshot_info: Any) -> dict[str, str]:
+def _date_text(iso: str, language: Language) -> str:
+    """An ISO date as readers write it (babel): ``01.12.2026`` / ``1 Dec 2026``."""
+    from datetime import date
+
+    from babel.dates import format_date
+
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return format_date(
+        day,
+        "dd.MM.yyyy" if language == "de" else "d MMM y",
+        locale="de_DE" if language == "de" else "en_GB",
+    )
+
+
+def source_summary(snapshot_info: Any, language: Language = "de") -> dict[str, str]:
     """Facts about the data behind the report, for the method section."""
     manifest = snapshot_info.manifest
     source = manifest.get("source", {})
@@ -668,8 +685,8 @@ def source_summary(snapshot_info: Any) -> dict[str, str]:
     return {
         "snapshot": snapshot_info.id,
         "kind": str(source.get("kind", "unbekannt")),
-        "created": str(manifest.get("created_at", ""))[:10],
-        "rows": labels.format_number(sum(t.get("rows", 0) for t in tables.values()), 0),
+        "created": _date_text(str(manifest.get("created_at", ""))[:10], language),
+        "rows": labels.format_number(sum(t.get("rows", 0) for t in tables.values()), 0, language),
         "tables": str(len(tables)),
     }
 

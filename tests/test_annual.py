@@ -120,8 +120,8 @@ def test_annual_report_shows_exactly_the_recorded_figures(tmp_path):
     assert summary.exit_code == 0, out.getvalue()
     html = (ws.reports / "annual_report/jahr/2024/report.html").read_text(encoding="utf-8")
     recorded = history.read(period_from="2024-01-01", period_to="2024-12-31", db=ws.history)
-    recorded = recorded[(recorded["period"] == "2024") & (recorded["group_var"] == "")].set_index(
-        "indicator_id"
+    recorded = recorded[recorded["period"] == "2024"].set_index(
+        ["indicator_id", "group_var", "group_value"]
     )
     figures = annual.Figures.read(until=2024, db=ws.history)
     table = annual.headline(figures, 2024, rule=SuppressionRule(threshold=5)).drop_duplicates(
@@ -130,6 +130,8 @@ def test_annual_report_shows_exactly_the_recorded_figures(tmp_path):
     shown = table[~table["missing"] & ~table["suppressed"]]
     assert len(shown) >= 8
     for row in shown.itertuples():
-        assert row.value == pytest.approx(recorded.loc[row.indicator_id, "value"]), row.indicator_id
+        field = recorded.loc[(row.indicator_id, row.group_var, row.group_value)]
+        assert row.value == pytest.approx(field["value"]), row.indicator_id
+        assert row.n == field["n"], row.indicator_id
         assert annual.format_value(row.value, row.unit) in html, row.indicator_id
     assert "fehlen" in html, "missing figures are named"

@@ -190,3 +190,30 @@ def test_levels_are_named_numbers_formatted_by_babel_and_ids_replaced():
 def test_inputs_are_formatted_by_babel():
     t = annual.inputs_table(staff_fte=2.5, grant_eur=180000.0, volunteer_hours=1234.0)
     assert t.iloc[:, 1].tolist() == ["2,5", "180.000\u00a0€", "1.234\u00a0Std."]
+
+
+def test_a_mean_of_shares_is_not_treated_as_a_proportion():
+    # attendance is a mean of per-parent shares (kind mean): its change uses the intervals
+    now = pd.Series({"value": 0.755, "n": 50, "ci_low": 0.70, "ci_high": 0.81})
+    before = pd.Series({"value": 0.736, "n": 55, "ci_low": 0.68, "ci_high": 0.79})
+    change = annual.change_of(now, before, "mean", "share")
+    assert change.method == "intervals"
+    half = 1.959964 * ((0.11 / 2 / 1.959964) ** 2 + (0.11 / 2 / 1.959964) ** 2) ** 0.5
+    assert change.ci_high - change.value == pytest.approx(half, abs=1e-9)
+
+
+def test_the_source_summary_writes_numbers_and_dates_as_readers_do():
+    info = type(
+        "Info",
+        (),
+        {
+            "id": "abc",
+            "manifest": {
+                "created_at": "2026-12-01T10:00:00",
+                "source": {"kind": "demo"},
+                "tables": {"a": {"rows": 57000}, "b": {"rows": 694}},
+            },
+        },
+    )()
+    facts = annual.source_summary(info)
+    assert (facts["created"], facts["rows"]) == ("01.12.2026", "57.694")
