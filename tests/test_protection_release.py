@@ -287,3 +287,19 @@ def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
     assert final.passed and not final.pinned and not added
     assert {c.key for c in final.revealed} == {("regulated",), ("other",)}
     assert all(c.shown for c in protected.cells)
+
+
+def test_a_new_table_two_steps_away_is_the_one_changed() -> None:
+    """X = A+B and Y = B+C were published; a new Z = C pins the small A = X - Y + Z."""
+    a, b, c = people("a", 2), people("b", 30), people("c", 20)
+    release = Release(
+        [
+            Cell("x", ("all",), 32, a | b),
+            Cell("y", ("all",), 50, b | c),
+            Cell("z", ("c",), 20, c),
+        ]
+    )
+    result = audit(release, threshold=5)
+    assert [f.kind for f in result.findings] == ["group"] and result.findings[0].high == 2
+    _, added, final = protect(release, threshold=5, open_for_change=lambda cell: cell.table == "z")
+    assert final.passed and [cell.table for cell in added] == ["z"]

@@ -412,30 +412,42 @@ def protect(
 def _complement(
     release: Release, finding: Finding, open_for_change: Callable[[Cell], bool]
 ) -> int | None:
-    """The cheapest shown, changeable cell in the equations that bound the finding.
+    """The cheapest shown, changeable cell nearest to the finding in the reader's equations.
 
-    Candidates are the shown cells that contain the failing group (or the hidden cell's
-    units) and the shown cells that share a group with those (their siblings in a sum).
-    Cheapest means: not a margin, then the smallest value.
+    From the failing group (or the groups of the hidden cell) the search walks the shown
+    cells and the groups they share, breadth first: the cells containing the group together
+    with their siblings in a sum, then the cells those share groups with, and so on. Among the changeable cells found at the smallest
+    distance, the cheapest is hidden: not a margin, then the smallest value.
     """
     cells = release.cells
     shown = np.array([c.shown for c in cells], dtype=bool)
     _, matrix, group_of = _reader_atoms(release, shown)
     if finding.kind == "group" and finding.atom is not None:
-        targets = [finding.atom]
+        frontier = np.array([finding.atom])
     else:
-        targets = sorted({group_of[u] for u in finding.cell.units if u in group_of})
-    if not targets:
+        frontier = np.array(sorted({group_of[u] for u in finding.cell.units if u in group_of}))
+    if frontier.size == 0:
         return None
     by_group = matrix.tocsc()
-    holders = np.unique(by_group[:, targets].indices)
-    touched = np.unique(matrix[holders].indices) if holders.size else np.array([], dtype=int)
-    near = set(np.unique(by_group[:, touched].indices).tolist()) if touched.size else set()
-    candidates = [
-        j
-        for j in sorted(near | set(holders.tolist()))
-        if cells[j].shown and cells[j].value > 0 and open_for_change(cells[j])
-    ]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda j: (_cost(cells[j]), j))
+    seen_groups = np.zeros(matrix.shape[1], dtype=bool)
+    seen_cells = np.zeros(matrix.shape[0], dtype=bool)
+    seen_groups[frontier] = True
+    first = True
+    while frontier.size:
+        found = np.unique(by_group[:, frontier].indices)
+        if first:  # the cells holding the group and their siblings in a sum, together
+            groups = np.unique(matrix[found].indices) if found.size else np.array([], int)
+            seen_groups[groups] = True
+            found = np.unique(np.concatenate([found, by_group[:, groups].indices]))
+            first = False
+        found = found[~seen_cells[found]]
+        seen_cells[found] = True
+        candidates = [
+            j for j in found if cells[j].shown and cells[j].value > 0 and open_for_change(cells[j])
+        ]
+        if candidates:
+            return min(candidates, key=lambda j: (_cost(cells[j]), j))
+        groups = np.unique(matrix[found].indices) if found.size else np.array([], dtype=int)
+        frontier = groups[~seen_groups[groups]]
+        seen_groups[frontier] = True
+    return None
