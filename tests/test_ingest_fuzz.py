@@ -145,8 +145,13 @@ def test_mutated_demo_exports_end_cleanly_and_every_row_is_accounted_for(
     for entry in result.source["files"]:
         for part in entry["parts"]:
             assert part["rows_read"] == part["rows_accepted"] + part["rows_quarantined"]
+    for account in result.columns:  # per file, as the summary prints it
+        assert account["rows_read"] == account["rows_accepted"] + account["rows_quarantined"]
     rec = result.reconciliation
     assert (rec["rows_read"] == rec["rows_accepted"] + rec["rows_quarantined"]).all()
+    assert rec["rows_read"].sum() + rec["blank_rows"].sum() == sum(
+        a["rows_read"] + a["blank_rows"] for a in result.columns
+    )
     for table, frame in result.tables.items():
         assert len(frame) == rec.set_index("table").loc[table, "rows_accepted"]
     quarantine = result.quarantine_file.read_bytes().decode("utf-8-sig")

@@ -248,6 +248,7 @@ def test_cli_says_where_a_new_key_is_and_that_it_must_be_backed_up(tmp_path, mon
     assert cli.main([str(tmp_path / "t.csv")]) == 0
     out = capsys.readouterr().out
     assert f"NEUER SCHLÜSSEL angelegt: {key}" in out and "sichern" in out
+    assert "Zeilen: 1 gelesen = 1 angenommen + 0 zurückgestellt; 0 leer" in out
     assert cli.main([str(tmp_path / "t.csv")]) == 0
     assert "NEUER SCHLÜSSEL" not in capsys.readouterr().out
 

@@ -158,6 +158,9 @@ def report(result: IngestResult) -> str:
     lines += ["", say("Spalten je Datei:", "Columns per file:")]
     for account in result.columns:
         lines.append(f"  {account['source']} -> {account['table']}")
+        lines.append("    " + say(
+            f"Zeilen: {account['rows_read']} gelesen = {account['rows_accepted']} angenommen + {account['rows_quarantined']} zurückgestellt; {account['blank_rows']} leer",
+            f"rows: {account['rows_read']} read = {account['rows_accepted']} accepted + {account['rows_quarantined']} quarantined; {account['blank_rows']} blank"))  # fmt: skip
         used = ", ".join(f"{h} -> {c}" for h, c in account["used"].items())
         lines.append("    " + say("übernommen: ", "used: ") + (used or "-"))
         for header, why in account["ignored"].items():

@@ -359,12 +359,19 @@ def _changes(previous: SnapshotInfo | None, accepted: dict[str, pd.DataFrame]) -
 
 
 def _column_accounts(rows: dict[str, _TableRows]) -> list[dict[str, object]]:
+    """Per file and sheet: its rows (read = accepted + quarantined; blank, skipped and
+    title rows apart) and its source columns, used or not taken with the reason."""
     out = []
     for r in rows.values():
-        for part in r.parts:
+        for i, part in enumerate(r.parts):
+            counts = _part_counts(r, i)
             out.append({
                 "source": part.label,
                 "table": r.table,
+                "rows_read": counts["rows_read"],
+                "rows_accepted": counts["rows_accepted"],
+                "rows_quarantined": counts["rows_quarantined"],
+                "blank_rows": counts["blank_rows"],
                 "used": {h: c for c, h in part.headers.items() if c in schemas.TABLES[r.table].names},
                 "ignored": {h: ignored_reason(why) for h, why in part.ignored},
                 "missing_optional": list(part.missing_optional),
