@@ -251,13 +251,19 @@ def audit(
     b_all = matrix @ sizes
     focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
     if focus is not None:
-        # a new cell also changes the groups of every cell it overlaps (it splits them)
+        # a new cell changes what a reader can deduce about everything connected to it
+        # through the shown cells (its component), hidden cells of that component included
         touched = {
             group_of[u] for j in np.flatnonzero(focused) for u in cells[j].units if u in group_of
         }
         if touched:
-            near = np.unique(matrix.tocsc()[:, sorted(touched)].indices)
+            components = np.unique(labels[sorted(touched)])
+            linked = np.flatnonzero(np.isin(labels, components))
+            near = np.unique(matrix.tocsc()[:, linked].indices)
             focused[near] = True
+            for j in np.flatnonzero(~shown & ~focused):
+                if any(labels[group_of[u]] in components for u in cells[j].units if u in group_of):
+                    focused[j] = True
     by_group = matrix.tocsc()
 
     systems: dict[int, tuple[sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
