@@ -935,6 +935,11 @@ def _run_plan(
                     Outcome(key, "failed", error={"summary": "not run: interrupted"})
                 )
         try:
+            for line in ex.recover(p):  # what was still held at the start
+                log.warning("repaired: %s", line)
+        except Exception as exc:  # noqa: BLE001 - the next call repairs
+            log.error("%s", ex.describe_error(exc))
+        try:
             _write_index(p)
         except Exception as exc:  # noqa: BLE001 - the summary is still printed
             log.error("reports/index.html not written: %s", ex.describe_error(exc))
