@@ -45,7 +45,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
         "lm_eingliederungsquote_ba_12m",
         "lm_eingliederungsquote_12m",
         "lm_months_to_employment",
-        "lm_months_to_sustained_employment",
+        "lm_sustained_employment_12m",
         "lm_effect_employment",
     ),
     "Elternarbeit": (

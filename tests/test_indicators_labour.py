@@ -217,3 +217,42 @@ def test_ba_comparable_quota_divides_by_all_due_exits(demo_tables):
     assert ba["numerator"] == known["numerator"]  # the same established employment
     assert ba["denominator"] == rate["denominator"] > known["denominator"]  # all due exits
     assert ba["value"] < known["value"]
+
+
+def test_sustained_share_counts_only_entrants_whose_window_is_complete():
+    from types import SimpleNamespace
+
+    from evaluation.indicators import catalogue
+
+    def months(person, start, statuses):
+        first = pd.Timestamp(start)
+        return [(person, first + pd.DateOffset(months=i), s) for i, s in enumerate(statuses)]
+
+    employment = pd.DataFrame(
+        [
+            *months("A", "2024-01-01", ["arbeitslos", "svb", "svb", "svb"] + ["svb"] * 12),
+            *months("B", "2024-01-01", ["arbeitslos"] + ["svb", "arbeitslos"] * 8),
+            # C enters late: a job at once, but its 14-month window is not complete
+            *months("C", "2024-12-01", ["arbeitslos", "svb", "svb", "svb"]),
+        ],
+        columns=["person_id", "month", "status"],
+    )
+    enrolments = pd.DataFrame(
+        {
+            "enrolment_id": ["E1", "E2", "E3"],
+            "person_id": ["A", "B", "C"],
+            "project": ["jobeinstieg"] * 3,
+            "entry_date": [ts("2024-01-10"), ts("2024-01-20"), ts("2024-12-05")],
+            "exit_date": [ts("2024-06-30"), ts("2024-06-30"), pd.NaT],
+            "exit_reason": ["regulaer", "regulaer", None],
+        }
+    )
+    tables = {
+        "enrolments": enrolments,
+        "participants": pd.DataFrame({"person_id": ["A", "B", "C"], "target_group": ["x"] * 3}),
+        "employment_months": employment,
+    }
+    period = SimpleNamespace(start=date(2024, 1, 1), end=date(2024, 12, 31), label="2024")
+    units = catalogue.lm_sustained_employment(tables, period, date(2025, 3, 31), within=12)
+    # A: three months from month 1 (yes); B: never three in a row (no); C: window incomplete
+    assert dict(zip(units["person_id"], units["numerator"], strict=True)) == {"A": 1, "B": 0}

@@ -53,11 +53,7 @@ def test_a_quota_forms_unit_frame_missing_one_exit_is_refused(demo):
 
 
 @pytest.mark.parametrize(
-    ("indicator_id", "group", "kind"),
-    [
-        ("rec_months_km", "regulated", "case"),
-        ("lm_months_to_sustained_employment", "target_group", "person"),
-    ],
+    ("indicator_id", "group", "kind"), [("rec_months_km", "regulated", "case")]
 )
 def test_km_tables_are_reproduced_by_their_units(demo, indicator_id, group, kind):
     ctx = demo[0]
@@ -102,3 +98,24 @@ def test_event_study_table_is_in_percentage_points():
     frame, options = views.event_study_table(SimpleNamespace(tidy=lambda: rows), ctx)
     assert frame.iloc[0, 1:4].tolist() == pytest.approx([12.56, 9.06, 16.06])
     assert frame.columns[1].endswith("(Pp.)") and options["decimals"] == 1
+
+
+def test_sustained_employment_table_is_reproduced_by_its_units(demo):
+    ctx = demo[0]
+    result = catalogue.compute(
+        "lm_sustained_employment_12m",
+        ctx.table,
+        period=ctx.period,
+        group_by="target_group",
+        data_end=ctx.data_end,
+    )
+    frame, options = views.sustained_table(result, ctx)
+    entry = catalogue.load_catalogue().get("lm_sustained_employment_12m")
+    units = catalogue.unit_frame(entry, ctx.table, period=ctx.period, data_end=ctx.data_end)
+    cells, _ = cells_of("sustained", frame, ctx, views.sustained_units(units, ctx), **options)
+    assert cells and all(c.units for c in cells if c.value)
+    total = frame.iloc[-1]
+    assert total[ctx.t("share")] == pytest.approx(units["numerator"].mean())
+    spells = views.sustained_km_units(ctx)
+    # the share's persons are the KM curve's entrants whose 14-month window is complete
+    assert set(units["person_id"]) <= set(spells["person_id"])

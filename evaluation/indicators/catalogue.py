@@ -1079,3 +1079,23 @@ def lm_time_to_sustained_employment(
     spells = labour.sustained_employment_spells(records, out["person_id"], run=months)
     out = out.merge(spells, on="person_id", how="left")
     return out.assign(unit=out["person_id"])
+
+
+@indicator("lm_sustained_employment")
+def lm_sustained_employment(
+    tables: Tables, period: Period, data_end: date, *, months: int = 3, within: int = 12
+) -> pd.DataFrame:
+    """Entrants of the period; numerator: a run of ``months`` svB months starting by ``within``.
+
+    Only persons whose whole window can be seen by ``data_end`` count: entry month plus
+    ``within + months - 1`` months at the latest in the month of ``data_end`` (decided by
+    the calendar, not by who had a job, so the share is not biased towards early jobs).
+    Months without a record count as not employed.
+    """
+    units = lm_time_to_sustained_employment(tables, period, data_end, months=months)
+    end = pd.Timestamp(data_end)
+    entry = units["entry_date"]
+    last_needed = (entry.dt.year * 12 + entry.dt.month - 1) + within + months - 1
+    units = units[last_needed <= end.year * 12 + end.month - 1]
+    event = units["observed"] & (units["value"] <= within)
+    return _share_frame(units, event)

@@ -432,7 +432,12 @@ def event_study_chart(result: Any, ctx: Any) -> go.Figure:
 
 
 def km_chart(
-    result: Any, ctx: Any, *, groups: list[str], codes: dict[str, tuple[str, str]]
+    result: Any,
+    ctx: Any,
+    *,
+    groups: list[str],
+    codes: dict[str, tuple[str, str]],
+    title: str | None = None,
 ) -> go.Figure:
     """Share in employment (1 - Kaplan-Meier) by group, cut where fewer than the threshold are at risk.
 
@@ -467,9 +472,12 @@ def km_chart(
         y="employed",
         color="group",
         band=("low", "high"),
-        title="Anteil mit erster sozialversicherungspflichtiger Beschäftigung seit Eintritt"
-        if ctx.language == "de"
-        else "Share with a first job subject to social insurance since entry",
+        title=title
+        or (
+            "Anteil mit erster sozialversicherungspflichtiger Beschäftigung seit Eintritt"
+            if ctx.language == "de"
+            else "Share with a first job subject to social insurance since entry"
+        ),
         x_title=ctx.t("months_since_entry"),
         y_title=ctx.t("share"),
     )
@@ -725,3 +733,62 @@ def decision_km_chart(result: Any, ctx: Any, *, groups: list[str]) -> go.Figure:
         x_title="Monate seit Antrag" if de else "Months since application",
         y_title=ctx.t("share"),
     )
+
+
+def sustained_table(result: pd.DataFrame, ctx: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Share in sustained employment within 12 months by target group (catalogue share result)."""
+    de = ctx.language == "de"
+    started = "mit nachhaltiger Beschäftigung" if de else "in sustained employment"
+    share = ctx.t("share")
+    out = pd.DataFrame(
+        {
+            ctx.t("target_group"): result["group_value"].map(lambda v: _target_group(v, ctx)),
+            ctx.t("n"): result["denominator"].astype(int).to_numpy(),
+            started: result["numerator"].astype(int).to_numpy(),
+            share: result["value"].to_numpy(),
+            ctx.t("ci_low"): result["ci_low"].to_numpy(),
+            ctx.t("ci_high"): result["ci_high"].to_numpy(),
+        }
+    )
+    shares = [share, ctx.t("ci_low"), ctx.t("ci_high")]
+    return out, {
+        "n": ctx.t("n"),
+        "numerators": dict.fromkeys(shares, started),
+        "percent": shares,
+        "hide": [started],
+        "complementary_within": ctx.t("target_group"),
+    }
+
+
+def sustained_units(units: pd.DataFrame, ctx: Any) -> pd.DataFrame:
+    """Units of :func:`sustained_table`: persons counted, flag for the numerator."""
+    from evaluation.indicators import catalogue
+
+    de = ctx.language == "de"
+    codes = catalogue.group_codes(units["target_group"])
+    return pd.DataFrame(
+        {
+            "unit": _prefixed("person", units["person_id"]),
+            ctx.t("target_group"): codes.map(lambda v: _target_group(v, ctx)).to_numpy(),
+            ctx.t("n"): True,
+            ("mit nachhaltiger Beschäftigung" if de else "in sustained employment"): units[
+                "numerator"
+            ]
+            .astype(bool)
+            .to_numpy(),
+        }
+    )
+
+
+def sustained_km_units(ctx: Any) -> pd.DataFrame:
+    """Entrants of the period with months to sustained employment (censored), for the KM curve."""
+    from evaluation.indicators import catalogue
+
+    tables = {name: ctx.table(name) for name in ("enrolments", "participants", "employment_months")}
+    return catalogue.lm_time_to_sustained_employment(tables, ctx.period, ctx.data_end)
+
+
+SUSTAINED_TITLE = {
+    "de": "Anteil mit nachhaltiger Beschäftigung (3 Monate in Folge) seit Eintritt",
+    "en": "Share in sustained employment (3 consecutive months) since entry",
+}
