@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evaluation.export import images
 from evaluation.export.images import (
     INSTALL_HINT,
     ExportUnavailable,
     chart_image_sets,
     chart_images,
-    chromium,
 )
 from evaluation.export.model import Document, Figure, Heading, Paragraph, Table, read_document
 
@@ -195,8 +195,11 @@ def export_formats(
         times["docx"] = time.perf_counter() - t
     if "pdf" in formats:
         t = time.perf_counter()
-        if unavailable or chromium() is None:
-            _note(out, f"PDF nicht erstellt – {unavailable or INSTALL_HINT}")
+        if unavailable or images.chromium() is None:
+            what = "PDF nicht erstellt" + (
+                ", DOCX ohne Diagrammbilder" if "docx" in formats and unavailable else ""
+            )
+            _note(out, f"{what} – {unavailable or INSTALL_HINT}")
         else:
             page = print_html(
                 html_text,
@@ -214,8 +217,6 @@ def export_formats(
         times["pdf"] = time.perf_counter() - t
     elif unavailable:
         _note(out, f"DOCX ohne Diagrammbilder – {unavailable}")
-    if "docx" in formats and "pdf" in formats and unavailable:
-        _note(out, "DOCX ohne Diagrammbilder (Text statt Bild).")
     if html_path.exists():
         linked = report.link_formats(
             html_path.read_text(encoding="utf-8"), {"html": html_path, **written}, lang

@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.export.images import INSTALL_HINT, ExportUnavailable, chromium
+from evaluation.export import images
+from evaluation.export.images import INSTALL_HINT, ExportUnavailable
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -157,7 +158,7 @@ def print_html(
 
 def write_pdf(page_html: str, target: Path, *, timeout: int = 180) -> Path:
     """Print ``page_html`` to ``target`` with headless Chromium (A4 from the page's CSS)."""
-    binary = chromium()
+    binary = images.chromium()
     if binary is None:
         raise ExportUnavailable(INSTALL_HINT)
     target.parent.mkdir(parents=True, exist_ok=True)
