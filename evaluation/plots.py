@@ -402,6 +402,15 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def single_bar(fig: go.Figure) -> bool:
+    """True for a bar chart that would draw one single bar (a sentence says it better)."""
+    series = _series(fig)
+    if not series or any(t.type != "bar" for t in fig.data if not _is_band(t)):
+        return False
+    drawn = [y for _, _, ys in series for y in ys if not _missing(y)]
+    return len(drawn) == 1
+
+
 def figure_table(fig: go.Figure, *, language: Literal["de", "en"] = "de") -> pd.DataFrame:
     """The table behind a chart: one row per x value, one column per series, as text.
 

@@ -277,6 +277,13 @@ def _figure_html(spec: Mapping[str, Any], index: int = 0, language: str = "de") 
     lang = "en" if language == "en" else "de"
     fig = figure_from_spec(spec)
     alt = plots.describe(fig, language=lang)
+    if plots.single_bar(fig):
+        # one bar says less than a sentence: the sentence and the table instead of a chart
+        table = _table_html(plots.figure_table(fig, language=lang), TEXT[lang]["chart_data"])
+        return (
+            f'<div class="chart-as-text" data-chart="{index}"><p>{html.escape(alt)}</p>'
+            f"{table}</div>"
+        )
     drawing = pio.to_html(
         fig,
         include_plotlyjs=False,

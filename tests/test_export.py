@@ -332,3 +332,24 @@ def test_xlsx_sheets_equal_the_html_tables_cell_by_cell(published):
                 notes = [c.value for line in ws.iter_rows() for c in line if c.value]
                 assert any("Geheimhaltung" in str(v) for v in notes), (key, name)
     assert suppressed_somewhere, "the demo reports have suppressed cells"
+
+
+def test_a_single_bar_becomes_a_sentence_with_its_table_in_the_report(tmp_path):
+    fig = go.Figure(go.Bar(x=["A", "B"], y=[12, None], name="n"))
+    fig.update_layout(title="Austritte")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={report.PLOTLY_MIME: json.loads(pio.to_json(fig))}
+                )
+            ],
+        )
+    ]
+    path = tmp_path / "one.ipynb"
+    nbformat.write(nb, path)
+    html = _html(path)
+    assert 'class="plotly-graph-div"' not in html
+    assert 'class="chart-as-text"' in html and "Balkendiagramm „Austritte“" in html

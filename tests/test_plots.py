@@ -167,3 +167,11 @@ def test_figure_data_stored_as_typed_arrays_is_read():
     assert "bdata" in json.dumps(spec), "plotly stores numpy data as base64"
     back = pio.from_json(json.dumps(spec))
     assert plots.figure_table(back).values.tolist() == [["2022", "3,5"], ["2023", "1.250"]]
+
+
+def test_a_chart_with_one_bar_is_said_in_a_sentence_instead():
+    one = pd.DataFrame({"g": ["A", "B", "C"], "n": [12, None, None], "h": [False, True, True]})
+    fig = plots.bar(one, x="g", y="n", title="Austritte", suppressed="h")
+    assert plots.single_bar(fig)
+    assert not plots.single_bar(plots.bar(frame(), x="year", y="share", title="T"))
+    assert not plots.single_bar(plots.line(one, x="g", y="n", title="T"))
