@@ -20,13 +20,17 @@ FOLLOWUP_DEFINITION = {
         "gemeldet sind. Beide Quoten sind wie bei der Bundesagentur für Arbeit definiert, beziehen sich "
         "hier aber auf die Austritte **mit bekanntem Status** (die Agentur erreicht nicht alle "
         "Ehemaligen); die Erreichungsquote steht daneben. Wie bei der BA beschreiben die Quoten "
-        "Verläufe und sind kein Nachweis einer Wirkung."
+        "Verläufe und sind kein Nachweis einer Wirkung. **Vergleichbar mit BA-Zahlen ist nur die "
+        "erste Tabelle je Stichtag** (alle Austritte im Nenner); die Tabelle nach Projekt und "
+        "Eintrittskohorte danach zeigt die Quoten unter den Austritten mit bekanntem Status."
     ),
     "en": (
         "**Integration rate** (Eingliederungsquote): share of exits in employment subject to social "
         "insurance at the follow-up date. **Retention rate** (Verbleibsquote): share of exits not "
         "registered unemployed. Defined as by the German Federal Employment Agency, but among exits "
-        "whose status is known; the response rate is shown beside them. Descriptive, not causal."
+        "whose status is known; the response rate is shown beside them. Descriptive, not causal. "
+        "Only the first table per follow-up point (all exits in the denominator) is comparable "
+        "with BA figures."
     ),
 }
 
@@ -545,7 +549,7 @@ QUOTA_FORMS_DEFINITION = {
         "nur, wo sie festgestellt ist. So gerechnet (**BA-vergleichbar**) steht hier jeder Austritt "
         "mit fälligem Stichtag im Nenner, und wer nicht nachbefragt werden konnte, zählt nicht als "
         "beschäftigt bzw. verblieben. Die Quoten **unter den Austritten mit bekanntem Status** "
-        "(Tabelle oben) sind mit BA-Zahlen nicht vergleichbar. Der **Spielraum** zeigt, was die "
+        "(Tabelle danach) sind mit BA-Zahlen nicht vergleichbar. Der **Spielraum** zeigt, was die "
         "unbekannten Fälle zulassen: von „alle unbekannten nicht beschäftigt“ (= BA-vergleichbare "
         "Quote) bis „alle unbekannten beschäftigt“ (Schranken nach Manski)."
     ),
@@ -553,7 +557,7 @@ QUOTA_FORMS_DEFINITION = {
         "**Two forms of the quotas.** The Federal Employment Agency (BA) divides by **all exits**; "
         "employment counts only where established. Computed that way (**BA-comparable**), every "
         "exit whose follow-up date has come is in the denominator and those not reached do not "
-        "count as employed or retained. The quotas among exits with known status (table above) "
+        "count as employed or retained. The quotas among exits with known status (next table) "
         "are not comparable with BA figures. The **range** shows what the unknowns allow: from "
         "all unknown not employed (= the BA-comparable quota) to all unknown employed (Manski "
         "bounds)."
