@@ -400,7 +400,7 @@ WORDS = {
         "missing": "fehlt",
         "field": "Handlungsfeld",
         "to": "bis",
-        "yes": "ja",
+        "yes": "ja (für sich genommen; siehe „Viele Vergleiche“)",
         "no": "nein, im Rahmen des Zufalls",
         "census": "Vollzählung, kein Stichprobenfehler",
         "untested": "nicht prüfbar (ohne Intervall erfasst)",
@@ -415,7 +415,7 @@ WORDS = {
         "missing": "missing",
         "field": "Field",
         "to": "to",
-        "yes": "yes",
+        "yes": "yes (on its own; see “Many comparisons”)",
         "no": "no, within chance",
         "census": "complete count, no sampling error",
         "untested": "not testable (no interval recorded)",
@@ -842,3 +842,46 @@ def text(key: str, language: Language = "de") -> str:
     """A reader-facing paragraph of the annual report (:data:`TEXTS`)."""
     pair = TEXTS[key]
     return pair[0] if language == "de" else pair[1]
+
+
+def multiplicity_sentence(table: pd.DataFrame, language: Language = "de") -> str:
+    """How many year-on-year changes the report tests, and which survive Holm's adjustment.
+
+    The changes are many tests at once: the sentence marks them as exploratory and names
+    those whose change stays more than chance after Holm's adjustment over all of them
+    (:func:`evaluation.estimators.adjust_for_multiplicity`). Empty when nothing is tested.
+    """
+    tested = table.dropna(subset=["change_p"]).drop_duplicates("indicator_id")
+    if tested.empty:
+        return ""
+    from evaluation.estimators import adjust_for_multiplicity
+
+    holm = adjust_for_multiplicity(tested.set_index("indicator_id")["change_p"])
+    labels_by_id = tested.set_index("indicator_id").apply(
+        lambda r: figure_label(r.to_dict(), language), axis=1
+    )
+    kept = [labels_by_id[i] for i in holm.index[holm["significant"].astype(bool)]]
+    k = len(tested)
+    if language == "de":
+        rest = (
+            f"nach der Korrektur nach Holm für alle {k} Tests bleibt mehr als Zufall: "
+            + "; ".join(kept)
+            + "."
+            if kept
+            else f"nach der Korrektur nach Holm für alle {k} Tests bleibt keine Veränderung "
+            "mehr als Zufall."
+        )
+        return (
+            f"**Viele Vergleiche.** Der Bericht prüft {k} Veränderungen gegenüber dem Vorjahr; "
+            "bei so vielen Tests fällt etwa jeder zwanzigste auch ohne echte Veränderung auf. "
+            "Die Vorjahresvergleiche sind daher beschreibend (explorativ) zu lesen; " + rest
+        )
+    rest = (
+        f"after Holm's adjustment over all {k} tests, more than chance: " + "; ".join(kept) + "."
+        if kept
+        else f"after Holm's adjustment over all {k} tests, no change remains more than chance."
+    )
+    return (
+        f"**Many comparisons.** The report tests {k} changes against last year; about one in "
+        "twenty stands out by chance alone. Read them as exploratory; " + rest
+    )

@@ -217,3 +217,23 @@ def test_the_source_summary_writes_numbers_and_dates_as_readers_do():
     )()
     facts = annual.source_summary(info)
     assert (facts["created"], facts["rows"]) == ("01.12.2026", "57.694")
+
+
+def test_many_year_on_year_tests_are_marked_exploratory_and_holm_adjusted():
+    rows = pd.DataFrame(
+        {
+            "indicator_id": ["a", "b", "c", "d"],
+            "label": ["A", "B", "C", "D"],
+            "population": ["", "", "", ""],
+            # Holm on 0.001, 0.02, 0.04, None: 0.003 (yes), 0.04 (yes), 0.04 (yes) ...
+            "change_p": [0.001, 0.02, 0.04, None],
+        }
+    )
+    text = annual.multiplicity_sentence(rows)
+    assert "prüft 3 Veränderungen" in text and "explorativ" in text
+    assert "mehr als Zufall: A; B; C." in text
+    rows.loc[1, "change_p"] = 0.03  # Holm: 0.003, 0.06, 0.06 -> only A
+    assert "mehr als Zufall: A." in annual.multiplicity_sentence(rows)
+    rows["change_p"] = [0.2, 0.5, None, None]
+    assert "keine Veränderung mehr als Zufall" in annual.multiplicity_sentence(rows)
+    assert annual.multiplicity_sentence(rows.assign(change_p=None)) == ""
