@@ -154,17 +154,22 @@ class _Programme:
 
     def minimum(self, objective: np.ndarray) -> float:
         """``min objective @ x`` (``-inf`` when unbounded)."""
+        return self.solve(objective)[0]
+
+    def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """``min objective @ x`` and an optimal ``x`` (``-inf`` and ``None`` when unbounded)."""
         h, highspy = self._highs, self._highspy
         h.changeColsCost(self.n, self._columns, np.asarray(objective, dtype=float))
         h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            return float(h.getInfo().objective_function_value)
+            x = np.asarray(h.getSolution().col_value, dtype=float)
+            return float(h.getInfo().objective_function_value), x
         if status in (
             highspy.HighsModelStatus.kUnbounded,
             highspy.HighsModelStatus.kUnboundedOrInfeasible,
         ):
-            return -math.inf
+            return -math.inf, None
         raise RuntimeError(
             f"release audit: the linear programme failed ({h.modelStatusToString(status)})"
         )
@@ -277,26 +282,69 @@ def audit(
             systems[component] = (sub[rows], b_all[rows], cols)
         return systems[component]
 
-    # small groups a reader can tell apart
-    for k in np.flatnonzero((sizes > 0) & (sizes < threshold)):
+    # Every solution of a programme is a possible truth for the reader: it certifies every
+    # group it gives at least the threshold, and every hidden cell it gives two values
+    # apart. Solutions are pooled per component, so most checks need no programme at all.
+    pools: dict[int, list[np.ndarray]] = {}
+
+    def programme(component: int) -> tuple[_Programme, np.ndarray]:
+        a, b, cols = system(component)
+        if component not in programmes:
+            programmes[component] = _Programme(a, b)
+            pools[component] = []
+        return programmes[component], cols
+
+    def extreme(component: int, weights: np.ndarray, sense: int) -> float:
+        """max (sense=+1) or min (sense=-1) of ``weights @ x`` over the reader's system."""
+        prog, _ = programme(component)
+        value, x = prog.solve(-sense * weights)
+        result.programmes += 1
+        if x is not None:
+            pools[component].append(x)
+        return -sense * value
+
+    stacked: dict[int, np.ndarray] = {}
+
+    def pool(component: int) -> np.ndarray:
+        rows = pools.get(component, [])
+        have = stacked.get(component)
+        if have is None or have.shape[0] != len(rows):
+            new = rows[have.shape[0] if have is not None and have.size else 0 :]
+            block = np.vstack(new) if new else np.zeros((0, 0))
+            stacked[component] = (
+                block if have is None or not have.size else np.vstack([have, block])
+            )
+        return stacked[component]
+
+    def pooled(component: int, weights: np.ndarray) -> tuple[float, float]:
+        solutions = pool(component)
+        if solutions.shape[0] == 0:
+            return -math.inf, math.inf
+        values = solutions @ weights
+        return float(values.max()), float(values.min())
+
+    small = np.flatnonzero((sizes > 0) & (sizes < threshold))
+    small = [k for k in small if focused[by_group[:, k].indices].any()]
+    for k in small:
         members = by_group[:, k].indices
-        if not focused[members].any():
-            continue
         cap = min(cells[j].value for j in members)
         high = float(cap)
         if cap >= threshold:
-            a, b, cols = system(labels[k])
-            objective = np.zeros(cols.size)
-            objective[np.searchsorted(cols, k)] = -1.0
-            if labels[k] not in programmes:
-                programmes[labels[k]] = _Programme(a, b)
-            high = -programmes[labels[k]].minimum(objective)
-            result.programmes += 1
+            _, cols = programme(labels[k])
+            i = int(np.searchsorted(cols, k))
+            solutions = pool(labels[k])
+            high = float(solutions[:, i].max()) if solutions.shape[0] else -math.inf
+            if high < threshold - _EPS:
+                weights = np.zeros(cols.size)
+                weights[i] = 1.0
+                high = extreme(labels[k], weights, +1)
         if math.isfinite(high) and math.floor(high + _EPS) < threshold:
             result.findings.append(
                 Finding("group", cells[members[0]], 0.0, math.floor(high + _EPS), sizes[k], int(k))
             )
-    # hidden cells
+    # hidden cells: the reader does not know how a group splits between a hidden cell and the
+    # rest, so the cell is at least the groups wholly inside it and at most every group it
+    # touches
     for j in np.flatnonzero(~shown & focused):
         cell = cells[j]
         if cell.value == 0 and zero_is_safe:
@@ -311,27 +359,26 @@ def audit(
             inside[k] = inside.get(k, 0.0) + release.weights.get(unit, 1)
         if outside_units or not inside:
             continue  # part of it is in no shown cell: unbounded above
-        comps = {labels[k] for k in inside}
-        low_total, high_total = 0.0, 0.0
-        for comp in comps:
-            a, b, cols = system(comp)
-            split = [k for k in inside if labels[k] == comp]
-            full = [k for k in split if inside[k] >= sizes[k]]
-            partial = [k for k in split if inside[k] < sizes[k]]
-            # variables: every group of the component; a group partly in h gets a second
-            # column (its part in h), a group wholly in h is its own part in h
-            n = cols.size
-            a2 = sparse.hstack([a, a[:, np.searchsorted(cols, partial)]]).tocsr() if partial else a
-            objective = np.zeros(n + len(partial))
-            objective[np.searchsorted(cols, full)] = 1.0
-            objective[n:] = 1.0
-            programme = _Programme(a2, b)
-            low_total += programme.minimum(objective)
-            high_total += -programme.minimum(-objective)
-            result.programmes += 2
-        low = math.ceil(low_total - _EPS) if math.isfinite(low_total) else low_total
-        high = math.floor(high_total + _EPS) if math.isfinite(high_total) else high_total
         sensitive = 0 < cell.value < threshold
+        parts = []
+        for comp in sorted({labels[k] for k in inside}):
+            _, cols = programme(comp)
+            touched = [k for k in inside if labels[k] == comp]
+            full = [k for k in touched if inside[k] >= sizes[k]]
+            upper = np.zeros(cols.size)
+            upper[np.searchsorted(cols, touched)] = 1.0
+            lower = np.zeros(cols.size)
+            lower[np.searchsorted(cols, full)] = 1.0
+            parts.append((comp, upper, lower))
+        high = sum(pooled(c, u)[0] for c, u, _ in parts)
+        low = sum(pooled(c, lo)[1] for c, _, lo in parts)
+        need_high = threshold if sensitive else -math.inf
+        if high - low < 1 - _EPS or high < need_high - _EPS:
+            high = sum(extreme(c, u, +1) for c, u, _ in parts)
+            if math.isfinite(high):  # an unbounded cell is never pinned
+                low = sum(extreme(c, lo, -1) for c, _, lo in parts)
+        low = math.ceil(low - _EPS) if math.isfinite(low) else low
+        high = math.floor(high + _EPS) if math.isfinite(high) else high
         if sensitive and (high - low < 1 or high < threshold):
             result.findings.append(Finding("cell", cell, low, high, cell.value))
         elif high - low < 1:
@@ -387,10 +434,12 @@ def protect(
             return release, added, audit_result
         targets = []
         unattributable = []
+        shown = np.array([c.shown for c in release.cells], dtype=bool)
+        _, matrix, group_of = _reader_atoms(release, shown)
         for finding in audit_result.findings:
             if finding.kind == "pinned":
                 continue
-            target = _complement(release, finding, open_for_change)
+            target = _complement(release, finding, open_for_change, (matrix, group_of))
             if target is None:
                 unattributable.append(finding)
             elif target not in targets:
@@ -416,7 +465,10 @@ def protect(
 
 
 def _complement(
-    release: Release, finding: Finding, open_for_change: Callable[[Cell], bool]
+    release: Release,
+    finding: Finding,
+    open_for_change: Callable[[Cell], bool],
+    reader: tuple[sparse.csr_matrix, dict[str, int]] | None = None,
 ) -> int | None:
     """The cheapest shown, changeable cell nearest to the finding in the reader's equations.
 
@@ -426,8 +478,11 @@ def _complement(
     distance, the cheapest is hidden: not a margin, then the smallest value.
     """
     cells = release.cells
-    shown = np.array([c.shown for c in cells], dtype=bool)
-    _, matrix, group_of = _reader_atoms(release, shown)
+    if reader is None:
+        shown = np.array([c.shown for c in cells], dtype=bool)
+        _, matrix, group_of = _reader_atoms(release, shown)
+    else:
+        matrix, group_of = reader
     if finding.kind == "group" and finding.atom is not None:
         frontier = np.array([finding.atom])
     else:
