@@ -160,6 +160,17 @@ def _format_value(name: str, value: Any, language: str) -> str:
         return ("ja" if value else "nein") if language == "de" else ("yes" if value else "no")
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, int) and ("year" in name or "jahr" in name):
+        return str(value)  # a year, not an amount
+    if isinstance(value, int | float):
+        from babel.numbers import format_currency, format_decimal
+
+        locale = "de_DE" if language == "de" else "en_GB"
+        if name.endswith("_eur"):
+            return format_currency(
+                value, "EUR", format="#,##0 ¤", locale=locale, currency_digits=False
+            )
+        return format_decimal(value, format="#,##0.###", locale=locale)
     return str(value)
 
 

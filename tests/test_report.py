@@ -124,4 +124,6 @@ def test_parameter_rows_and_period_text_for_readers():
         {"label": "Mindestfallzahl für die Anzeige", "value": "5"},
         {"label": "flag", "value": "ja"},
     ]
+    money = parameter_rows({"grant_eur": 180000.0, "staff_fte": 2.5, "trend_years": 5}, "de")
+    assert [r["value"] for r in money] == ["180.000 €", "2,5", "5"]
     assert period_text("2024-04-01", "2024-06-30", "2024-Q2") == "2024-Q2 (01.04.2024–30.06.2024)"
