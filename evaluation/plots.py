@@ -200,14 +200,17 @@ def line(
     band: tuple[str, str] | None = None,
     suppressed: str | None = None,
     marker: str = "*",
-    zero: bool = True,
+    zero: bool | None = None,
     language: Literal["de", "en"] = "de",
 ) -> go.Figure:
     """Line chart over time with optional confidence band; suppressed points are marked gaps.
 
-    ``zero`` (default) starts the value axis at zero, as counts and shares need; pass
-    ``False`` for scales whose zero is not meaningful (e.g. a 1–5 scale).
+    ``zero=True`` starts the value axis at zero, as counts and shares need; ``False`` lets it
+    follow the data, for scales whose zero is not meaningful (a 1–5 scale). The default
+    (``None``) starts at zero unless title or axis title mark an index (``Index``, ``= 100``).
     """
+    if zero is None:
+        zero = not any(mark in f"{title} {y_title}" for mark in ("Index", "= 100"))
     fig = go.Figure()
     groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
     for i, (name, part) in enumerate(groups):

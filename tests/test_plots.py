@@ -100,6 +100,8 @@ def test_count_axes_start_at_zero_unless_the_caller_says_otherwise():
     assert plots.bar(counts, x="year", y="n", title="T").layout.yaxis.rangemode == "tozero"
     scale = plots.line(counts, x="year", y="n", title="T", zero=False)
     assert scale.layout.yaxis.rangemode is None
+    index = plots.line(counts, x="year", y="n", title="Einwohner (2019 = 100)", y_title="Index")
+    assert index.layout.yaxis.rangemode is None, "an index follows its data"
 
 
 def test_finish_fixes_figures_built_outside_the_house_functions():
