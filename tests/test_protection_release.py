@@ -303,3 +303,17 @@ def test_a_new_table_two_steps_away_is_the_one_changed() -> None:
     assert [f.kind for f in result.findings] == ["group"] and result.findings[0].high == 2
     _, added, final = protect(release, threshold=5, open_for_change=lambda cell: cell.table == "z")
     assert final.passed and [cell.table for cell in added] == ["z"]
+
+
+def test_a_new_table_may_not_make_an_earlier_hidden_cell_recomputable() -> None:
+    """Q2's hidden 9 (not small) must not become recomputable through the year published later."""
+    quarters = [people(f"q{k}", n) for k, n in enumerate([10, 9, 12, 11])]
+    earlier = [
+        Cell("q", (f"Q{k + 1}",), len(q), q, shown=k not in (1, 2)) for k, q in enumerate(quarters)
+    ]
+    year = [Cell("year", ("2025",), 42, frozenset().union(*quarters))]
+    # a half-year table that shows Q3 would pin Q2 through the year
+    half = [Cell("h2", ("Q3",), 12, quarters[2])]
+    release = Release(earlier + year + half)
+    _, added, final = protect(release, threshold=5, open_for_change=lambda c: c.table == "h2")
+    assert [c.table for c in added] == ["h2"] and final.passed

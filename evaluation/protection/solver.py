@@ -424,6 +424,7 @@ def protect(
         audit_result = audit(
             release, threshold=threshold, zero_is_safe=zero_is_safe, focus=open_for_change
         )
+        _blame_newly_pinned(release, audit_result, threshold, zero_is_safe, open_for_change)
         if audit_result.passed:
             for finding in audit_result.pinned:
                 if open_for_change(finding.cell) and finding.cell not in added:
@@ -462,6 +463,39 @@ def protect(
             release.cells[target] = replace(cell, shown=False)
             added.append(cell)
     return release, added, audit_result
+
+
+def _blame_newly_pinned(
+    release: Release,
+    result: Audit,
+    threshold: int,
+    zero_is_safe: bool,
+    open_for_change: Callable[[Cell], bool],
+) -> None:
+    """A hidden cell of an earlier release that the open tables make recomputable fails.
+
+    Hidden cells of closed tables cannot be shown again; if they were not recomputable
+    without the open tables, the open tables must change.
+    """
+    closed = [f for f in result.pinned if not open_for_change(f.cell)]
+    if not closed:
+        return
+    keys = {(f.cell.table, f.cell.key) for f in closed}
+    base = Release([c for c in release.cells if not open_for_change(c)], release.weights)
+    before = audit(
+        base,
+        threshold=threshold,
+        zero_is_safe=zero_is_safe,
+        focus=lambda c: (c.table, c.key) in keys,
+    )
+    result.programmes += before.programmes
+    already = {(f.cell.table, f.cell.key) for f in before.pinned}
+    result.findings = [
+        replace(f, kind="cell")
+        if f.kind == "pinned" and (f.cell.table, f.cell.key) in keys - already
+        else f
+        for f in result.findings
+    ]
 
 
 def _complement(
