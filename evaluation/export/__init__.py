@@ -106,7 +106,15 @@ def cover_facts(
     return {"facts": facts, "signatures": list(signatures)}
 
 
+_SAID: set[str] = set()
+
+
 def _note(out: Any, text: str) -> None:
+    """Print a note; on standard error only once per process (a plan of 40 runs says it once)."""
+    if out is None:
+        if text in _SAID:
+            return
+        _SAID.add(text)
     print(text, file=out if out is not None else sys.stderr)
 
 
