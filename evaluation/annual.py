@@ -182,6 +182,12 @@ def format_value(
 
 def population_label(indicator_id: str, language: Language = "de") -> str:
     """Reader-facing name of the population a headline figure is read for (``""`` = all)."""
+    if indicator_id in BA_QUOTAS.values():
+        return (
+            "nur Austritte mit bekanntem Status (nicht BA-vergleichbar)"
+            if language == "de"
+            else "exits with known status only (not BA-comparable)"
+        )
     var, value = POPULATION.get(indicator_id, ("", ""))
     if not var:
         return ""

@@ -237,3 +237,9 @@ def test_many_year_on_year_tests_are_marked_exploratory_and_holm_adjusted():
     rows["change_p"] = [0.2, 0.5, None, None]
     assert "keine Veränderung mehr als Zufall" in annual.multiplicity_sentence(rows)
     assert annual.multiplicity_sentence(rows.assign(change_p=None)) == ""
+
+
+def test_known_status_quotas_say_they_are_not_ba_comparable(db):
+    t = table(db)
+    assert "nicht BA-vergleichbar" in t.loc["lm_eingliederungsquote_6m", "population"]
+    assert t.loc["lm_eingliederungsquote_6m", ["group_var", "group_value"]].tolist() == ["", ""]
