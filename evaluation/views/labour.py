@@ -796,3 +796,18 @@ SUSTAINED_TITLE = {
     "de": "Anteil mit nachhaltiger Beschäftigung (3 Monate in Folge) seit Eintritt",
     "en": "Share in sustained employment (3 consecutive months) since entry",
 }
+
+
+KM_INTERVAL_NOTE = {
+    "de": (
+        "**Konfidenzintervall des Medians (Kaplan-Meier):** der Bereich, in dem die punktweisen "
+        "95-%-Bänder der Kurve (Greenwood-Varianz auf der log(-log)-Skala) die Hälfte schneiden "
+        "(lifelines; Ansatz nach Brookmeyer und Crowley). Fehlt eine Grenze, erreicht das Band "
+        "die Hälfte im Beobachtungszeitraum nicht."
+    ),
+    "en": (
+        "**Interval of the Kaplan–Meier median:** where the pointwise 95% bands of the curve "
+        "(Greenwood variance on the log(-log) scale) cross one half (lifelines; Brookmeyer–"
+        "Crowley approach). A missing bound means the band does not reach one half."
+    ),
+}
