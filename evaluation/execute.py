@@ -356,6 +356,14 @@ def _commit(
         language=job.language,  # type: ignore[arg-type]
     )
     atomic_write_text(staging / "report.html", html)
+    # PDF, DOCX and XLSX from the same rendered report (links added to its footer)
+    exported = report.export_formats(
+        staging / "notebook.ipynb",
+        staging,
+        manifest=manifest,
+        language=job.language,  # type: ignore[arg-type]
+    )
+    formats = [path.name for path in exported.values()]
     manifest_name = ADHOC_MANIFEST if job.adhoc else "manifest.json"
     atomic_write_text(
         staging / manifest_name, json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
@@ -387,7 +395,7 @@ def _commit(
     _failpoint("staged")
     target = target_dir(root, job)
     _check_writable(target)
-    for name in (*PUBLISHED, manifest_name):
+    for name in (*PUBLISHED, *formats, manifest_name):
         _fsync(staging / name)
     # ---- phase 2: the commit record; from here on the run is published ------------------
     record = {
@@ -397,6 +405,7 @@ def _commit(
         "target": str(target),
         "adhoc": job.adhoc,
         "manifest": manifest_name,
+        "formats": formats,
     }
     atomic_write_text(
         journal_path(root, job.run_key, job.run_id), json.dumps(record, ensure_ascii=False)
@@ -413,9 +422,15 @@ def roll_forward(root: Paths, record: dict[str, Any]) -> None:
     staging, target = Path(record["staging"]), Path(record["target"])
     manifest_name = record.get("manifest", "manifest.json")
     target.mkdir(parents=True, exist_ok=True)
-    for name in PUBLISHED:
+    from evaluation.report import FORMAT_FILES
+
+    formats = list(record.get("formats", []))
+    for name in (*PUBLISHED, *formats):
         if (staging / name).exists():
             _move(staging / name, target / name)
+    for name in FORMAT_FILES.values():  # a format this run did not write is not left over
+        if name not in PUBLISHED and name not in formats:
+            (target / name).unlink(missing_ok=True)
     if not record.get("adhoc"):
         for stale in ("failed.ipynb", "failed.json"):
             (target / stale).unlink(missing_ok=True)
