@@ -183,6 +183,18 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _kernel_log(number: int) -> Any:
+    """Open the log file of this worker's ``number``-th warm kernel (or the null device)."""
+    try:
+        from evaluation.paths import paths
+
+        folder = paths().logs
+        folder.mkdir(parents=True, exist_ok=True)
+        return open(folder / f"warm-kernel-{os.getpid()}-{number}.log", "ab")  # noqa: SIM115
+    except Exception:
+        return open(os.devnull, "wb")  # noqa: SIM115
+
+
 @dataclass
 class WarmKernel:
     """One kernel kept alive for many runs."""
@@ -273,15 +285,23 @@ class KernelPool:
         from jupyter_core.utils import run_sync
 
         manager = AsyncKernelManager(kernel_name=kernel_name)
-        # like papermill's own kernels, plus no history database: the execution counter is
-        # reset before every run and would repeat line numbers in it
-        run_sync(manager.start_kernel)(
-            cwd=os.getcwd(),
-            extra_arguments=[
-                "--HistoryManager.hist_file=:memory:",
-                "--HistoryManager.enabled=False",
-            ],
-        )
+        # the kernel outlives the run that started it: its own low-level output goes to a
+        # log file of its own, not to that run's log (cell output is in the notebook)
+        log = _kernel_log(self.started + 1)
+        try:
+            # like papermill's own kernels, plus no history database: the execution counter
+            # is reset before every run and would repeat line numbers in it
+            run_sync(manager.start_kernel)(
+                cwd=os.getcwd(),
+                stdout=log,
+                stderr=log,
+                extra_arguments=[
+                    "--HistoryManager.hist_file=:memory:",
+                    "--HistoryManager.enabled=False",
+                ],
+            )
+        finally:
+            log.close()  # the kernel holds its own copy
         kernel = WarmKernel(kernel_name, manager)
         self.started += 1
         client = manager.blocking_client()
@@ -434,6 +454,37 @@ class WarmEngine(Engine):
 
 
 papermill_engines.register(ENGINE_NAME, WarmEngine)
+
+
+def use_warm_kernels(enabled: bool = True) -> None:
+    """Make the warm engine papermill's default in this process (``False``: the cold one).
+
+    The runner's :func:`evaluation.execute.execute` calls papermill without an engine name;
+    after this call its runs in this process use the warm kernel.
+    """
+    from papermill.engines import NBClientEngine
+
+    papermill_engines.register(None, WarmEngine if enabled else NBClientEngine)
+
+
+def execute_warm(job: Any) -> Any:
+    """Executor for :func:`evaluation.runner.run_plan`: :func:`evaluation.execute.execute`
+    on this worker's warm kernel (``run_plan(executor=execute_warm)``).
+
+    Parameters
+    ----------
+    job
+        An :class:`evaluation.execute.Job`.
+
+    Returns
+    -------
+    evaluation.execute.Outcome
+        What happened to the run, as from :func:`evaluation.execute.execute`.
+    """
+    from evaluation import execute
+
+    use_warm_kernels(True)
+    return execute.execute(job)
 
 
 def execute_notebook(

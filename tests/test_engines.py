@@ -240,3 +240,52 @@ def test_limits_from_the_environment_and_a_bad_value(monkeypatch):
 
 def test_the_engine_is_registered_with_papermill():
     assert pm.engines.papermill_engines.get_engine("warm") is engines.WarmEngine
+
+
+def published_cells(ws) -> dict[str, list[dict[str, Any]]]:
+    return {
+        p.parent.relative_to(ws.reports).as_posix(): cells(nbformat.read(p, as_version=4))
+        for p in sorted(ws.reports.rglob("notebook.ipynb"))
+    }
+
+
+def recorded(ws) -> list[dict[str, Any]]:
+    """The history's figures (suppressed values as None, so that they compare equal)."""
+    from evaluation import history
+
+    frame = history.read(db=ws.history)
+    columns = ["indicator_id", "period", "value", "n", "suppressed"]
+    columns = [c for c in columns if c in frame.columns]
+    frame = frame[columns].sort_values(columns[:2]).astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+def test_the_runner_on_warm_kernels_publishes_what_it_publishes_on_fresh_ones(
+    probe_workspace, tmp_path
+):
+    import io
+    import shutil
+    from datetime import date
+
+    from evaluation.execute import execute
+    from evaluation.paths import paths
+    from evaluation.runner import run_plan
+    from tests.conftest import set_probe_failure
+
+    cold_ws = paths(tmp_path / "cold")
+    shutil.copytree(probe_workspace.root, cold_ws.root)
+    for ws in (probe_workspace, cold_ws):
+        set_probe_failure(ws, "2023-01-01")  # one failing run in the middle
+    today = date(2026, 11, 24)
+    warm = run_plan(
+        root=probe_workspace, today=today, out=io.StringIO(), jobs=1, executor=engines.execute_warm
+    )
+    cold = run_plan(root=cold_ws, today=today, out=io.StringIO(), jobs=1, executor=execute)
+    status = sorted((o.run_key, o.status) for o in warm.outcomes)
+    assert status == sorted((o.run_key, o.status) for o in cold.outcomes)
+    assert [s for _, s in status].count("ok") == 2 and [s for _, s in status].count("failed") == 1
+    assert published_cells(probe_workspace) == published_cells(cold_ws)
+    assert len(published_cells(probe_workspace)) == 2
+    assert recorded(probe_workspace) == recorded(cold_ws) != []
+    reports = sorted(probe_workspace.reports.rglob("report.html"))
+    assert len(reports) == 2
