@@ -385,7 +385,11 @@ class Context:
         ci: tuple[str, str] | None = None,
         group_var: str = "",
     ) -> None:
-        """Record one figure per row of ``frame``; the index gives the group value."""
+        """Record one figure per row of ``frame``; the index gives the group value.
+
+        A whole-population figure of a catalogued indicator joins the run's release as
+        :meth:`record_indicator`'s do.
+        """
         for key, row in frame.iterrows():
             group_value = "" if key == "total" or not group_var else str(key)
             self.record(
@@ -395,6 +399,10 @@ class Context:
                 ci=(row[ci[0]], row[ci[1]]) if ci else (None, None),
                 group=(group_var if group_value else "", group_value),
             )
+        from evaluation.indicators import catalogue
+
+        if indicator_id in catalogue.load_catalogue():
+            self._release_figure(indicator_id)
 
     def record_indicator(self, indicator_id: str, *, group_by: str | None = None) -> pd.DataFrame:
         """Compute a catalogued indicator for this period, record it, and return it.
@@ -427,7 +435,7 @@ class Context:
         if figure is None or figure["suppressed"]:
             return
         units = catalogue.unit_frame(entry, self.table, period=self.period, data_end=self.data_end)
-        ids = figure_unit_ids(units)
+        ids = figure_unit_ids(units, distinct=entry.kind == "count")
         if ids is None:
             return
         table = self.table_id(f"Kennzahl {indicator_id}")
@@ -469,11 +477,13 @@ _ID_PREFIX = (
 )
 
 
-def figure_unit_ids(units: pd.DataFrame) -> Any:
+def figure_unit_ids(units: pd.DataFrame, *, distinct: bool = False) -> Any:
     """Release unit ids of the rows of a catalogue unit frame (``None`` when unknown).
 
     The id is the first id column that identifies the rows (a row per registration, case,
-    enrolment, volunteer or person), with the prefix the field tables use.
+    enrolment, volunteer or person), with the prefix the field tables use. With
+    ``distinct`` (counts of distinct units), an id column equal to the frame's ``unit``
+    column is used even when units repeat, once per distinct id.
     """
     import numpy as np
 
@@ -484,6 +494,8 @@ def figure_unit_ids(units: pd.DataFrame) -> Any:
                 continue
             if values.is_unique:
                 return np.asarray(prefix + values)
+            if distinct and "unit" in units.columns:  # a count of distinct units
+                return np.asarray(prefix + pd.Series(values.unique()))
     return None
 
 
