@@ -1,0 +1,236 @@
+"""Benchmark of warm kernels (issue 13): figures for the README.
+
+In a temporary workspace with the demo data, interleaved, ``--repeats`` times:
+
+1. **yearly plan 2024** (every notebook for 2024, two at a time):
+   * *by hand*: ``papermill`` and ``jupyter nbconvert --to html`` on the command line, two
+     notebooks at a time, in the plan's order;
+   * *fresh kernels*: the runner (``run_plan(period=["2024"], jobs=2, force=True)``) with
+     :func:`evaluation.execute.execute`, a new kernel per run;
+   * *warm kernels*: the same with :func:`evaluation.engines.execute_warm`; each of the two
+     workers starts one kernel (included in the time) and reuses it.
+2. **per-run overhead**: a one-cell notebook through papermill in this process, fresh kernel
+   against warm kernel (median of ``--repeats`` × 5 runs).
+3. **memory per warm worker**: the labour-market notebook for 2024 ``--runs`` times on one
+   warm kernel; the kernel's resident memory after the 1st, 10th, ... run.
+
+Usage: ``python benchmarks/bench_kernels.py [--repeats N] [--runs N] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def by_hand(home: Path, runs: list, out: Path) -> float:
+    """The plan's notebooks with the papermill and nbconvert command lines, two at a time."""
+    env = {**os.environ, "EVALUATION_HOME": str(home)}
+    for key in ("EVALUATION_RUN_ID", "EVALUATION_RUN_DIR", "EVALUATION_REPORT_MODE"):
+        env.pop(key, None)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def one(run) -> None:
+        target = out / (run.key.replace("/", "__") + ".ipynb")
+        params = {k: v for k, v in run.parameters.items()}
+        params.update(
+            period_start=run.period.start.isoformat(), period_end=run.period.end.isoformat()
+        )
+        subprocess.run(
+            [str(BIN / "papermill"), str(run.notebook), str(target), "-y", json.dumps(params)],
+            cwd=run.notebook.parent,
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [str(BIN / "jupyter"), "nbconvert", "--to", "html", str(target)],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, runs))
+    return time.perf_counter() - start
+
+
+def with_runner(home: Path, executor) -> tuple[float, list[float], int]:
+    """The runner on the yearly plan 2024 with ``executor``: wall time, per-run times, ok."""
+    from evaluation.paths import paths
+    from evaluation.runner import run_plan
+
+    start = time.perf_counter()
+    summary = run_plan(
+        root=paths(home),
+        period=["2024"],
+        jobs=2,
+        force=True,
+        executor=executor,
+        out=io.StringIO(),
+    )
+    wall = time.perf_counter() - start
+    return wall, [o.duration_s for o in summary.outcomes], summary.count("ok")
+
+
+def overhead(home: Path, repeats: int) -> dict[str, float]:
+    """Median time of a one-cell notebook: fresh kernel against warm kernel."""
+    import nbformat
+
+    from evaluation import engines
+
+    tiny = home / "tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tiny)
+    options = {
+        "kernel_name": "python3",
+        "progress_bar": False,
+        "request_save_on_cell_execute": False,
+        "shutdown_kernel": "immediate",
+    }
+    engines.new_pool(max_runs=10_000)
+    engines.execute_notebook(tiny, home / "t.ipynb", engine_name="warm", **options)  # start
+    times: dict[str, list[float]] = {"fresh kernel": [], "warm kernel": []}
+    for _ in range(repeats * 5):
+        for label, engine in (("fresh kernel", None), ("warm kernel", "warm")):
+            start = time.perf_counter()
+            engines.execute_notebook(tiny, home / "t.ipynb", engine_name=engine, **options)
+            times[label].append(time.perf_counter() - start)
+    engines.new_pool()
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def memory(home: Path, runs: int) -> list[tuple[int, float, float]]:
+    """Kernel RSS (MiB) and run time after each checkpoint of ``runs`` labour-market runs."""
+    from evaluation import engines
+
+    notebook = REPO / "notebooks" / "labour_market.ipynb"
+    pool = engines.new_pool(max_runs=runs + 1, max_rss_mb=0)
+    marks = sorted({1, 2, 5, *range(10, runs + 1, 10), runs})
+    out = []
+    run_dir = home / "mem-run"
+    run_dir.mkdir(exist_ok=True)
+    os.environ.update(EVALUATION_REPORT_MODE="1", EVALUATION_RUN_DIR=str(run_dir))
+    for i in range(1, runs + 1):
+        os.environ["EVALUATION_RUN_ID"] = f"mem-{i}"
+        start = time.perf_counter()
+        engines.execute_notebook(
+            notebook,
+            home / "mem.ipynb",
+            engine_name="warm",
+            parameters={"period_start": "2024-01-01", "period_end": "2024-12-31"},
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            report_mode=True,
+            request_save_on_cell_execute=False,
+        )
+        elapsed = time.perf_counter() - start
+        if i in marks and pool.kernel is not None:
+            out.append((i, pool.kernel.rss_mb(), elapsed))
+    for key in ("EVALUATION_REPORT_MODE", "EVALUATION_RUN_DIR", "EVALUATION_RUN_ID"):
+        os.environ.pop(key, None)
+    engines.new_pool()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
+    parser.add_argument("--runs", type=int, default=30, help="runs for the memory figure")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    from evaluation import engines
+    from evaluation.execute import execute
+    from evaluation.paths import paths
+    from evaluation.plan import load_plan
+    from evaluation.runner import select
+
+    with tempfile.TemporaryDirectory(prefix="bench-kernels-") as tmp:
+        home = Path(tmp)
+        shutil.copytree(
+            REPO / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_*")
+        )
+        shutil.copytree(REPO / "params", home / "params")
+        os.environ["EVALUATION_HOME"] = str(home)
+        subprocess.run(
+            [sys.executable, "-m", "evaluation", "demo"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        runs = sorted(
+            select(load_plan(None, root=paths(home)), None, ["2024"]), key=lambda r: r.order
+        )
+        # a first runner pass fills the history the annual report reads (not measured)
+        with_runner(home, execute)
+        walls: dict[str, list[float]] = {"by hand": [], "fresh kernels": [], "warm kernels": []}
+        per_run: dict[str, list[float]] = {"fresh kernels": [], "warm kernels": []}
+        ok: dict[str, int] = {}
+        for i in range(args.repeats):
+            walls["by hand"].append(by_hand(home, runs, home / f"hand-{i}"))
+            for label, executor in (
+                ("fresh kernels", execute),
+                ("warm kernels", engines.execute_warm),
+            ):
+                wall, durations, n_ok = with_runner(home, executor)
+                walls[label].append(wall)
+                per_run[label].extend(durations)
+                ok[label] = n_ok
+        tiny = overhead(home, args.repeats)
+        mem = memory(home, args.runs)
+
+    hand = statistics.median(walls["by hand"])
+    print(f"yearly plan 2024: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds")
+    print("| variant | wall time | × by hand | mean per run (runner) | runs ok |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, values in walls.items():
+        wall = statistics.median(values)
+        mean = (
+            f"{statistics.mean(per_run[label]):.2f} s" if per_run.get(label) else "–"
+        )  # runner manifests only
+        print(f"| {label} | {wall:.1f} s | {wall / hand:.2f} | {mean} | {ok.get(label, '–')} |")
+    print()
+    print("| one-cell notebook through papermill | median per run |")
+    print("| --- | ---: |")
+    for label, value in tiny.items():
+        print(f"| {label} | {value:.2f} s |")
+    print()
+    print("| labour-market 2024 on one warm kernel: run | kernel RSS | run time |")
+    print("| ---: | ---: | ---: |")
+    for i, rss, elapsed in mem:
+        print(f"| {i} | {rss:.0f} MiB | {elapsed:.2f} s |")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"walls": walls, "per_run": per_run, "overhead": tiny, "memory": mem}, indent=2
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
