@@ -36,6 +36,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from evaluation.execute import Job, Outcome, describe_error
@@ -199,3 +200,54 @@ def run_jobs_on_dask(
         if cluster is not None:
             cluster.close()
     return [outcomes[j.run_key] for j in jobs]
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class DaskExecutor:
+    """An executor for :func:`evaluation.runner.run_plan` that runs each job on a Dask cluster.
+
+    The runner keeps its scheduling, dependencies, progress display and summary; each of its
+    worker processes only hands its job to the cluster at ``address`` and waits for the
+    outcome, so ``run_plan(jobs=N)`` keeps N runs on the cluster at a time. Picklable (the
+    runner's workers are spawned); each process connects once.
+
+    Parameters
+    ----------
+    address
+        Scheduler address (``tcp://host:8786``), e.g. ``cluster.scheduler_address`` of
+        :func:`connect`.
+    warm
+        Workers use warm kernels (default) or a fresh kernel per run.
+    """
+
+    address: str
+    warm: bool = True
+
+    def __call__(self, job: Job) -> Outcome:
+        """Execute ``job`` on the cluster; a lost worker or a failing task is ``failed``."""
+        from dask.distributed import Client
+
+        start = time.monotonic()
+        client = _CLIENTS.get(self.address)
+        if client is None:
+            client = _CLIENTS[self.address] = Client(self.address)
+        future = client.submit(
+            run_job, job, self.warm, key=f"run-{job.run_key}-{job.run_id}", pure=False, retries=0
+        )
+        try:
+            return future.result()
+        except Exception as exc:  # task raised, worker lost (KilledWorker), cancelled
+            return Outcome(
+                job.run_key,
+                "failed",
+                duration_s=round(time.monotonic() - start, 2),
+                error={"summary": f"{job.run_key}: Dask task failed: {describe_error(exc)}"},
+            )
+
+
+def cluster_size(client: Any) -> int:
+    """Threads (one per warm kernel) the cluster's workers have in total (at least 1)."""
+    return max(1, sum(client.nthreads().values()))

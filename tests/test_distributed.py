@@ -139,3 +139,34 @@ def test_bad_job_lists_are_refused_before_anything_runs(probe_workspace):
     with pytest.raises(ValueError, match="cycle"):
         _order([a, b])
     assert run_jobs_on_dask([], workers=1) == []
+
+
+def test_the_runner_with_the_dask_executor_runs_on_the_cluster(probe_workspace, cluster):
+    from evaluation.distributed import DaskExecutor, cluster_size
+    from evaluation.runner import run_plan
+
+    local, client = cluster
+    assert cluster_size(client) == 2
+    set_probe_failure(probe_workspace, "2024-01-01")
+    summary = run_plan(
+        root=probe_workspace,
+        today=TODAY,
+        out=io.StringIO(),
+        jobs=2,
+        executor=DaskExecutor(local.scheduler_address),
+    )
+    assert sorted((o.run_key, o.status) for o in summary.outcomes) == [
+        ("probe/jahr/2022", "ok"),
+        ("probe/jahr/2023", "ok"),
+        ("probe/jahr/2024", "failed"),
+    ]
+    assert sorted(set(history.read(db=probe_workspace.history)["period"])) == ["2022", "2023"]
+    # the tasks ran in the cluster's workers: they hold the warm kernels
+    kernels = client.run(_kernels_started)
+    assert sum(kernels.values()) >= 1
+
+
+def _kernels_started() -> int:
+    from evaluation import engines
+
+    return sum(pool.started for pool in engines._POOLS)
