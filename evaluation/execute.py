@@ -184,6 +184,12 @@ def _hook(name: str):
     return getattr(release, name, None)
 
 
+def release_key(job: Job) -> str:
+    """The run's name in the release store: its run key; an ad-hoc run is a release of its
+    own (it replaces nothing the scheduled run published)."""
+    return f"adhoc/{job.run_key}/{job.run_id}" if job.adhoc else job.run_key
+
+
 def _discard_hook(run_key: str, run_id: str, root: Paths | None = None) -> None:
     discard = _hook("discard_run")
     if discard is not None:
@@ -244,7 +250,7 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
             ENV_RUN_DIR: str(staging),
             ENV_REPORT_MODE: "1",
             "EVALUATION_HOME": str(root.root),
-            "EVALUATION_RUN_KEY": job.run_key,  # the release audit names tables by run key
+            "EVALUATION_RUN_KEY": release_key(job),  # the release audit names tables by it
         }
     )
     error = None
@@ -379,7 +385,7 @@ def _commit(
     commit_hook = _hook("commit_run")
     if commit_hook is not None:
         try:
-            commit_hook(run_key=job.run_key, run_id=job.run_id, staging=staging, root=root)
+            commit_hook(run_key=release_key(job), run_id=job.run_id, staging=staging, root=root)
         except Exception as exc:
             if isinstance(getattr(exc, "message", None), str):
                 raise CommitRefused(exc.message) from exc
