@@ -88,31 +88,36 @@ class Release:
                     f"count {size}"
                 )
 
-    def atoms(self) -> Atoms:
-        """The partition of all units into atoms (same membership in every cell)."""
+    def atoms(self, include: np.ndarray | None = None) -> Atoms:
+        """The partition of the units into atoms: same membership in every cell.
+
+        ``include`` (a boolean per cell) limits the cells that tell units apart, e.g. to the
+        shown ones: then the atoms are the groups a reader can distinguish.
+        """
         signature: dict[str, list[int]] = {}
-        for j, cell in enumerate(self.cells):
-            for unit in cell.units:
-                signature.setdefault(unit, []).append(j)
+        chosen = range(len(self.cells)) if include is None else np.flatnonzero(include)
+        for j in chosen:
+            for unit in self.cells[j].units:
+                signature.setdefault(unit, []).append(int(j))
         groups: dict[tuple[int, ...], int] = {}
-        sizes: list[int] = []
+        group_of: dict[str, int] = {}
+        sizes: list[float] = []
         members: list[tuple[int, ...]] = []
         for unit, cells in signature.items():
             sig = tuple(cells)
             k = groups.get(sig)
             if k is None:
                 k = groups[sig] = len(sizes)
-                sizes.append(0)
+                sizes.append(0.0)
                 members.append(sig)
             sizes[k] += self.weights.get(unit, 1)
-        rows, cols = [], []
-        for k, sig in enumerate(members):
-            rows.extend(sig)
-            cols.extend([k] * len(sig))
+            group_of[unit] = k
+        rows = [j for sig in members for j in sig]
+        cols = [k for k, sig in enumerate(members) for _ in sig]
         matrix = sparse.csr_matrix(
             (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(sizes))
         )
-        return Atoms(np.asarray(sizes, dtype=float), matrix, members)
+        return Atoms(np.asarray(sizes, dtype=float), matrix, members, group_of)
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,8 @@ class Atoms:
     matrix: sparse.csr_matrix
     #: per atom, the cells it belongs to
     members: list[tuple[int, ...]]
+    #: each unit's atom
+    group_of: dict[str, int] = field(default_factory=dict)
 
     def reader_system(self, shown: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
         """The equations a reader knows: ``A x = b`` over the shown cells."""

@@ -189,29 +189,8 @@ def _reader_atoms(
 
     Returns the sizes, the shown-cells x groups matrix and each unit's group.
     """
-    signature: dict[str, list[int]] = {}
-    for j in np.flatnonzero(shown):
-        for unit in release.cells[j].units:
-            signature.setdefault(unit, []).append(int(j))
-    index: dict[tuple[int, ...], int] = {}
-    group_of: dict[str, int] = {}
-    sizes: list[float] = []
-    rows: list[int] = []
-    cols: list[int] = []
-    for unit, cells in signature.items():
-        sig = tuple(cells)
-        k = index.get(sig)
-        if k is None:
-            k = index[sig] = len(sizes)
-            sizes.append(0.0)
-            rows.extend(sig)
-            cols.extend([k] * len(sig))
-        sizes[k] += release.weights.get(unit, 1)
-        group_of[unit] = k
-    matrix = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(release.cells), len(sizes))
-    )
-    return np.asarray(sizes), matrix, group_of
+    atoms = release.atoms(shown)
+    return atoms.sizes, atoms.matrix, atoms.group_of
 
 
 def _components(matrix: sparse.csr_matrix) -> np.ndarray:
