@@ -91,6 +91,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="run even when nothing changed")
     run.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where runs execute: worker processes on this machine (default) or a Dask cluster",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Dask scheduler address for --executor dask (default: DASK_SCHEDULER_ADDRESS, "
+        "else a LocalCluster of --jobs worker processes on this machine)",
+    )
+    run.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="a fresh kernel for every run instead of one warm kernel per worker",
+    )
+    run.add_argument(
         "--wait",
         type=float,
         default=3600.0,
@@ -163,15 +181,28 @@ def _run(args: argparse.Namespace) -> int:
     if log_file:
         log.debug("log file: %s", log_file)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    from evaluation import engines
+    from evaluation import execute as ex
+
+    executor = ex.execute if args.fresh_kernels else engines.execute_warm
+    jobs, client, cluster = args.jobs, None, None
+    if args.executor == "dask":
+        from evaluation import distributed
+
+        client, cluster = distributed.connect(args.scheduler, args.jobs)
+        print(f"Dask-Dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
+        executor = distributed.DaskExecutor(client.scheduler.address, warm=not args.fresh_kernels)
+        jobs = args.jobs or distributed.cluster_size(client)
     try:
         summary = run_plan(
+            executor=executor,
             root=p,
             files=args.files or None,
             due=args.due,
             only=args.only,
             period=args.period,
             overrides=parse_overrides(args.parameter),
-            jobs=args.jobs,
+            jobs=jobs,
             force=args.force,
             today=args.today,
             progress=progress,
@@ -190,6 +221,11 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     return summary.exit_code
 
 
