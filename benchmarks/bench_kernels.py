@@ -130,11 +130,9 @@ def memory(home: Path, runs: int) -> list[tuple[int, float, float]]:
     pool = engines.new_pool(max_runs=runs + 1, max_rss_mb=0)
     marks = sorted({1, 2, 5, *range(10, runs + 1, 10), runs})
     out = []
-    run_dir = home / "mem-run"
-    run_dir.mkdir(exist_ok=True)
-    os.environ.update(EVALUATION_REPORT_MODE="1", EVALUATION_RUN_DIR=str(run_dir))
+    # interactive mode: outside the runner a report-mode run would leave its staged cells in
+    # the release store, which then grows (and slows every audit) from run to run
     for i in range(1, runs + 1):
-        os.environ["EVALUATION_RUN_ID"] = f"mem-{i}"
         start = time.perf_counter()
         engines.execute_notebook(
             notebook,
@@ -144,14 +142,12 @@ def memory(home: Path, runs: int) -> list[tuple[int, float, float]]:
             kernel_name="python3",
             cwd=str(notebook.parent),
             progress_bar=False,
-            report_mode=True,
             request_save_on_cell_execute=False,
         )
         elapsed = time.perf_counter() - start
         if i in marks and pool.kernel is not None:
             out.append((i, pool.kernel.rss_mb(), elapsed))
-    for key in ("EVALUATION_REPORT_MODE", "EVALUATION_RUN_DIR", "EVALUATION_RUN_ID"):
-        os.environ.pop(key, None)
+            print(f"memory: run {i}: {out[-1][1]:.0f} MiB, {elapsed:.2f} s", file=sys.stderr)
     engines.new_pool()
     return out
 
