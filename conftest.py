@@ -12,6 +12,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from hypothesis import settings
+
+# Property tests check behaviour, not speed (speed is measured by the benchmark scripts): no
+# per-example deadline, which a loaded 2-core machine would turn into flaky failures.
+settings.register_profile("evaluation", deadline=None)
+settings.load_profile("evaluation")
+
 
 def pytest_configure(config):
     if os.environ.get("EVALUATION_HOME"):
