@@ -162,11 +162,7 @@ class Context:
         grid = _Grid.build(frame, total, margins).frame
 
         def build(extra: set[tuple[str, ...]]) -> DisclosedTable:
-            force = None
-            if extra:
-                force = force_frame(long_grid(grid, total), ["row", "column"], extra)
-                force = force["n"].to_numpy().reshape(grid.shape)
-                force = pd.DataFrame(force, index=grid.index, columns=grid.columns)
+            force = _grid_cells(grid, total, extra) if extra else None
             return suppress_table(
                 frame,
                 rule=self.rule,
@@ -196,11 +192,7 @@ class Context:
             if not keys:
                 return table
             true = grid.loc[table.values.index, table.values.columns]
-            where = force_frame(long_grid(true, total), ["row", "column"], keys)["n"]
-            where = pd.DataFrame(
-                where.to_numpy().reshape(true.shape), index=true.index, columns=true.columns
-            )
-            return _show_cells(table, true, where)
+            return _show_cells(table, true, _grid_cells(true, total, keys))
 
         table = self._release(caption, build, cells, reveal)
         self.show(table)
@@ -497,6 +489,14 @@ def figure_unit_ids(units: pd.DataFrame, *, distinct: bool = False) -> Any:
             if distinct and "unit" in units.columns:  # a count of distinct units
                 return np.asarray(prefix + pd.Series(values.unique()))
     return None
+
+
+def _grid_cells(grid: pd.DataFrame, total: str, keys: set[tuple[str, ...]]) -> pd.DataFrame:
+    """A boolean frame shaped like a two-way table: true at the given (row, column, "n") keys."""
+    where = force_frame(long_grid(grid, total), ["row", "column"], keys)["n"]
+    return pd.DataFrame(
+        where.to_numpy().reshape(grid.shape), index=grid.index, columns=grid.columns
+    )
 
 
 def _show_cells(table: DisclosedTable, true: pd.DataFrame, where: pd.DataFrame) -> DisclosedTable:
