@@ -132,11 +132,6 @@ class Atoms:
     #: each unit's atom
     group_of: dict[str, int] = field(default_factory=dict)
 
-    def reader_system(self, shown: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """The equations a reader knows: ``A x = b`` over the shown cells."""
-        a = self.matrix[np.flatnonzero(shown)]
-        return a, a @ self.sizes
-
 
 # --------------------------------------------------------------------------------------------
 # Building cells from tables

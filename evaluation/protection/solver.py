@@ -175,13 +175,6 @@ class _Programme:
         )
 
 
-def _bound(a: sparse.csr_matrix, b: np.ndarray, objective: np.ndarray) -> float:
-    """``min objective @ x`` subject to ``a x = b, x >= 0`` (``-inf`` when unbounded)."""
-    if a.shape[0] == 0:
-        return -math.inf if (objective < 0).any() else 0.0
-    return _Programme(a, b).minimum(objective)
-
-
 def _reader_atoms(
     release: Release, shown: np.ndarray
 ) -> tuple[np.ndarray, sparse.csr_matrix, dict[str, int]]:
