@@ -70,6 +70,11 @@ class Paths:
         return self.reports / "adhoc"
 
     @property
+    def texts(self) -> Path:
+        """The agency's own texts per year, ``texte/<Jahr>/<Abschnitt>.md`` (see ``texts``)."""
+        return self.root / "texte"
+
+    @property
     def state(self) -> Path:
         """Runner bookkeeping: locks, staging, commit journal, logs (git-ignored).
 
