@@ -844,6 +844,74 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+TEXTS["methods_heading"] = (
+    "Was die Kennzahlen zeigen können – und was nicht",
+    "What the figures can show – and what they cannot",
+)
+TEXTS["methods"] = (
+    "- **Teilnehmende, Zugänge, Austritte, Gruppen, Veranstaltungen, Ehrenamtliche.** "
+    "Diese Zahlen beschreiben, was die Agentur geleistet und wen sie erreicht hat. Sie "
+    "zählen alle Fälle des Jahres (Vollzählung) und sind **keine Wirkungen**: Dass mehr "
+    "Menschen teilgenommen haben, sagt noch nicht, dass sich für sie etwas verändert hat.\n"
+    "- **Eingliederungs- und Verbleibsquoten.** Die BA-vergleichbare Quote teilt durch alle "
+    "Austritte, deren Nachbefragungszeitpunkt erreicht ist; wer nicht erreicht wurde, zählt "
+    "als nicht beschäftigt. Die Quote **unter den Austritten mit bekanntem Status** lässt die "
+    "nicht Erreichten weg und liegt darum meist höher; sie ist mit BA-Zahlen nicht "
+    "vergleichbar. Der **Spielraum** (Schranken nach Manski) zeigt, wo die wahre Quote ohne "
+    "weitere Annahmen liegen kann: von „alle nicht Erreichten ohne Beschäftigung“ bis „alle "
+    "beschäftigt“. Eine Quote beschreibt den Verbleib, sie belegt nicht, dass die Beratung "
+    "ihn bewirkt hat.\n"
+    "- **Dauern** (bis zur Anerkennungsentscheidung, bis zur ersten Beschäftigung). Sie sind "
+    "Kaplan-Meier-Schätzungen über alle Fälle: Noch offene Verfahren zählen mit, bis sie "
+    "offen sind (zensiert), statt wegzufallen. Ein Median „nicht bestimmbar“ heißt: Weniger "
+    "als die Hälfte hat das Ereignis bisher erreicht.\n"
+    "- **Wirkung der Elterngruppen (Wartegruppen-Vergleich).** Die Familien wurden per Los "
+    "der Gruppe oder der Wartegruppe zugeteilt (randomisiert). Geschätzt wird der "
+    "Unterschied nach dem Kurs bei gleichem Ausgangswert (ANCOVA auf den Vorher-Wert) für "
+    "alle Zugelosten (Intention to treat); fehlende Nachbefragungen werden nach dem im "
+    "Bericht Elternarbeit genannten Verfahren berücksichtigt, nicht einfach weggelassen. Das "
+    "ist die belastbarste Wirkungsaussage dieses Berichts – mit ihrem "
+    "95-%-Konfidenzintervall, für die Teilnehmenden dieser Jahre und Gruppen.\n"
+    "- **Veränderungen in den Elterngruppen** (vorher/nachher bei den Teilnehmenden) "
+    "beschreiben Entwicklungen; ohne den Vergleich mit der Wartegruppe sind sie keine "
+    "Wirkung.\n"
+    "- **Wirkungsschätzung Beschäftigung (Ereignisstudie).** Sie vergleicht Teilnehmende mit "
+    "später Eintretenden. Das ist eine **Schätzung unter Annahmen** (parallele Trends, keine "
+    "Vorwegnahme); der Test auf Vortrends im Bericht Arbeitsmarktintegration prüft die erste "
+    "Annahme, beweisen kann er sie nicht. Angaben in Prozentpunkten (Pp.).\n"
+    "- **Geheimhaltung.** Ein „*“ heißt: nicht ausgewiesen, weil die Fallzahl kleiner als die "
+    "Mindestfallzahl ist oder sich eine kleine Zahl aus anderen veröffentlichten Zahlen "
+    "zurückrechnen ließe. Ein „*“ ist kein fehlender Wert und keine Null; Summen über "
+    "„*“-Zellen lassen sich nicht nachrechnen.",
+    "- **Participants, entries, exits, groups, events, volunteers.** These describe what the "
+    "agency did and whom it reached. They count every case of the year (complete count) and "
+    "are **not effects**.\n"
+    "- **Integration and retention rates.** The BA-comparable rate divides by all exits "
+    "whose follow-up date was reached; those not reached count as not employed. The rate "
+    "**among exits with known status** leaves them out, is usually higher and is not "
+    "comparable with BA figures. The **range** (Manski bounds) shows where the true rate "
+    "can lie without further assumptions. A rate describes outcomes; it does not prove the "
+    "counselling caused them.\n"
+    "- **Durations** (to a recognition decision, to first employment) are Kaplan–Meier "
+    "estimates over all cases: open cases count as censored instead of dropping out. A "
+    "median “not estimable” means fewer than half reached the event so far.\n"
+    "- **Effect of the parent groups (waiting-list trial).** Families were assigned to the "
+    "group or the waiting list by lot (randomised). The estimate is the difference after the "
+    "course at equal baseline (ANCOVA on the pre-test) for everyone assigned (intention to "
+    "treat); missing follow-ups are handled as the parent-work report states, not dropped. "
+    "This is the report's most robust effect statement, with its 95% confidence interval.\n"
+    "- **Changes within the parent groups** (before/after among participants) describe "
+    "developments; without the waiting-list comparison they are not effects.\n"
+    "- **Employment effect (event study).** Compares participants with later entrants: an "
+    "**estimate under assumptions** (parallel trends, no anticipation); the pre-trend test "
+    "in the labour-market report checks the first, it cannot prove it. In percentage points "
+    "(pp).\n"
+    "- **Disclosure control.** “*” means not shown: the count is below the minimum, or a "
+    "small count could be recomputed from other published figures. “*” is neither missing "
+    "nor zero; totals over “*” cells cannot be recomputed.",
+)
+
+
 def text(key: str, language: Language = "de") -> str:
     """A reader-facing paragraph of the annual report (:data:`TEXTS`)."""
     pair = TEXTS[key]
@@ -890,4 +958,279 @@ def multiplicity_sentence(table: pd.DataFrame, language: Language = "de") -> str
     return (
         f"**Many comparisons.** The report tests {k} changes against last year; about one in "
         "twenty stands out by chance alone. Read them as exploratory; " + rest
+    )
+
+
+# ---- targets (Soll/Ist) -------------------------------------------------------------------
+
+
+class TargetsError(ValueError):
+    """A targets file that cannot be read; the message is one line naming file and key."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One yearly target from the Aufgabenplanung.
+
+    ``value`` is on the catalogue's scale (a share as a fraction: 30 % is 0.30); ``at_most``
+    marks targets that are met by staying at or below the value (e.g. a duration).
+    """
+
+    indicator_id: str
+    value: float
+    at_most: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The targets of one year as read from its file (``path`` as shown to readers)."""
+
+    year: int
+    path: str
+    targets: tuple[Target, ...]
+    demo: bool = False
+
+
+_TARGET_KEYS = {
+    "soll": "value",
+    "target": "value",
+    "hoechstens": "at_most",
+    "höchstens": "at_most",
+    "at_most": "at_most",
+    "hinweis": "note",
+    "note": "note",
+}
+_PERCENT = re.compile(r"^\s*([+-]?\d+(?:[.,]\d+)?)\s*%\s*$")
+
+
+def _target_value(raw: Any, unit: str, where: str) -> float:
+    """A target value on the catalogue's scale; shares must be written in percent."""
+    if unit == "share":
+        match = _PERCENT.match(str(raw)) if isinstance(raw, str) else None
+        if match is None:
+            raise TargetsError(f"{where}: a share is written in percent, e.g. '30 %' (got {raw!r})")
+        return float(match.group(1).replace(",", ".")) / 100
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise TargetsError(f"{where}: expected a number (got {raw!r})")
+    return float(raw)
+
+
+def read_targets(
+    path: Path, year: int, *, shown: str | None = None, catalogue: Catalogue | None = None
+) -> Targets | None:
+    """Read the targets file of ``year``; ``None`` when there is none.
+
+    The file (``params/ziele/<Jahr>.yml``) holds ``ziele:`` (or ``targets:``), a mapping of
+    catalogue indicator ids to a target: a number (``par_reached: 70``), a share in percent
+    (``lm_eingliederungsquote_ba_6m: "30 %"``) or a mapping with ``soll`` and optionally
+    ``hoechstens: true`` (met by staying at or below) and ``hinweis`` (a short note shown
+    where the target was missed). ``demo: true`` marks demo values. Anything else is a
+    :class:`TargetsError` with one line naming the file and the key.
+    """
+    import yaml
+
+    name = shown or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TargetsError(f"{name}: cannot be read ({exc})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise TargetsError(f"{name}: {line}not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise TargetsError(f"{name}: expected a mapping with 'ziele:' (got {type(data).__name__})")
+    unknown_top = sorted(set(data) - {"ziele", "targets", "demo", "jahr", "year"})
+    if unknown_top:
+        raise TargetsError(f"{name}: {unknown_top[0]}: unknown key (known: ziele, demo, jahr)")
+    stated = data.get("jahr", data.get("year"))
+    if stated is not None and stated != year:
+        raise TargetsError(f"{name}: jahr: the file says {stated!r} but is read for {year}")
+    entries = data.get("ziele", data.get("targets")) or {}
+    if not isinstance(entries, dict):
+        raise TargetsError(f"{name}: ziele: expected a mapping of indicator ids to targets")
+    cat = catalogue or load_catalogue()
+    out = []
+    for key, raw in entries.items():
+        where = f"{name}: ziele.{key}"
+        if key not in cat:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), list(cat.ids), n=1)
+            hint = f" – did you mean '{close[0]}'?" if close else ""
+            raise TargetsError(f"{where}: unknown indicator id{hint}")
+        unit = cat.get(key).unit
+        spec = raw if isinstance(raw, dict) else {"soll": raw}
+        fields: dict[str, Any] = {}
+        for k, v in spec.items():
+            if k not in _TARGET_KEYS:
+                raise TargetsError(f"{where}.{k}: unknown key (known: soll, hoechstens, hinweis)")
+            fields[_TARGET_KEYS[k]] = v
+        if "value" not in fields:
+            raise TargetsError(f"{where}: the target value 'soll' is missing")
+        at_most = fields.get("at_most", False)
+        if not isinstance(at_most, bool):
+            raise TargetsError(f"{where}.hoechstens: expected true or false (got {at_most!r})")
+        out.append(
+            Target(
+                str(key),
+                _target_value(fields["value"], unit, where),
+                at_most,
+                str(fields.get("note") or "").strip(),
+            )
+        )
+    return Targets(year, name, tuple(out), bool(data.get("demo", False)))
+
+
+TARGET_WORDS = {
+    "de": {
+        "figure": "Kennzahl",
+        "target": "Ziel (Soll)",
+        "result": "Ergebnis (Ist)",
+        "degree": "Zielerreichung",
+        "assessment": "Bewertung",
+        "at_least": "mindestens",
+        "at_most": "höchstens",
+        "met": "erreicht",
+        "missed": "nicht erreicht",
+        "hidden": "nicht ausweisbar (Geheimhaltung)",
+        "missing": "Ergebnis fehlt (von keiner Auswertung erfasst)",
+        "not_estimable": "nicht bestimmbar",
+        "reason_text": "Begründung: siehe „Anmerkungen zu den Zielen“",
+        "reason_missing": "Begründung fehlt ({path})",
+        "caption": "Ziele {year} aus der Aufgabenplanung und Ergebnisse",
+        "none": (
+            "**Für {year} sind keine Ziele hinterlegt.** Die Agentur trägt die Ziele ihrer "
+            "Aufgabenplanung in {path} ein."
+        ),
+        "demo": "Die Ziele sind Demo-Werte.",
+        "reading": (
+            "Zielerreichung: Ergebnis geteilt durch Ziel; bei Zielen, die mit „höchstens“ "
+            "erreicht sind (etwa Dauern), Ziel geteilt durch Ergebnis. 100 % und mehr heißt: "
+            "erreicht. Es stehen nur Ergebnisse da, die veröffentlicht werden dürfen; ein "
+            "wegen Geheimhaltung nicht ausgewiesenes Ergebnis bleibt auch hier verborgen."
+        ),
+    },
+    "en": {
+        "figure": "Figure",
+        "target": "Target",
+        "result": "Result",
+        "degree": "Degree of achievement",
+        "assessment": "Assessment",
+        "at_least": "at least",
+        "at_most": "at most",
+        "met": "met",
+        "missed": "missed",
+        "hidden": "not shown (disclosure control)",
+        "missing": "result missing (not recorded by any analysis)",
+        "not_estimable": "not estimable",
+        "reason_text": "reason: see “Comments on the targets”",
+        "reason_missing": "reason missing ({path})",
+        "caption": "Targets {year} from the work plan and results",
+        "none": (
+            "**No targets are on file for {year}.** The agency enters its work plan's targets "
+            "in {path}."
+        ),
+        "demo": "The targets are demo values.",
+        "reading": (
+            "Degree of achievement: result divided by target; for targets met by staying at "
+            "or below (such as durations), target divided by result. 100% or more: met. Only "
+            "results that may be published appear; a result hidden by disclosure control "
+            "stays hidden here too."
+        ),
+    },
+}
+
+
+def _degree(value: float, target: Target, language: Language) -> str:
+    from babel.numbers import format_percent
+
+    if target.at_most:
+        ratio = (target.value / value) if value else float("inf")
+    else:
+        ratio = value / target.value if target.value else float("inf")
+    if ratio == float("inf"):
+        return "–"
+    return format_percent(
+        ratio, format="#,##0\u00a0%", locale="de_DE" if language == "de" else "en_GB"
+    )
+
+
+def targets_table(
+    targets: Targets,
+    figures: Figures,
+    *,
+    rule: SuppressionRule,
+    catalogue: Catalogue | None = None,
+    language: Language = "de",
+    missing_reasons: str | None = None,
+) -> pd.DataFrame:
+    """Target, result, degree of achievement and assessment per target (text cells).
+
+    The result is the figure the field notebook recorded for the year and population
+    (:meth:`Figures.get`, the same as the headline tables), hidden under the report's rule
+    exactly as there: a hidden result shows the marker, and so do its degree of achievement
+    and its assessment (nothing from which it could be computed back). Where a target was
+    missed the assessment gives the target's ``hinweis``, else points to the agency's
+    comments on the targets – or, when that text is missing, names its file
+    (``missing_reasons``, e.g. ``texte/2024/ziele.md``).
+    """
+    cat = catalogue or load_catalogue()
+    w = TARGET_WORDS[language]
+    rows = []
+    for target in targets.targets:
+        entry = cat.get(target.indicator_id)
+        row = figures.get(target.indicator_id, targets.year)
+        value, hidden = _shown(row, rule, sensitive=entry.sensitive)
+        label = figure_label(
+            {
+                "label": entry.label[language],
+                "population": population_label(target.indicator_id, language),
+            },
+            language,
+        )
+        goal = (
+            f"{w['at_most'] if target.at_most else w['at_least']} "
+            f"{format_value(target.value, entry.unit, language)}"
+        )
+        if row is None:
+            result, degree, assessment = w["missing"], "–", ""
+        elif hidden:
+            result, degree, assessment = rule.marker, rule.marker, w["hidden"]
+        elif value is None:
+            result, degree, assessment = w["not_estimable"], "–", ""
+        else:
+            result = format_value(value, entry.unit, language)
+            if entry.kind == "estimate":
+                result += _interval(
+                    _number(row, "ci_low"), _number(row, "ci_high"), entry.unit, language
+                )
+            degree = _degree(value, target, language)
+            met = value <= target.value if target.at_most else value >= target.value
+            if met:
+                assessment = w["met"]
+            else:
+                reason = target.note or (
+                    w["reason_text"]
+                    if missing_reasons is None
+                    else w["reason_missing"].format(path=missing_reasons)
+                )
+                assessment = f"{w['missed']} – {reason}"
+        rows.append(
+            {
+                w["figure"]: label,
+                w["target"]: goal,
+                w["result"]: result,
+                w["degree"]: degree,
+                w["assessment"]: assessment,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[w["figure"], w["target"], w["result"], w["degree"], w["assessment"]]
     )

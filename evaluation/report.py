@@ -37,6 +37,7 @@ TEXT: dict[str, dict[str, str]] = {
         "field": "Handlungsfeld",
         "period": "Berichtszeitraum",
         "contents": "Inhalt",
+        "cover": "Deckblatt",
         "parameters": "Einstellungen dieses Berichts",
         "parameters_anchor": "einstellungen",
         "provenance": "Herkunft der Zahlen",
@@ -84,6 +85,7 @@ TEXT: dict[str, dict[str, str]] = {
         "field": "Field of work",
         "period": "Reporting period",
         "contents": "Contents",
+        "cover": "Cover page",
         "parameters": "Settings of this report",
         "parameters_anchor": "settings",
         "provenance": "Where these figures come from",
@@ -142,6 +144,8 @@ PARAMETER_LABELS: dict[str, tuple[str, str]] = {
     "grant_eur": ("Landesförderung (Euro)", "State grant (euro)"),
     "trend_years": ("Jahre in den Zeitreihen", "Years in the trends"),
     "outlook": ("Ausblick (Text)", "Outlook (text)"),
+    "texts_dir": ("Ordner der Texte der Agentur", "Folder of the agency's texts"),
+    "targets_file": ("Datei der Ziele (Soll)", "File of the targets"),
 }
 
 
@@ -175,7 +179,9 @@ def _format_value(name: str, value: Any, language: str) -> str:
 
 
 def parameter_rows(parameters: Mapping[str, Any], language: str) -> list[dict[str, str]]:
-    """Parameters as reader-facing label/value rows."""
+    """Parameters as reader-facing label/value rows (the cover's facts are on the cover)."""
+    from evaluation.export import COVER_PARAMETERS
+
     idx = 0 if language == "de" else 1
     return [
         {
@@ -183,7 +189,28 @@ def parameter_rows(parameters: Mapping[str, Any], language: str) -> list[dict[st
             "value": _format_value(name, value, language),
         }
         for name, value in parameters.items()
+        if name not in COVER_PARAMETERS
     ]
+
+
+def cover_of(provenance: Mapping[str, Any], language: str = "de") -> dict[str, Any] | None:
+    """The cover page's facts for the HTML report, or ``None`` for reports without a cover.
+
+    A report has a cover when its parameters name any cover fact (Träger, file reference,
+    Bewilligungsbehörde, contact, place: :data:`evaluation.export.COVER_PARAMETERS`) – the
+    annual report; the facts are those of the PDF and DOCX cover
+    (:func:`evaluation.export.cover_facts`).
+    """
+    from evaluation.export import COVER_PARAMETERS, cover_facts
+
+    params = provenance.get("parameters", {}) or {}
+    if not COVER_PARAMETERS & set(params):
+        return None
+    facts = cover_facts(provenance, language="en" if language == "en" else "de")
+    return {
+        "facts": [(k, str(v)) for k, v in facts["facts"] if v],
+        "signatures": [str(x) for x in facts["signatures"]],
+    }
 
 
 def _time_text(prov: Mapping[str, Any], language: str) -> str:
@@ -414,6 +441,7 @@ def export_html(
             "plotly_js": "" if plotly_src else _plotly_js(),
             "plotly_src": plotly_src or "",
             "status_note": "",
+            "cover": cover_of(provenance, language),
         },
     }
     nb.metadata["title"] = title

@@ -161,21 +161,26 @@ def load(
     return out
 
 
-def log_missing(texts: Mapping[str, Text], out: Any = None) -> list[str]:
-    """Write one line per missing text to the run log and return the lines.
+def log(line: str, out: Any = None) -> None:
+    """Write one line to the run log.
 
-    Inside a kernel the lines go both to the cell's standard error (kept in the executed
+    Inside a kernel the line goes both to the cell's standard error (kept in the executed
     notebook, not shown in the report) and to the kernel process's standard error, which the
     runner writes to ``data/.state/logs/<run key>.log``.
     """
-    lines = [f"WARNING Text fehlt: {t.path}" for t in texts.values() if t.missing]
     streams = [out] if out is not None else list(dict.fromkeys([sys.stderr, sys.__stderr__]))
     for stream in streams:
         if stream is None:
             continue
-        for line in lines:
-            print(line, file=stream)
+        print(line, file=stream)
         stream.flush()
+
+
+def log_missing(texts: Mapping[str, Text], out: Any = None) -> list[str]:
+    """Write one line per missing text to the run log (:func:`log`) and return the lines."""
+    lines = [f"WARNING Text fehlt: {t.path}" for t in texts.values() if t.missing]
+    for line in lines:
+        log(line, out)
     return lines
 
 
@@ -286,9 +291,29 @@ __all__ = [
     "Text",
     "digest",
     "load",
+    "log",
     "log_missing",
     "render",
     "run_inputs",
+    "show",
+    "shown_path",
     "targets_path",
     "write_demo",
 ]
+
+
+def show(text: Text, language: Language = "de", *, heading_level: int = 2) -> None:
+    """Display a text in a notebook (its HTML, or the note naming the missing file)."""
+    from IPython.display import HTML, display
+
+    display(HTML(text.html(language, heading_level=heading_level)))
+
+
+def shown_path(path: Path, root: Paths | None = None) -> str:
+    """A path as readers see it: relative to the workspace (or the project) where it can be."""
+    p = root or paths()
+    shown = _display_path(path, p)
+    project = Path(getattr(p, "project_root", p.root))
+    if shown == str(path) and project != p.root:
+        shown = _display_path(path, Paths(project))
+    return shown

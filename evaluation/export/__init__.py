@@ -32,21 +32,53 @@ COVER_LABELS = {
         "agency": "Einrichtung",
         "traeger": "Träger",
         "file_reference": "Förderkennzeichen / Aktenzeichen",
+        "grant_authority": "Bewilligungsbehörde",
         "period": "Berichtszeitraum",
         "contact": "Ansprechperson",
         "created": "Erstellt am",
+        "place": "Ort",
         "signatures": ["Ort, Datum", "Unterschrift (rechtsverbindlich)"],
     },
     "en": {
         "agency": "Agency",
         "traeger": "Provider",
         "file_reference": "Grant / file reference",
+        "grant_authority": "Granting authority",
         "period": "Reporting period",
         "contact": "Contact",
         "created": "Created on",
+        "place": "Place",
         "signatures": ["Place, date", "Signature (legally binding)"],
     },
 }
+
+
+#: The cover's facts in reading order (:func:`cover_facts`).
+COVER_FACTS = (
+    "agency",
+    "traeger",
+    "file_reference",
+    "grant_authority",
+    "period",
+    "contact",
+    "created",
+    "place",
+)
+#: Run parameters that are shown on the cover (and so not again in the settings table).
+COVER_PARAMETERS = frozenset(
+    {
+        "traeger",
+        "file_reference",
+        "foerderkennzeichen",
+        "grant_authority",
+        "contact",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "place",
+        "signatures",
+    }
+)
 
 
 def german_date(value: str | datetime | None, language: str = "de") -> str:
@@ -72,11 +104,13 @@ def cover_facts(
 ) -> dict[str, Any]:
     """The cover page's facts: ``{"facts": [(label, value), ...], "signatures": [...]}``.
 
-    Each of ``agency``, ``traeger``, ``file_reference``, ``period``, ``contact``,
-    ``created`` and ``signatures`` is taken from ``cover`` when given there, else from the
-    run's parameters (same names, ``foerderkennzeichen`` also for the file reference),
-    else from the manifest (period, creation date); a value that is nowhere stays empty and
-    its line is left out.
+    Each of ``agency``, ``traeger``, ``file_reference``, ``grant_authority``
+    (Bewilligungsbehörde), ``period``, ``contact``, ``created``, ``place`` and
+    ``signatures`` is taken from ``cover`` when given there, else from the run's parameters
+    (same names, ``foerderkennzeichen`` also for the file reference, ``contact`` also put
+    together from ``contact_name``, ``contact_phone`` and ``contact_email``), else from the
+    manifest (period, creation date as a German date); a value that is nowhere stays empty
+    and its line is left out.
     """
     labels = COVER_LABELS["en" if language == "en" else "de"]
     given = dict(cover or {})
@@ -93,15 +127,19 @@ def cover_facts(
             if period.get("start") and period.get("end")
             else period.get("label", "")
         ),
-        "contact": params.get("contact", ""),
+        "grant_authority": params.get("grant_authority", ""),
+        "contact": params.get("contact")
+        or " · ".join(
+            str(params[k])
+            for k in ("contact_name", "contact_phone", "contact_email")
+            if params.get(k)
+        ),
         "created": german_date(
             manifest.get("ended_at") or manifest.get("started_at") or None, language
         ),
+        "place": params.get("place", ""),
     }
-    facts = [
-        (labels[key], given.get(key, defaults[key]))
-        for key in ("agency", "traeger", "file_reference", "period", "contact", "created")
-    ]
+    facts = [(labels[key], given.get(key, defaults[key])) for key in COVER_FACTS]
     signatures = given.get("signatures", params.get("signatures", labels["signatures"]))
     return {"facts": facts, "signatures": list(signatures)}
 
@@ -245,6 +283,8 @@ def _as_file(nb: Any, out_dir: Path) -> Path:
 
 
 __all__ = [
+    "COVER_FACTS",
+    "COVER_PARAMETERS",
     "Document",
     "ExportUnavailable",
     "FORMATS",

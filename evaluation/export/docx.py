@@ -136,7 +136,7 @@ def write_docx(
         if isinstance(block, Heading):
             word.add_heading(block.text, level=max(1, min(block.level - 1, 4)))
         elif isinstance(block, Paragraph):
-            style = {"li": "List Bullet", "note": "Quote"}.get(block.kind)
+            style = {"li": "List Bullet", "oli": "List Number", "note": "Quote"}.get(block.kind)
             p = word.add_paragraph(style=style)
             for text, bold in block.runs:
                 run = p.add_run(text)

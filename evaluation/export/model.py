@@ -28,7 +28,11 @@ class Heading:
 
 @dataclass
 class Paragraph:
-    """A paragraph as runs of ``(text, bold)``; ``kind`` is ``p``, ``li`` or ``note``."""
+    """A paragraph as runs of ``(text, bold)``.
+
+    ``kind`` is ``p``, ``li`` (bulleted list item), ``oli`` (numbered list item) or ``note``
+    (a definition box or a quotation).
+    """
 
     runs: list[tuple[str, bool]]
     kind: str = "p"
@@ -229,13 +233,13 @@ def _walk(node: Tag, blocks: list[Any]) -> None:
         elif name in ("p", "pre", "blockquote"):
             runs = _runs(child)
             if runs:
-                kind = "note" if child.find_parent(class_="definition") else "p"
-                blocks.append(Paragraph(runs, kind))
+                quoted = name == "blockquote" or child.find_parent(class_="definition")
+                blocks.append(Paragraph(runs, "note" if quoted else "p"))
         elif name in ("ul", "ol"):
             for li in child.find_all("li", recursive=False):
                 runs = _runs(li)
                 if runs:
-                    blocks.append(Paragraph(runs, "li"))
+                    blocks.append(Paragraph(runs, "li" if name == "ul" else "oli"))
         elif name == "div" and "definition" in classes and not child.find(["p", "table", "ul"]):
             runs = _runs(child)
             if runs:
