@@ -195,8 +195,7 @@ def _add_months(ts: pd.Series, months: float | np.ndarray) -> pd.Series:
     return ts + pd.to_timedelta(np.round(np.asarray(months) * DAYS_PER_MONTH), unit="D")
 
 
-def _participants(rng: np.random.Generator) -> pd.DataFrame:
-    n = N_PARTICIPANTS
+def _participants(rng: np.random.Generator, n: int = N_PARTICIPANTS) -> pd.DataFrame:
     years = _choice(rng, {y: w for y, w in _YEAR_WEIGHT.items()}, n).astype(int)
     first_contact = pd.Series(
         pd.to_datetime([f"{y}-01-01" for y in years])
@@ -677,21 +676,26 @@ def _sozialraum(rng: np.random.Generator) -> pd.DataFrame:
     return out
 
 
-def generate(seed: int = SEED) -> dict[str, pd.DataFrame]:
+def generate(seed: int = SEED, *, participants: int = N_PARTICIPANTS) -> dict[str, pd.DataFrame]:
     """Generate the demo tables.
 
     Parameters
     ----------
     seed
         Seed of the random generator; the same seed gives identical tables.
+    participants
+        Number of persons (the size of the agency); the other tables follow from them
+        (volunteers, events and the city's tables keep their size).
 
     Returns
     -------
     dict of str to DataFrame
         The tables listed in the module docstring, in their post-ingest form.
     """
+    if participants < 1:
+        raise ValueError(f"participants must be at least 1, not {participants}")
     rng = np.random.default_rng(seed)
-    persons = _participants(rng)
+    persons = _participants(rng, participants)
     cycles = _parent_groups()
     last_cycle = cycles["start_date"].dt.to_period("M").dt.to_timestamp().max()
     parent_share = (rng.random(len(persons)) < 0.22) & (

@@ -361,9 +361,11 @@ def _export(table: str) -> Export:
     return next(e for e in EXPORTS if e.table == table)
 
 
-def _raw_cells(seed: int) -> tuple[dict[str, pd.DataFrame], list[PlantedError]]:
+def _raw_cells(
+    seed: int, participants: int = demo.N_PARTICIPANTS
+) -> tuple[dict[str, pd.DataFrame], list[PlantedError]]:
     """The cells of every export (personal columns added, errors planted)."""
-    tables = demo.generate(seed)
+    tables = demo.generate(seed, participants=participants)
     rng = np.random.default_rng([seed, 2])
     cells = {e.table: _cells(tables[e.table], e) for e in EXPORTS}
     personal = {
@@ -380,9 +382,11 @@ def _raw_cells(seed: int) -> tuple[dict[str, pd.DataFrame], list[PlantedError]]:
     return cells, planted
 
 
-def planted_errors(seed: int = demo.SEED) -> list[PlantedError]:
-    """The errors planted in the exports written with ``seed``."""
-    return _raw_cells(seed)[1]
+def planted_errors(
+    seed: int = demo.SEED, *, participants: int = demo.N_PARTICIPANTS
+) -> list[PlantedError]:
+    """The errors planted in the exports written with ``seed`` (and ``participants``)."""
+    return _raw_cells(seed, participants)[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -439,15 +443,17 @@ def _reproducible_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_demo_exports(target_dir: Path, *, seed: int = demo.SEED) -> list[Path]:
+def write_demo_exports(
+    target_dir: Path, *, seed: int = demo.SEED, participants: int = demo.N_PARTICIPANTS
+) -> list[Path]:
     """Write the demo data as raw exports into ``target_dir``; return the files written.
 
-    The same seed writes the same bytes. See the module docstring for the files and
-    :func:`planted_errors` for the errors planted in them.
+    The same seed (and size ``participants``) writes the same bytes. See the module
+    docstring for the files and :func:`planted_errors` for the errors planted in them.
     """
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
-    cells, _ = _raw_cells(seed)
+    cells, _ = _raw_cells(seed, participants)
     written: dict[str, Path] = {}
     for export in EXPORTS:
         path = target_dir / export.file

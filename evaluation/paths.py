@@ -1,14 +1,21 @@
 """The one place that defines where things live.
 
-Every path the package uses is derived from the project root. The root is the folder that
-holds ``pyproject.toml``; ``EVALUATION_HOME`` overrides it (tests use this to work in a
-temporary copy without touching the real ``data/`` and ``reports/``).
+Every path the package uses is derived from two roots. The *project* holds what all
+agencies share: ``notebooks/``, ``params/`` and the package; it is the folder that holds
+``pyproject.toml``, and ``EVALUATION_HOME`` overrides it (tests use this to work in a
+temporary copy without touching the real ``data/`` and ``reports/``). The *workspace* of an
+agency holds its ``data/``, ``reports/`` and ``texte/``: in the single-agency layout it is
+the project itself; with several agencies each has its own workspace
+``agencies/<id>/`` (with an ``agency.yml``) below the project, see
+:mod:`evaluation.agencies`. ``paths(agencies/<id>)`` finds the project by itself, so a
+kernel whose ``EVALUATION_HOME`` names an agency's workspace reads the shared notebooks
+and plan.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -21,19 +28,61 @@ def _default_root() -> Path:
     return PACKAGE_DIR.parent
 
 
+#: The folder of the agencies' workspaces below the project, and each one's description.
+AGENCIES_DIR = "agencies"
+AGENCY_FILE = "agency.yml"
+
+
+def project_of(root: Path) -> Path:
+    """The project of the workspace ``root``: its grandparent for ``agencies/<id>``, else itself."""
+    if root.parent.name == AGENCIES_DIR and (root / AGENCY_FILE).is_file():
+        return root.parent.parent
+    return root
+
+
 @dataclass(frozen=True)
 class Paths:
-    """Folders and files of one workspace, all below ``root``."""
+    """Folders and files of one workspace, all below ``root``.
+
+    ``project`` is where the shared notebooks and plan live (the project root); it is
+    derived from ``root`` when not given (``root`` itself unless ``root`` is an agency's
+    workspace ``agencies/<id>/``).
+    """
 
     root: Path
+    project: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.project is None:
+            object.__setattr__(self, "project", project_of(self.root))
+
+    @property
+    def project_root(self) -> Path:
+        """The project: shared notebooks, plan and package."""
+        return self.project if self.project is not None else self.root
+
+    @property
+    def is_agency(self) -> bool:
+        """Whether this is one agency's workspace below ``agencies/`` of a project."""
+        return self.project_root != self.root
+
+    @property
+    def agencies(self) -> Path:
+        """The agencies' workspaces (``agencies/<id>/``) of the project."""
+        return self.project_root / AGENCIES_DIR
+
+    @property
+    def agency_file(self) -> Path:
+        """The agency's description (name, Träger, parameters) of an agency workspace."""
+        return self.root / AGENCY_FILE
 
     @property
     def notebooks(self) -> Path:
-        return self.root / "notebooks"
+        return self.project_root / "notebooks"
 
     @property
     def params(self) -> Path:
-        return self.root / "params"
+        return self.project_root / "params"
 
     @property
     def data(self) -> Path:

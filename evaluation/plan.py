@@ -23,6 +23,13 @@ with a cadence::
         matrix:                            # optional; one run per value (and combination)
           project: [anerkennung, jobeinstieg]
 
+With several agencies (:mod:`evaluation.agencies`) every plan is expanded once per agency:
+each run carries the agency's id (``Run.agency``) and its ``agency.yml`` parameters on top
+of the file's (only the parameters its notebook declares). A plan with ``scope: project``
+(the Träger overview) runs once at project level over the selected agencies instead, and
+only when agencies are selected; it gets their ids as parameter ``agencies`` if its
+notebook declares it.
+
 Every run gets ``period_start`` and ``period_end`` (ISO dates) on top. Before any kernel
 starts, every run's parameters are checked against the notebook's ``parameters`` cell
 (:mod:`evaluation.nbparams`); problems raise :class:`PlanError` with a one-line message that
@@ -46,6 +53,7 @@ from typing import Any, Literal
 import yaml
 
 from evaluation import nbparams
+from evaluation.agencies import Agency, load_agency, root_agency
 from evaluation.paths import Paths, paths
 
 Cadence = Literal["monthly", "quarterly", "yearly"]
@@ -62,7 +70,9 @@ TOP_KEYS = {
     "description",
     "after",
     "order",
+    "scope",
 }
+SCOPES = ("agency", "project")
 SCHEDULE_KEYS = {"name", "cadence", "start", "end", "lag_days", "matrix", "parameters"}
 
 
@@ -160,6 +170,13 @@ class Run:
     matrix: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
     order: int = 50
+    agency: str = ""
+    scope: str = "agency"
+
+    @property
+    def uid(self) -> str:
+        """Unique among the runs of all agencies: ``<agency>:<key>`` (the key without one)."""
+        return f"{self.agency}:{self.key}" if self.agency else self.key
 
     @property
     def key(self) -> str:
@@ -224,6 +241,7 @@ def load_plan(
     root: Paths | None = None,
     today: date | None = None,
     due_only: bool = False,
+    agencies: Sequence[Agency] | None = None,
 ) -> list[Run]:
     """Read parameter files and expand them into checked runs.
 
@@ -232,11 +250,14 @@ def load_plan(
     files
         Parameter files; all ``params/*.yml`` when omitted.
     root
-        Workspace paths.
+        Workspace paths (an agency's workspace stands for that agency).
     today
         The day the plan is made for (complete periods are those that ended before it).
     due_only
         Honour each schedule's ``lag_days``: a period is due only that long after it ended.
+    agencies
+        The agencies to expand the plan for (default: the workspace ``root`` as the one
+        agency). Each file is read and checked once, whatever their number.
 
     Raises
     ------
@@ -245,11 +266,62 @@ def load_plan(
     """
     p = root or paths()
     today = today or date.today()
+    if agencies is None:
+        agencies = [load_agency(p.root) if p.is_agency else root_agency(p)]
     chosen = sorted(files) if files is not None else sorted(p.params.glob("*.y*ml"))
+    docs = [_read_yaml(Path(file)) for file in chosen]
+    parsed = [_parse(doc, p) for doc in docs]
+    _check_agency_parameters(agencies, parsed)
+    several = any(not a.is_root for a in agencies)
     runs: list[Run] = []
-    for file in chosen:
-        runs.extend(_expand(_read_yaml(Path(file)), p, today, due_only))
+    for plan_file in parsed:
+        if plan_file.scope == "project":
+            if several:  # once, at project level, over the selected agencies
+                project = root_agency(paths(p.project_root))
+                runs.extend(_expand(plan_file, today, due_only, project, agencies))
+            continue
+        for i, agency in enumerate(agencies):  # an ended schedule is said once, not per agency
+            runs.extend(_expand(plan_file, today, due_only, agency, (), warn=i == 0))
     return runs
+
+
+@dataclass
+class _PlanFile:
+    """One parameter file, read and checked once for every agency."""
+
+    doc: _Located
+    notebook: Path
+    declared: Mapping[str, nbparams.Parameter]
+    shared: Mapping[str, Any]
+    schedules: list[Any]
+    after: tuple[str, ...]
+    order: int
+    scope: str
+
+
+def _check_agency_parameters(agencies: Sequence[Agency], parsed: Sequence[_PlanFile]) -> None:
+    """Every ``agency.yml`` parameter is declared by a notebook of the plan, with its type."""
+    for agency in agencies:
+        for name, value in agency.parameters.items():
+            key = f"parameters.{name}"
+            users = [f for f in parsed if name in f.declared]
+            if name in RUNNER_PARAMETERS:
+                raise PlanError(
+                    f"{agency.where(key)}: {key}: wird von den Zeiträumen des Plans gesetzt; "
+                    "hier nicht angeben"
+                )
+            if not users:
+                known = sorted({n for f in parsed for n in f.declared} - set(RUNNER_PARAMETERS))
+                raise PlanError(
+                    f"{agency.where(key)}: {key}: kein Notebook des Plans hat diesen Parameter "
+                    f"(Parameter: {', '.join(known)})"
+                )
+            for plan_file in users:
+                problem = plan_file.declared[name].check(value)
+                if problem:
+                    raise PlanError(
+                        f"{agency.where(key)}: {key}: {problem} ({plan_file.notebook.name})"
+                    )
 
 
 def _check_after(doc: _Located, p: Paths) -> tuple[str, ...]:
@@ -276,7 +348,7 @@ def _check_after(doc: _Located, p: Paths) -> tuple[str, ...]:
     return tuple(after)
 
 
-def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
+def _parse(doc: _Located, p: Paths) -> _PlanFile:
     data = doc.data
     for key in data:
         if key not in TOP_KEYS:
@@ -298,27 +370,49 @@ def _expand(doc: _Located, p: Paths, today: date, due_only: bool) -> list[Run]:
         raise doc.error(
             "schedules", "missing: give at least one schedule with name, cadence and start"
         )
-    plan_name = doc.path.stem
     after = _check_after(doc, p)
     order = doc.data.get("order", 50)
     if not isinstance(order, int) or isinstance(order, bool):
         raise doc.error("order", "expected a whole number (lower runs start first)")
+    scope = doc.data.get("scope", "agency")
+    if scope not in SCOPES:
+        raise doc.error("scope", f"{scope!r} is not one of {', '.join(SCOPES)}")
+    return _PlanFile(doc, notebook, declared, shared, schedules, after, order, scope)
+
+
+def _expand(
+    f: _PlanFile,
+    today: date,
+    due_only: bool,
+    agency: Agency,
+    over: Sequence[Agency],
+    warn: bool = True,
+) -> list[Run]:
+    """The runs of one plan file for one agency (or at project level ``over`` agencies)."""
+    extra = agency.run_parameters(f.declared)
+    if over and "agencies" in f.declared:
+        extra["agencies"] = ",".join(a.id for a in over)
     runs: list[Run] = []
-    for i, schedule in enumerate(schedules):
+    for i, schedule in enumerate(f.schedules):
         runs.extend(
             _expand_schedule(
-                doc,
+                f.doc,
                 f"schedules[{i}]",
                 schedule,
-                plan_name,
-                notebook,
-                declared,
-                shared,
+                f.doc.path.stem,
+                f.notebook,
+                f.declared,
+                f.shared,
                 today,
                 due_only,
+                agency,
+                extra,
+                warn,
             )
         )
-    return [replace(run, after=after, order=order) for run in runs]
+    return [
+        replace(run, after=f.after, order=f.order, agency=agency.id, scope=f.scope) for run in runs
+    ]
 
 
 def _expand_schedule(
@@ -331,6 +425,9 @@ def _expand_schedule(
     shared: Mapping[str, Any],
     today: date,
     due_only: bool,
+    agency: Agency | None = None,
+    extra: Mapping[str, Any] | None = None,
+    warn: bool = True,
 ) -> list[Run]:
     if not isinstance(schedule, dict):
         raise doc.error(where, "expected a mapping with name, cadence and start")
@@ -367,9 +464,17 @@ def _expand_schedule(
         )
     fixed = {**shared, **own}
     _check_fixed(doc, where, fixed, own, matrix, declared, notebook)
+    for name in extra or {}:
+        if name in matrix and agency is not None:
+            key = f"parameters.{name}"
+            raise PlanError(
+                f"{agency.where(key)}: {key}: ist eine Matrix-Dimension von {doc.path.name}; "
+                "für eine Agentur nicht überschreibbar"
+            )
+    fixed = {**fixed, **(extra or {})}
     fixed = {name: declared[name].coerce(value) for name, value in fixed.items()}
     matrix = {name: [declared[name].coerce(v) for v in values] for name, values in matrix.items()}
-    if end is not None and end.next(cadence).end.toordinal() + lag < today.toordinal():
+    if warn and end is not None and end.next(cadence).end.toordinal() + lag < today.toordinal():
         line = doc.lines.get(f"{where}.end")
         log.warning(
             "%s: schedule %r ended with %s; later periods are not run (remove `end:` to keep "

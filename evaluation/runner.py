@@ -8,6 +8,14 @@ fingerprint also covers those figures (values, n, intervals and suppression), co
 when the runs it reads have ended, so it never stays "up to date" on figures that changed.
 ``plan`` and ``run`` decide with the same function (:func:`assess`).
 
+With several agencies (:mod:`evaluation.agencies`) one call covers the runs of every selected
+agency: each run's job has its agency's workspace as root (its data, reports, history,
+release store and runner state), runs are told apart by ``Run.uid`` (``<agency>:<key>``),
+and an ``after:`` plan depends only on the runs of the same agency (and the same matrix
+cell). Deciding what is up to date is linear in the number of runs: the plan files and
+notebooks are read once, dependencies are looked up in an index, and a snapshot's files
+are hashed again only when their ``stat`` changed since the last verification.
+
 Every run executes in a worker process of its own pool slot; a worker that dies fails only
 its own run (the slot gets a new process), and the summary and the index are written
 whatever happened. Deciding what to do needs no kernel and no heavy import, so a call with
@@ -32,6 +40,7 @@ from typing import Any, TextIO
 
 from evaluation import __version__, data, history, nbparams, provenance
 from evaluation import execute as ex
+from evaluation.agencies import Agency
 from evaluation.execute import Job, Outcome
 from evaluation.paths import Paths, paths
 from evaluation.plan import RUNNER_PARAMETERS, PlanError, Run, load_plan
@@ -157,23 +166,76 @@ class _OutHandler:
 # ---- preparing jobs ---------------------------------------------------------------------
 
 
+VERIFIED_FILE = "verified.json"
+
+
+def _stat_key(path: Path) -> list[int]:
+    """What changes when a file's bytes change: size, inode, modification and change time.
+
+    The change time (``st_ctime_ns``) cannot be set back from user space, so a file that was
+    rewritten, replaced or touched never matches its old key.
+    """
+    st = path.stat()
+    return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+
+
 class _Snapshots:
-    """Snapshot facts resolved and verified once per invocation."""
+    """Snapshot facts resolved and verified once per invocation (per workspace).
+
+    Verifying hashes every table file of a snapshot; a snapshot whose files' ``stat``
+    (:func:`_stat_key`) is what it was at its last successful verification is not hashed
+    again (``data/.state/verified.json``), so a no-op call over many agencies reads no
+    Parquet file, while any write to a snapshot file is noticed.
+    """
 
     def __init__(self, root: Paths) -> None:
         self.root = root
         self.infos: dict[str, data.SnapshotInfo] = {}
         self.verified: set[str] = set()
+        self.manifest_sha: dict[str, str] = {}
 
     def info(self, requested: str) -> data.SnapshotInfo:
         if requested not in self.infos:
             self.infos[requested] = data.snapshot_info(requested, root=self.root)
         return self.infos[requested]
 
+    def manifest_sha256(self, info: data.SnapshotInfo) -> str:
+        if info.id not in self.manifest_sha:
+            self.manifest_sha[info.id] = provenance.file_sha256(info.path / data.MANIFEST)
+        return self.manifest_sha[info.id]
+
+    def _stats(self, info: data.SnapshotInfo) -> dict[str, list[int]] | None:
+        try:
+            files = [info.path / data.MANIFEST] + [
+                info.path / f"{name}.parquet" for name in sorted(info.manifest.get("tables", {}))
+            ]
+            return {f.name: _stat_key(f) for f in files}
+        except OSError:
+            return None  # a missing file: verify_snapshot names it
+
     def verify(self, info: data.SnapshotInfo) -> None:
         if info.id in self.verified:
             return
-        unverified = data.verify_snapshot(info)
+        import json
+
+        cache_file = self.root.state / VERIFIED_FILE
+        stats = self._stats(info)
+        try:
+            cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache = {}
+        if stats is not None and isinstance(cache, dict) and cache.get(info.id) == stats:
+            unverified = [
+                name
+                for name, entry in sorted(info.manifest.get("tables", {}).items())
+                if not (isinstance(entry, dict) and entry.get("sha256"))
+            ]
+        else:
+            unverified = data.verify_snapshot(info)
+            if stats is not None and not unverified:
+                cache = {info.id: stats}  # the snapshots LATEST names now; old ones drop out
+                with contextlib.suppress(OSError):
+                    data.atomic_write_text(cache_file, json.dumps(cache))
         if unverified:
             log.warning(
                 "snapshot %s: no file hashes in its manifest for %s; its files cannot be "
@@ -196,13 +258,13 @@ def prepare(
     from evaluation.report import period_text
 
     snapshots = snapshots or _Snapshots(root)
-    declared = nbparams.inspect(run.notebook)
+    declared = _inspect(run.notebook)
     params = dict(run.parameters)
     requested = str(params.get("snapshot", data.LATEST))
     info = snapshots.info(requested)
     if "snapshot" in declared:
         params["snapshot"] = info.id
-    notebook_sha = provenance.notebook_sha256(run.notebook)
+    notebook_sha = _notebook_sha256(run.notebook)
     language = str(params.get("language", "de"))
     fp = provenance.fingerprint(
         notebook=notebook_sha,
@@ -226,13 +288,14 @@ def prepare(
         },
         "matrix": dict(run.matrix),
         "params_file": _relative(run.source, root.root),
+        "agency": run.agency,
         "parameters": params,
         "notebook": {"path": _relative(run.notebook, root.root), "sha256": notebook_sha},
         "data": {
             "snapshot_id": info.id,
             "requested": requested,
             "source": info.source,
-            "manifest_sha256": provenance.file_sha256(info.path / data.MANIFEST),
+            "manifest_sha256": snapshots.manifest_sha256(info),
         },
         "code": {
             "evaluation_version": __version__,
@@ -264,30 +327,78 @@ def prepare(
     )
 
 
+_FILE_CACHE: dict[tuple[str, Path], tuple[list[int], Any]] = {}
+
+
+def _cached(kind: str, path: Path, compute: Callable[[Path], Any]) -> Any:
+    """``compute(path)``, again only when the file's stat changed (notebooks read once)."""
+    key = _stat_key(path)
+    hit = _FILE_CACHE.get((kind, path))
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = compute(path)
+    _FILE_CACHE[(kind, path)] = (key, value)
+    return value
+
+
+def _inspect(notebook: Path) -> dict[str, nbparams.Parameter]:
+    return _cached("params", notebook, nbparams.inspect)
+
+
+def _notebook_sha256(notebook: Path) -> str:
+    return _cached("sha", notebook, provenance.notebook_sha256)
+
+
 def environment(root: Paths) -> dict[str, Any]:
     """Code and environment facts shared by every run of one invocation."""
     return {
         "source_fingerprint": provenance.source_fingerprint(),
-        "git": provenance.git_state(root.root),
+        "git": provenance.git_state(root.project_root),
         "versions": provenance.package_versions(),
     }
+
+
+def _depends(run: Run, d: Run) -> bool:
+    return (
+        d.plan in run.after
+        and d.period.end <= run.period.end
+        and (run.scope == "project" or d.agency == run.agency)
+        and all(d.matrix[k] == v for k, v in run.matrix.items() if k in d.matrix)
+    )
 
 
 def dependencies(run: Run, all_runs: Sequence[Run]) -> list[Run]:
     """The runs whose figures ``run`` reads: its ``after`` plans, this and earlier periods.
 
-    When both carry a matrix value of the same name (e.g. ``project``), only the runs of
-    the same value count.
+    Only runs of the same agency count (a run at project level, ``scope: project``, reads
+    those of every agency in the plan); when both carry a matrix value of the same name
+    (e.g. ``project``), only the runs of the same value count.
     """
     if not run.after:
         return []
-    return [
-        d
-        for d in all_runs
-        if d.plan in run.after
-        and d.period.end <= run.period.end
-        and all(d.matrix[k] == v for k, v in run.matrix.items() if k in d.matrix)
-    ]
+    return [d for d in all_runs if _depends(run, d)]
+
+
+class _DependencyIndex:
+    """:func:`dependencies` for many runs in linear time: runs indexed by agency and plan."""
+
+    def __init__(self, all_runs: Sequence[Run]) -> None:
+        self.by_plan: dict[tuple[str, str], list[Run]] = {}
+        self.by_plan_any: dict[str, list[Run]] = {}
+        for r in all_runs:
+            self.by_plan.setdefault((r.agency, r.plan), []).append(r)
+            self.by_plan_any.setdefault(r.plan, []).append(r)
+
+    def of(self, run: Run) -> list[Run]:
+        out: list[Run] = []
+        for plan in run.after:
+            candidates = (
+                self.by_plan_any.get(plan, [])
+                if run.scope == "project"
+                else self.by_plan.get((run.agency, plan), [])
+            )
+            out.extend(d for d in candidates if _depends(run, d))
+        return out
 
 
 # ---- selection and overrides ------------------------------------------------------------
@@ -308,8 +419,13 @@ def select(runs: list[Run], only: Sequence[str] | None, period: Sequence[str] | 
     """
     plans = sorted({r.plan for r in runs})
     for name in only or ():
-        if any(r.plan == name or r.key.startswith(name) for r in runs):
+        if any(r.plan == name or r.key.startswith(name) or r.uid.startswith(name) for r in runs):
             continue
+        if ":" in name:  # <agency>:<key> of a run of another agency
+            raise SelectionError(
+                f"--only {name}: kein Lauf der gewählten Agenturen hat diese Kennung "
+                "(Form: <agentur>:<plan>/<zeitplan>/<zeitraum>)"
+            )
         parts = name.split("/")
         if parts[0] not in plans:
             raise SelectionError(
@@ -330,7 +446,11 @@ def select(runs: list[Run], only: Sequence[str] | None, period: Sequence[str] | 
             f"{', '.join(labels) or 'none (none is complete yet)'}"
         )
     if only:
-        runs = [r for r in runs if r.plan in only or r.key.startswith(tuple(only))]
+        runs = [
+            r
+            for r in runs
+            if r.plan in only or r.key.startswith(tuple(only)) or r.uid.startswith(tuple(only))
+        ]
     labels = sorted({r.period.label for r in runs})
     for label in period or ():
         if label not in labels:
@@ -380,7 +500,7 @@ def apply_overrides(runs: Sequence[Run], overrides: Mapping[str, Any]) -> list[R
     """
     out = []
     for run in runs:
-        declared = nbparams.inspect(run.notebook)
+        declared = _inspect(run.notebook)
         params = dict(run.parameters)
         for key, value in overrides.items():
             if key not in declared:
@@ -401,15 +521,26 @@ def apply_overrides(runs: Sequence[Run], overrides: Mapping[str, Any]) -> list[R
 
 @dataclass
 class _Plan:
-    """Jobs of one invocation and what they depend on."""
+    """Jobs of one invocation and what they depend on.
+
+    Jobs, dependencies and states are keyed by ``Run.uid`` (``<agency>:<key>``, the plain
+    run key in the single-agency layout); each job's ``run_key`` is the key inside its
+    agency's workspace ``roots[agency]``.
+    """
 
     root: Paths
     env: dict[str, Any]
-    jobs: dict[str, Job]  # by run key: selected runs and the runs they depend on
+    jobs: dict[str, Job]  # by uid: selected runs and the runs they depend on
     selected: list[str]
     deps: dict[str, list[str]]
     own: dict[str, str]  # fingerprint without the inputs' figures
-    published: set[str]
+    published: dict[str, set[str]]  # by agency id
+    roots: dict[str, Paths] = field(default_factory=dict)  # by agency id
+    agency_of: dict[str, str] = field(default_factory=dict)  # by uid
+
+    def paths_of(self, uid: str) -> Paths:
+        """The workspace of a run."""
+        return self.roots.get(self.agency_of.get(uid, ""), self.root)
 
     def finalise(self, key: str) -> Job:
         """Fingerprint a dependent run on its inputs' fingerprints and recorded figures now."""
@@ -417,14 +548,31 @@ class _Plan:
         deps = self.deps.get(key)
         if not deps:
             return job
-        digest = history.figures_digest(deps, db=self.root.history)
+        own_agency = self.agency_of.get(key, "")
+        by_agency: dict[str, list[str]] = {}
+        for d in deps:
+            by_agency.setdefault(self.agency_of.get(d, ""), []).append(self.jobs[d].run_key)
+        digests = {
+            agency: history.figures_digest(keys, db=self.roots.get(agency, self.root).history)
+            for agency, keys in sorted(by_agency.items())
+        }
+        local = list(by_agency) == [own_agency]
+        digest = digests[own_agency] if local else provenance.fingerprint(**digests)
         manifest = dict(job.manifest)
         manifest["depends_on"] = {d: self.jobs[d].manifest["fingerprint"] for d in deps}
         manifest["inputs_digest"] = digest
         manifest["fingerprint"] = provenance.fingerprint(
             own=self.own[key], depends_on=manifest["depends_on"], figures=digest
         )
-        job = replace(job, manifest=manifest, depends_on=tuple(deps), inputs_digest=digest)
+        if local:  # inputs in the run's own history: checked again when it publishes
+            job = replace(
+                job,
+                manifest=manifest,
+                depends_on=tuple(by_agency[own_agency]),
+                inputs_digest=digest,
+            )
+        else:  # a project-level run reads other workspaces' histories (see README)
+            job = replace(job, manifest=manifest)
         self.jobs[key] = job
         return job
 
@@ -432,7 +580,23 @@ class _Plan:
         job = self.jobs[key]
         if job.adhoc:
             return False
-        return ex.is_current(self.root, key, job.manifest["fingerprint"], self.published)
+        agency = self.agency_of.get(key, "")
+        return ex.is_current(
+            self.paths_of(key),
+            job.run_key,
+            job.manifest["fingerprint"],
+            self.published.get(agency, set()),
+        )
+
+
+def _roots(runs: Sequence[Run], p: Paths, agencies: Sequence[Agency] | None) -> dict[str, Paths]:
+    """The workspace of every agency the runs belong to ("" is the project root)."""
+    roots = {a.id: a.paths for a in agencies or ()}
+    roots.setdefault("", paths(p.project_root) if p.is_agency else p)
+    for run in runs:
+        if run.agency not in roots:
+            roots[run.agency] = Paths(p.agencies / run.agency, project=p.project_root)
+    return roots
 
 
 def _build(
@@ -440,43 +604,51 @@ def _build(
     all_runs: list[Run],
     p: Paths,
     overrides: Mapping[str, Any] | None,
+    agencies: Sequence[Agency] | None = None,
 ) -> _Plan:
     env = environment(p)
-    snapshots = _Snapshots(p)
-    by_key = {r.key: r for r in all_runs}
+    roots = _roots(all_runs, p, agencies)
+    snapshots = {agency: _Snapshots(root) for agency, root in roots.items()}
+    index = _DependencyIndex(all_runs)
+    by_uid = {r.uid: r for r in all_runs}
     jobs: dict[str, Job] = {}
     deps: dict[str, list[str]] = {}
-    selected = [r.key for r in runs]
-    chosen = {r.key: r for r in runs}
+    agency_of: dict[str, str] = {}
+    selected = [r.uid for r in runs]
+    chosen = {r.uid for r in runs}
 
     def add(run: Run) -> None:
-        if run.key in jobs:
+        if run.uid in jobs:
             return
+        snaps = snapshots[run.agency]
         job = prepare(
             run,
-            p,
+            roots[run.agency],
             env=env,
-            snapshots=snapshots,
-            overrides=overrides if run.key in chosen and overrides else None,
+            snapshots=snaps,
+            overrides=overrides if run.uid in chosen and overrides else None,
         )
-        snapshots.verify(snapshots.info(job.manifest["data"]["snapshot_id"]))
-        jobs[run.key] = job
-        deps[run.key] = [d.key for d in dependencies(by_key.get(run.key, run), all_runs)]
-        for d in deps[run.key]:
-            add(by_key[d])
+        snaps.verify(snaps.info(job.manifest["data"]["snapshot_id"]))
+        jobs[run.uid] = job
+        agency_of[run.uid] = run.agency
+        deps[run.uid] = [d.uid for d in index.of(by_uid.get(run.uid, run))]
+        for d in deps[run.uid]:
+            add(by_uid[d])
 
     for run in runs:
         add(run)
-    plan = _Plan(
-        root=p,
+    used = sorted(set(agency_of.values()))
+    return _Plan(
+        root=roots.get("", p),
         env=env,
         jobs=jobs,
         selected=selected,
         deps=deps,
         own={k: j.manifest["fingerprint"] for k, j in jobs.items()},
-        published=history.published_run_ids(db=p.history),
+        published={a: history.published_run_ids(db=roots[a].history) for a in used},
+        roots=roots,
+        agency_of=agency_of,
     )
-    return plan
 
 
 def _held_elsewhere(p: Paths, run_key: str) -> bool:
@@ -505,7 +677,7 @@ def assess(plan: _Plan, *, force: bool = False) -> dict[str, str]:
     def state(key: str) -> str:
         if key in states:
             return states[key]
-        if _held_elsewhere(plan.root, key):
+        if _held_elsewhere(plan.paths_of(key), plan.jobs[key].run_key):
             states[key] = "running elsewhere"
             return states[key]
         waits = [d for d in plan.deps.get(key, []) if state(d) != "up to date"]
@@ -692,7 +864,7 @@ def _execute(
                 deps = plan.deps.get(key, [])
                 if any(d in running or (d in pending and d in in_plan) for d in deps):
                     continue
-                held = [d for d in deps if _held_elsewhere(plan.root, d)]
+                held = [d for d in deps if _held_elsewhere(plan.paths_of(d), plan.jobs[d].run_key)]
                 if held:
                     since = waiting_since.setdefault(key, time.monotonic())
                     if time.monotonic() - since < wait_s:
@@ -746,7 +918,8 @@ def _execute(
                     worker.conn.close()
                     pool.remove(worker)
                     worker.process.join(timeout=5)
-                    outcome = _dead_worker(plan.root, job, worker)
+                    outcome = _dead_worker(plan.paths_of(key), job, worker)
+                outcome.run_key = key  # the uid (executors report the key in the workspace)
                 if outcome.status == "locked":
                     elsewhere.add(key)
                 if outcome.status == "stale":
@@ -831,11 +1004,16 @@ def run_plan(
     executor: Callable[[Job], Outcome] = ex.execute,
     progress: bool | None = False,
     wait_s: float = 3600.0,
+    agencies: Sequence[Agency] | None = None,
 ) -> Summary:
     """Run the plan and return a summary; see ``python -m evaluation run --help``.
 
     Parameters
     ----------
+    agencies
+        The agencies to run the plan for (:func:`evaluation.agencies.select`); default the
+        workspace ``root`` alone. Their runs share the worker pool; each publishes into its
+        own agency's workspace.
     overrides
         Parameter values for the selected runs only (``run -p KEY=VALUE``); such runs are
         always executed, published under ``reports/adhoc/`` and record no figures.
@@ -870,7 +1048,14 @@ def run_plan(
             executor=executor,
             progress=progress,
             wait_s=wait_s,
+            agencies=agencies,
         )
+
+
+def _used_roots(plan: _Plan) -> list[tuple[str, Paths]]:
+    """The workspaces the plan's runs publish into, project root first."""
+    used = sorted(set(plan.agency_of.values()))
+    return [(a, plan.roots[a]) for a in used]
 
 
 def _run_plan(
@@ -887,18 +1072,26 @@ def _run_plan(
     executor: Callable[[Job], Outcome],
     progress: bool | None,
     wait_s: float,
+    agencies: Sequence[Agency] | None = None,
 ) -> Summary:
-    all_runs = load_plan(files, root=p, today=today, due_only=due)
+    all_runs = load_plan(files, root=p, today=today, due_only=due, agencies=agencies)
     runs = select(all_runs, only, period)
     if overrides:
         runs = apply_overrides(runs, overrides)
-    check_workspace(p)
+    runs = sorted(runs, key=lambda r: r.order)  # stable: plan file order within the same order
+    roots = _roots(all_runs, p, agencies)
+    used = {r.agency for r in runs}
+    if any(r.scope == "project" for r in runs):
+        used |= {r.agency for r in all_runs}
+    for agency in sorted(used) or [""]:
+        check_workspace(roots.get(agency, p))
     summary = Summary(planned=len(runs))
-    summary.repaired = ex.recover(p)
+    for agency in sorted(used) or [""]:
+        for line in ex.recover(roots.get(agency, p)):
+            summary.repaired.append(f"{agency}: {line}" if agency else line)
     for line in summary.repaired:
         log.warning("repaired: %s", line)
-    runs = sorted(runs, key=lambda r: r.order)  # stable: plan file order within the same order
-    plan = _build(runs, all_runs, p, overrides)
+    plan = _build(runs, all_runs, p, overrides, agencies)
     states = assess(plan, force=force)
     todo = []
     for key in plan.selected:
@@ -908,8 +1101,9 @@ def _run_plan(
             todo.append(key)
     if not todo:
         log.info("Nothing to do: %d runs are up to date.", summary.planned)
-        if not (p.reports / "index.html").exists() and plan.selected:
-            _write_index(p)
+        for _, root in _used_roots(plan) if plan.selected else ():
+            if not (root.reports / "index.html").exists():
+                _write_index(root)
         return summary
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     skipped = summary.count("skipped")
@@ -934,16 +1128,17 @@ def _run_plan(
                 summary.outcomes.append(
                     Outcome(key, "failed", error={"summary": "not run: interrupted"})
                 )
-        try:
-            for line in ex.recover(p):  # what was still held at the start
-                log.warning("repaired: %s", line)
-        except Exception as exc:  # noqa: BLE001 - the next call repairs
-            log.error("%s", ex.describe_error(exc))
-        try:
-            _write_index(p)
-        except Exception as exc:  # noqa: BLE001 - the summary is still printed
-            log.error("reports/index.html not written: %s", ex.describe_error(exc))
-        _print_summary(summary, p)
+        for agency, root in _used_roots(plan):
+            try:
+                for line in ex.recover(root):  # what was still held at the start
+                    log.warning("repaired: %s", f"{agency}: {line}" if agency else line)
+            except Exception as exc:  # noqa: BLE001 - the next call repairs
+                log.error("%s", ex.describe_error(exc))
+            try:
+                _write_index(root)
+            except Exception as exc:  # noqa: BLE001 - the summary is still printed
+                log.error("%s not written: %s", root.reports / "index.html", ex.describe_error(exc))
+        _print_summary(summary, p, [root for _, root in _used_roots(plan)])
     return summary
 
 
@@ -953,7 +1148,7 @@ def _write_index(p: Paths) -> None:
     write_index(p)
 
 
-def _print_summary(summary: Summary, p: Paths) -> None:
+def _print_summary(summary: Summary, p: Paths, roots: Sequence[Paths] = ()) -> None:
     counts = ", ".join(
         f"{summary.count(s)} {word}"
         for s, word in (
@@ -979,7 +1174,11 @@ def _print_summary(summary: Summary, p: Paths) -> None:
             log.warning("DEFERRED %s: %s", outcome.run_key, (outcome.error or {}).get("summary"))
         if outcome.status == "ok" and outcome.manifest.get("overrides"):
             log.info("ad hoc %s: %s", outcome.run_key, outcome.output_dir / "report.html")
-    log.info("Report index: %s", p.reports / "index.html")
+    indexes = [r.reports / "index.html" for r in roots] or [p.reports / "index.html"]
+    if len(indexes) == 1:
+        log.info("Report index: %s", indexes[0])
+    else:
+        log.info("Report indexes: %d workspaces, e.g. %s", len(indexes), indexes[0])
 
 
 def dry_run(
@@ -990,18 +1189,19 @@ def dry_run(
     period: Sequence[str] | None = None,
     today: date | None = None,
     out: TextIO | None = None,
+    agencies: Sequence[Agency] | None = None,
 ) -> int:
     """Print the plan with each run's state (the same decision as ``run``), running nothing."""
     p = root or paths()
     out = out or sys.stdout
-    all_runs = load_plan(root=p, today=today, due_only=due)
+    all_runs = load_plan(root=p, today=today, due_only=due, agencies=agencies)
     runs = sorted(select(all_runs, only, period), key=lambda r: r.order)
-    plan = _build(runs, all_runs, p, None)
+    plan = _build(runs, all_runs, p, None, agencies)
     states = assess(plan)
-    by_key = {r.key: r for r in runs}
+    by_key = {r.uid: r for r in runs}
     for key in plan.selected:
         state = states[key]
-        if ex.pending_commits(p, key):
+        if ex.pending_commits(plan.paths_of(key), plan.jobs[key].run_key):
             state = "to run (publication interrupted; repaired by the next run)"
         matrix = by_key[key].matrix
         print(f"{key:<45} {state:<24} {dict(matrix) if matrix else ''}".rstrip(), file=out)

@@ -1,0 +1,282 @@
+"""Agencies as a dimension of the project: one workspace per agency below ``agencies/``.
+
+Layout::
+
+    <project>/                    shared by all agencies
+      notebooks/  params/  evaluation/
+      agencies/
+        <id>/                     one agency's workspace (``Paths(root=agencies/<id>)``)
+          agency.yml              name, Träger, Förderkennzeichen, contact, parameters
+          data/                   raw/, snapshots/, quarantine/, history.sqlite,
+                                  release.sqlite, .state/ – exactly as the single layout
+          reports/                the agency's published reports and its index.html
+          texte/                  the agency's own texts for its reports
+      reports/                    project level: the Träger overview
+
+Without an ``agencies/`` folder the project root is "the" agency (the single-agency layout:
+``data/`` and ``reports/`` at the root), which keeps working unchanged. An agency id is the
+folder name: lower-case letters, digits and ``-``.
+
+``agency.yml``::
+
+    name: Integrationsagentur Demo 07        # required; the agency's name in reports
+    traeger: Demo-Träger 07 e.V.             # optional facts for covers and the overview
+    foerderkennzeichen: IA-2025-007
+    contact: Leitung, 0221 000000
+    parameters:                              # override the plan's parameters for this
+      grant_eur: 150000.0                    # agency's runs; only parameters that a
+      staff_fte: 2.0                         # notebook of the plan declares, each applied
+      suppression_threshold: 5               # to the notebooks that declare it
+
+``parameters.agency`` defaults to ``name`` for every notebook that declares ``agency``, and
+``traeger``, ``foerderkennzeichen`` and ``contact`` are passed on to notebooks declaring
+parameters of those names. Checking the parameter names and types against the notebooks is
+done by :func:`evaluation.plan.load_plan` (one line naming ``agency.yml``, its line and the
+key).
+
+Each agency has its own pseudonymisation key, outside every workspace (the ingest refuses a
+key inside one): ``$EVALUATION_KEY_DIR/<id>.key``, default
+``~/.config/evaluation/agencies/<id>.key``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evaluation.paths import AGENCIES_DIR, AGENCY_FILE, Paths, paths
+
+#: Keys of ``agency.yml``.
+AGENCY_KEYS = (
+    "name",
+    "traeger",
+    "foerderkennzeichen",
+    "contact",
+    "address",
+    "description",
+    "parameters",
+)
+#: Facts of ``agency.yml`` passed on to notebooks that declare a parameter of that name.
+FACT_PARAMETERS = ("traeger", "foerderkennzeichen", "contact")
+KEY_DIR_ENV = "EVALUATION_KEY_DIR"
+DEFAULT_KEY_DIR = Path("~/.config/evaluation/agencies")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+class AgencyError(ValueError):
+    """An ``agency.yml`` or an agency named on the command line is wrong; one line."""
+
+
+@dataclass(frozen=True)
+class Agency:
+    """One agency: its id, its workspace and its ``agency.yml``.
+
+    The root workspace of the single-agency layout is the agency with id ``""``.
+    """
+
+    id: str
+    paths: Paths
+    name: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this is the project root as the one agency (single-agency layout)."""
+        return not self.id
+
+    def where(self, key: str) -> str:
+        """``agency.yml:line`` of a key, for error messages."""
+        line = self.lines.get(key)
+        return f"{self.source}:{line}" if line else str(self.source)
+
+    def run_parameters(self, declared: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters this agency sets for a notebook that declares ``declared``.
+
+        Explicit ``parameters:`` first; ``agency`` defaults to the name and the facts
+        (:data:`FACT_PARAMETERS`) are passed on, each only where the notebook declares it.
+        """
+        out: dict[str, Any] = {}
+        if self.is_root:
+            return out
+        if "agency" in declared and self.name:
+            out["agency"] = self.name
+        for key in FACT_PARAMETERS:
+            if key in declared and self.facts.get(key) is not None:
+                out[key] = self.facts[key]
+        out.update({k: v for k, v in self.parameters.items() if k in declared})
+        return out
+
+
+def root_agency(project: Paths) -> Agency:
+    """The project root as the one agency of the single-agency layout."""
+    return Agency(id="", paths=project)
+
+
+def key_file(agency_id: str) -> Path:
+    """The pseudonymisation key of an agency (outside every workspace)."""
+    folder = Path(os.environ.get(KEY_DIR_ENV) or DEFAULT_KEY_DIR).expanduser()
+    return folder / f"{agency_id}.key"
+
+
+def _lines(node: yaml.Node | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out[str(key.value)] = key.start_mark.line + 1
+            if isinstance(value, yaml.MappingNode):
+                for sub, _ in value.value:
+                    out[f"{key.value}.{sub.value}"] = sub.start_mark.line + 1
+    return out
+
+
+def load_agency(folder: Path, project: Paths | None = None) -> Agency:
+    """Read ``folder/agency.yml`` of one agency.
+
+    Raises
+    ------
+    AgencyError
+        The folder name is not an id, or ``agency.yml`` is missing, not valid YAML, has an
+        unknown key, no name, or ``parameters`` that is not a mapping.
+    """
+    folder = Path(folder)
+    project = project or paths(folder.parent.parent)
+    source = folder / AGENCY_FILE
+    if not _ID.fullmatch(folder.name):
+        raise AgencyError(
+            f"{folder}: Ordnername ist keine Agentur-Kennung (Kleinbuchstaben, Ziffern und -)"
+        )
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AgencyError(f"{source}: nicht lesbar ({exc.strerror or exc})") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else str(source)
+        raise AgencyError(f"{where}: kein gültiges YAML: {getattr(exc, 'problem', exc)}") from None
+    lines = _lines(node)
+    if not isinstance(data, dict):
+        raise AgencyError(f"{source}: erwartet wird eine Zuordnung mit name, traeger, parameters")
+    for key in data:
+        if key not in AGENCY_KEYS:
+            where = f"{source}:{lines.get(str(key), '')}".rstrip(":")
+            raise AgencyError(
+                f"{where}: {key}: unbekannter Schlüssel (erlaubt: {', '.join(AGENCY_KEYS)})"
+            )
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise AgencyError(f"{source}: name: fehlt – der Name der Agentur, wie ihn Berichte zeigen")
+    parameters = data.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        where = f"{source}:{lines.get('parameters', '')}".rstrip(":")
+        raise AgencyError(f"{where}: parameters: erwartet wird eine Zuordnung Name: Wert")
+    facts = {k: data[k] for k in AGENCY_KEYS if k not in ("name", "parameters") and k in data}
+    return Agency(
+        id=folder.name,
+        paths=Paths(folder.resolve(), project=project.project_root),
+        name=name.strip(),
+        facts=facts,
+        parameters=parameters,
+        source=source,
+        lines=lines,
+    )
+
+
+def discover(project: Paths | None = None) -> list[Agency]:
+    """Every agency below ``agencies/`` of the project, by id (none without the folder).
+
+    Folders without an ``agency.yml`` are not agencies and are left out.
+    """
+    p = project or paths()
+    folder = p.project_root / AGENCIES_DIR
+    if not folder.is_dir():
+        return []
+    return [
+        load_agency(child, p)
+        for child in sorted(folder.iterdir())
+        if child.is_dir() and (child / AGENCY_FILE).is_file()
+    ]
+
+
+def uses_root(project: Paths) -> bool:
+    """Whether calls without ``--agency`` mean the project root (the single-agency layout).
+
+    The root is "the" agency when there is no ``agencies/`` folder with an agency in it, or
+    when the root has data of its own (``data/snapshots/LATEST``) – so adding a first agency
+    beside an existing single-agency workspace changes nothing until it is asked for.
+    """
+    return (project.snapshots / "LATEST").exists() or not discover(project)
+
+
+def select(
+    project: Paths | None = None,
+    ids: Sequence[str] | None = None,
+    *,
+    all_agencies: bool = False,
+) -> list[Agency]:
+    """The agencies a command works on.
+
+    Parameters
+    ----------
+    ids
+        ``--agency ID`` (repeatable): these agencies, in the order given.
+    all_agencies
+        ``--all-agencies``: every agency below ``agencies/``.
+
+    Without either: the project root as the one agency (single-agency layout, see
+    :func:`uses_root`), else every agency below ``agencies/``.
+
+    Raises
+    ------
+    AgencyError
+        An unknown id (with the closest one and the list), both options at once, or
+        ``--all-agencies`` without any agency.
+    """
+    p = project or paths()
+    if ids and all_agencies:
+        raise AgencyError("--agency und --all-agencies schließen einander aus")
+    if not ids and not all_agencies:
+        return [root_agency(p)] if uses_root(p) else discover(p)
+    found = {a.id: a for a in discover(p)}
+    if all_agencies:
+        if not found:
+            raise AgencyError(
+                f"--all-agencies: keine Agentur in {p.project_root / AGENCIES_DIR} "
+                "(je Agentur ein Ordner mit agency.yml; python -m evaluation demo --agencies 3 "
+                "legt Demo-Agenturen an)"
+            )
+        return list(found.values())
+    out: list[Agency] = []
+    for agency_id in ids or ():
+        if agency_id not in found:
+            close = get_close_matches(agency_id, list(found), n=1)
+            hint = f" – meinten Sie {close[0]!r}?" if close else ""
+            known = ", ".join(found) or "keine"
+            raise AgencyError(
+                f"--agency {agency_id}: keine solche Agentur{hint} (Agenturen: {known})"
+            )
+        if found[agency_id] not in out:
+            out.append(found[agency_id])
+    return out
+
+
+def write_agency_file(folder: Path, facts: Mapping[str, Any]) -> Path:
+    """Write ``agency.yml`` of a new agency (used by the demo); return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / AGENCY_FILE
+    target.write_text(
+        yaml.safe_dump(dict(facts), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return target
