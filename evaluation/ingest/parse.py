@@ -23,10 +23,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evaluation import schemas
-from evaluation.ingest.pseudonymise import Pseudonymiser, normalise_ids
-from evaluation.ingest.read import Locale, RawPart
+from evaluation.ingest.pseudonymise import Pseudonymiser, normalise_id_array
+from evaluation.ingest.read import WHITESPACE, Locale, RawPart
 
 ISSUE_COLUMNS = ["row", "column", "source_column", "value", "check", "detail", "privacy"]
 #: How an issue's value may be shown in the quarantine file: ``mask`` (raw ids, birth
@@ -208,17 +210,60 @@ def _outcomes(
 
 
 def _id_outcomes(
-    texts: list[str], col: schemas.Column, pseudonymiser: Pseudonymiser
-) -> list[Outcome]:
+    texts: pa.Array, col: schemas.Column, pseudonymiser: Pseudonymiser
+) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonyms of distinct raw ids: the HMAC is computed once per distinct normalised id
-    (``"007"`` and ``"7"`` are one id), not per row."""
-    normalised = normalise_ids(texts)
-    codes, distinct = pd.factorize(np.array(normalised, dtype=object), use_na_sentinel=True)
+    (``"007"`` and ``"7"`` are one id), not per row.
+
+    Returns the pseudonym (``None`` for an invalid id) and the failed check (``None`` or
+    ``"invalid_id"``) of each text, as object arrays.
+    """
+    encoded = pc.dictionary_encode(normalise_id_array(texts))
+    distinct = encoded.dictionary.to_pylist()
     pseudonyms = np.array(
-        pseudonymiser.pseudonymise(distinct.tolist(), col.pseudonym) + [None], dtype=object
+        pseudonymiser.pseudonymise(distinct, col.pseudonym) + [None], dtype=object
     )
-    values = pseudonyms[codes].tolist()  # code -1 (invalid) takes the trailing None
-    return [(None, "invalid_id") if v is None else (v, None) for v in values]
+    which = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
+    values = pseudonyms[which]  # an invalid id (null) takes the trailing None
+    errors = np.where(
+        pc.is_null(encoded.indices).to_numpy(zero_copy_only=False), "invalid_id", None
+    )
+    return values, errors.astype(object)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """The column as one Arrow string array (missing values as null)."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = None
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                           or pa.types.is_null(arr.type)):  # fmt: skip
+        texts = [v if isinstance(v, str) else None if _is_missing(v) else str(v) for v in values]
+        arr = pa.array(texts, type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def distinct_texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes per row and the distinct texts they stand for, with surrounding whitespace
+    (as :meth:`str.strip` sees it) removed and missing values as ``""``.
+
+    Dictionary-encoded by Arrow over the raw cells; only the distinct values are stripped,
+    so two spellings that differ in spaces only may share a text (they parse alike).
+    """
+    encoded = pc.dictionary_encode(pc.fill_null(_arrow_text(values), ""))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    texts = pc.utf8_trim(encoded.dictionary, characters=WHITESPACE).to_pylist()
+    return codes, texts
 
 
 def parse_column(
@@ -236,6 +281,8 @@ def parse_column(
     Issues carry the row position within ``values``; the value of an id column is to be
     masked (it is a raw client number). A value longer than
     :data:`evaluation.schemas.MAX_TEXT_LENGTH` is ``too_long`` before any pattern is tried.
+    Every step works on the column's distinct values; the outcome is spread back to the
+    rows with their dictionary codes.
 
     Parameters
     ----------
@@ -244,50 +291,57 @@ def parse_column(
     formats
         Extra date formats (``strptime``) from the mapping.
     """
-    codes, uniques = pd.factorize(values.fillna("") if values.hasnans else values, sort=False)
-    raw = uniques.to_numpy(dtype=object) if hasattr(uniques, "to_numpy") else uniques
-    texts = [u.strip() if isinstance(u, str) else str(u).strip() for u in raw]
+    codes, texts = distinct_texts(values)
     if value_map:
         texts = [value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts]
-    present = [i for i, t in enumerate(texts) if t]
-    wanted = [texts[i] for i in present]
-    state = [
-        "long" if len(t) > schemas.MAX_TEXT_LENGTH else "suppressed" if t in col.suppressed else ""
-        for t in wanted
-    ]
-    parse_texts = [t for t, s in zip(wanted, state, strict=True) if not s]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    errors = np.full(len(texts), None, dtype=object)
+    errors[lengths > schemas.MAX_TEXT_LENGTH] = "too_long"
+    if col.suppressed:
+        hidden = np.fromiter((t in col.suppressed for t in texts), dtype=bool, count=len(texts))
+        errors[hidden & (lengths <= schemas.MAX_TEXT_LENGTH)] = "suppressed_in_source"
+    todo = np.flatnonzero((lengths > 0) & (errors == None))  # noqa: E711 - elementwise
+    parse_texts = [texts[i] for i in todo]
     if col.pseudonym:
         if pseudonymiser is None:
             raise ValueError(f"column {col.name} needs a pseudonymiser")
-        parsed = iter(_id_outcomes(parse_texts, col, pseudonymiser))
+        parsed, failed = _id_outcomes(
+            pa.array(parse_texts, type=pa.large_string()), col, pseudonymiser
+        )
+        distinct = np.full(len(texts), None, dtype=object)
+        distinct[todo] = parsed
+        typed = (
+            distinct if col.parsed_dtype == "object" else _typed(list(distinct), col.parsed_dtype)
+        )
     else:
-        parsed = iter(_outcomes(parse_texts, col, table, locale, formats))
-    outcome: list[Outcome] = [(None, None)] * len(texts)
-    for i, s in zip(present, state, strict=True):
-        if s == "long":
-            outcome[i] = (None, "too_long")
-        elif s == "suppressed":
-            outcome[i] = (None, "suppressed_in_source")
-        else:
-            outcome[i] = next(parsed)
-    typed = _typed([v for v, _ in outcome], col.parsed_dtype)
+        outcomes = _outcomes(parse_texts, col, table, locale, formats)
+        distinct_values: list[object] = [None] * len(texts)
+        failed = np.full(len(todo), None, dtype=object)
+        for j, (i, (value, error)) in enumerate(zip(todo, outcomes, strict=True)):
+            distinct_values[i] = value
+            failed[j] = error
+        typed = _typed(distinct_values, col.parsed_dtype)
+    errors[todo] = failed
     result = pd.Series(typed.take(codes), name=col.name)
-    errors = np.array([e for _, e in outcome], dtype=object)
-    if not len(codes) or all(e is None for e in errors):
+    failing = errors != None  # noqa: E711 - elementwise comparison
+    if not len(codes) or not failing.any():
         return result, no_issues()
-    row_errors = errors[codes]
-    rows = np.flatnonzero(row_errors != None)  # noqa: E711 - elementwise comparison
-    frames = [
-        issues_frame(
-            rows[row_errors[rows] == check],
+    checks = sorted(set(errors[failing]))
+    number = np.full(len(texts), -1, dtype=np.int8)
+    for k, check in enumerate(checks):
+        number[errors == check] = k
+    row_number = number[codes]
+    frames = []
+    for k, check in enumerate(checks):
+        rows = np.flatnonzero(row_number == k)
+        frames.append(issues_frame(
+            rows,
             col.name,
-            [texts[c] for c in codes[rows[row_errors[rows] == check]]],
+            [texts[c] for c in codes[rows]],
             check,
             detail=_detail(check),
             privacy="mask" if col.pseudonym or check == "too_long" else "check",
-        )
-        for check in sorted(set(row_errors[rows]))
-    ]
+        ))  # fmt: skip
     return result, concat_issues(frames)
 
 

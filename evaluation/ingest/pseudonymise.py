@@ -182,16 +182,33 @@ def normalise_id(value: str) -> str | None:
 def normalise_ids(values: Sequence[str]) -> list[str | None]:
     """:func:`normalise_id` for many values at once (vectorised with Arrow)."""
     import pyarrow as pa
+
+    return normalise_id_array(pa.array(values, type=pa.string())).to_pylist()
+
+
+def normalise_id_array(values):
+    """:func:`normalise_id` over an Arrow string array; invalid ids become null.
+
+    Parameters
+    ----------
+    values : pyarrow.Array
+        Raw ids (``string`` or ``large_string``).
+
+    Returns
+    -------
+    pyarrow.Array
+    """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.utf8_trim(pa.array(values, type=pa.string()), characters=_WHITESPACE)
+    text = pc.utf8_trim(values, characters=_WHITESPACE)
     valid = pc.match_substring_regex(text, f"^(?:{schemas.ID_PATTERN})$")
     text = pc.ascii_upper(text)
     digits = pc.match_substring_regex(text, "^[0-9]+$")
     unpadded = pc.utf8_ltrim(text, characters="0")
     unpadded = pc.if_else(pc.equal(unpadded, ""), "0", unpadded)
     text = pc.if_else(digits, unpadded, text)
-    return pc.if_else(valid, text, pa.scalar(None, pa.string())).to_pylist()
+    return pc.if_else(valid, text, pa.scalar(None, text.type))
 
 
 @dataclass(frozen=True)

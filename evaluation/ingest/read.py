@@ -260,7 +260,7 @@ def read_sources(
 def _read_file(
     path: Path, name: str, digest: str, data: bytes, ignore: set[str], mapping: Mapping
 ) -> tuple[SourceFile, list[RawPart], list[str]]:
-    if not data.strip():
+    if not data or data.isspace():  # as ``not data.strip()``, without copying the file
         raise IngestError(f"{name}: " + say("Datei ist leer", "file is empty"))
     if data.startswith(_OLE_MAGIC):
         raise IngestError(f"{name}: " + say(
@@ -382,9 +382,8 @@ def locate_header(
     if m := _SEP_LINE.match(text):
         forced = m.group(1)
         offset = m.end()
-    reader = io.StringIO(text[offset:], newline="")
     for _ in range(max(HEADER_SEARCH_LINES, rule.header_row or 0 if rule else 0)):
-        line = reader.readline()
+        line = first_line(text, offset)
         if not line:
             break
         lines.append((offset, line))
@@ -415,6 +414,16 @@ def locate_header(
     return delimiter, index + first, start
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def first_line(text: str, start: int = 0) -> str:
+    """The line of ``text`` that begins at ``start``, with its line end, as
+    ``io.StringIO(text[start:], newline="").readline()`` reads it (without copying the text)."""
+    end = _LINE_END.search(text, start)
+    return text[start : end.end()] if end else text[start:]
+
+
 def _rank(delimiter: str) -> int:
     """Preference among delimiters (``;`` first); one named by ``sep=`` may be any other."""
     return _DELIMITERS.index(delimiter) if delimiter in _DELIMITERS else len(_DELIMITERS)
@@ -439,11 +448,11 @@ def _read_csv(
     mapping: Mapping | None = None,
     skip: int = 0,
 ) -> RawPart:
-    first_line = io.StringIO(text, newline="").readline()
-    header = _line_fields(first_line, delimiter)
+    header_line = first_line(text)
+    header = _line_fields(header_line, delimiter)
     if _is_blank(header):
         raise IngestError(f"{source.name}: " + say("keine Kopfzeile", "no header row"))
-    if first_line.count('"') % 2:
+    if header_line.count('"') % 2:
         raise IngestError(f"{source.name}: " + say(
             f"Zeile {skip + 1}: Anführungszeichen in der Kopfzeile nicht geschlossen",
             f"line {skip + 1}: unclosed quote in the header"))  # fmt: skip
@@ -494,36 +503,47 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
 
     width = len(header)
     names = [f"c{i}" for i in range(width)]
+    data = text.encode("utf-8")
     bad: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row) -> str:
         bad.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(
-                column_names=names, use_threads=False, block_size=1 << 24
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise _FallBack from exc
+    def read(threads: bool) -> pa.Table:
+        bad.clear()
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(
+                    column_names=names, use_threads=threads, block_size=1 << 22
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.large_string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise _FallBack from exc
+
+    # In parallel first; Arrow names the rows of bad records only when reading in one
+    # thread, so a file with any bad record is read again that way.
+    table = read(threads=True)
+    if bad:
+        table = read(threads=False)
     if any(number is None or "\n" in t or "\r" in t for number, _, t in bad):
         raise _FallBack
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    frame.columns = range(width)
+    frame = pd.DataFrame(
+        {i: pd.arrays.ArrowStringArray(table.column(i)) for i in range(width)},
+        index=pd.RangeIndex(table.num_rows),
+    )
     if len(frame) == 0 or any(n == 1 for n, _, _ in bad) or list(frame.iloc[0]) != header:
         raise _FallBack
     total = len(frame) + len(bad)
@@ -930,10 +950,28 @@ def _skip_where(
 
 
 def _drop_blank(records: pd.DataFrame, numbers: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Leave out rows with nothing but whitespace in every cell (counted as blank)."""
     if records.empty:
         return records.reset_index(drop=True), numbers, 0
     blank = np.ones(len(records), dtype=bool)
     for col in records.columns:
-        blank &= (records[col].str.strip(WHITESPACE) == "").to_numpy(dtype=bool)
+        blank &= _blank_cells(records[col])
+        if not blank.any():  # most files: the first column alone shows no row is blank
+            return records.reset_index(drop=True), numbers, 0
     keep = ~blank
     return records[keep].reset_index(drop=True), numbers[keep], int(blank.sum())
+
+
+def _blank_cells(values: pd.Series) -> np.ndarray:
+    """Per cell: empty or whitespace only (as :meth:`str.strip` sees it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return (values.astype(str).str.strip(WHITESPACE) == "").to_numpy(dtype=bool)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return (values.astype(str).str.strip(WHITESPACE) == "").to_numpy(dtype=bool)
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim(arr, characters=WHITESPACE)), 0)
+    return pc.fill_null(empty, False).to_numpy(zero_copy_only=False)

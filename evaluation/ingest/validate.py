@@ -141,6 +141,12 @@ def duplicate_issues(
     if not key:
         return no_issues()
     rows = np.flatnonzero(ok)
+    # Rows that are exact copies share their key too: only rows whose key occurs more than
+    # once among the rows still ok are compared on every column.
+    shared = frame.iloc[rows].duplicated(subset=key, keep=False).to_numpy()
+    if not shared.any():
+        return no_issues()
+    rows = rows[shared]
     sub = frame.iloc[rows]
     exact = sub.duplicated(keep="first").to_numpy()
     found = []
