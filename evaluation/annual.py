@@ -1157,8 +1157,9 @@ def _degree(value: float, target: Target, language: Language) -> str:
         ratio = value / target.value if target.value else float("inf")
     if ratio == float("inf"):
         return "–"
+    de = language == "de"
     return format_percent(
-        ratio, format="#,##0\u00a0%", locale="de_DE" if language == "de" else "en_GB"
+        ratio, format="#,##0\u00a0%" if de else "#,##0%", locale="de_DE" if de else "en_GB"
     )
 
 
