@@ -26,7 +26,25 @@ def _verbosity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="store_true", help="also debug messages")
 
 
+def _agencies(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--agency",
+        action="append",
+        metavar="ID",
+        help="nur diese Agentur (Ordner agencies/ID mit agency.yml); wiederholbar. Ohne "
+        "--agency und --all-agencies: der Arbeitsbereich im Projektordner, wenn er Daten hat "
+        "oder es keine agencies/ gibt, sonst alle Agenturen",
+    )
+    group.add_argument(
+        "--all-agencies",
+        action="store_true",
+        help="alle Agenturen unter agencies/ (je eigene Daten, Berichte und Historie)",
+    )
+
+
 def _selection(parser: argparse.ArgumentParser) -> None:
+    _agencies(parser)
     parser.add_argument(
         "--due",
         action="store_true",
@@ -140,14 +158,25 @@ def _parser() -> argparse.ArgumentParser:
         "says what is wrong and lists the runs from the published manifests instead.",
     )
     status.add_argument("--limit", "-n", type=int, default=20, help="how many runs (default 20)")
+    _agencies(status)
     _verbosity(status)
 
     demo = sub.add_parser(
         "demo",
         help="create the demo data snapshot (when there is no data yet)",
-        description="Write the deterministic demo data as a snapshot (directly, without ingest).",
+        description="Write the deterministic demo data as a snapshot (directly, without ingest). "
+        "Mit --agencies N: N synthetische Agenturen verschiedener Größe unter agencies/demo-01 … "
+        "(je agency.yml, eigene Demo-Exporte, eigener Pseudonymisierungsschlüssel, Import wie "
+        "echte Daten, Demo-Texte).",
     )
     demo.add_argument("--force", action="store_true", help="create it even when data exists")
+    demo.add_argument(
+        "--agencies",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N Demo-Agenturen anlegen (vorhandene bleiben, außer mit --force)",
+    )
 
     sub.add_parser(
         "index", help="rebuild reports/index.html", description="Rebuild reports/index.html."
@@ -169,7 +198,15 @@ def _level(args: argparse.Namespace) -> int:
     return -1 if getattr(args, "quiet", False) else (1 if getattr(args, "verbose", False) else 0)
 
 
+def _chosen_agencies(args: argparse.Namespace, p):
+    """The agencies of ``--agency``/``--all-agencies`` (see evaluation.agencies.select)."""
+    from evaluation.agencies import select
+
+    return select(p, args.agency, all_agencies=args.all_agencies)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from evaluation.agencies import AgencyError
     from evaluation.data import SnapshotError
     from evaluation.history import HistoryError
     from evaluation.paths import paths
@@ -177,7 +214,14 @@ def _run(args: argparse.Namespace) -> int:
     from evaluation.runner import WorkspaceError, configure_logging, parse_overrides, run_plan
 
     p = paths()
-    log_file = configure_logging(verbosity=_level(args), log_dir=p.logs)
+    try:
+        agencies = _chosen_agencies(args, p)
+    except AgencyError as exc:
+        configure_logging(verbosity=_level(args))
+        log.error("%s", exc)
+        return EXIT_USAGE
+    log_dir = p.logs if len(agencies) != 1 else agencies[0].paths.logs
+    log_file = configure_logging(verbosity=_level(args), log_dir=log_dir)
     if log_file:
         log.debug("log file: %s", log_file)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
@@ -207,8 +251,9 @@ def _run(args: argparse.Namespace) -> int:
             today=args.today,
             progress=progress,
             wait_s=args.wait,
+            agencies=agencies,
         )
-    except (PlanError, SnapshotError) as exc:
+    except (PlanError, SnapshotError, AgencyError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
     except (WorkspaceError, HistoryError) as exc:
@@ -230,15 +275,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from evaluation.agencies import AgencyError
     from evaluation.data import SnapshotError
     from evaluation.history import HistoryError
+    from evaluation.paths import paths
     from evaluation.plan import PlanError
     from evaluation.runner import configure_logging, dry_run
 
     configure_logging(verbosity=_level(args))
     try:
-        return dry_run(due=args.due, only=args.only, period=args.period, today=args.today)
-    except (PlanError, SnapshotError) as exc:
+        p = paths()
+        return dry_run(
+            root=p,
+            due=args.due,
+            only=args.only,
+            period=args.period,
+            today=args.today,
+            agencies=_chosen_agencies(args, p),
+        )
+    except (PlanError, SnapshotError, AgencyError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
     except HistoryError as exc:
@@ -247,27 +302,45 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    import json
 
-    from evaluation import history
-    from evaluation.execute import pending_commits
+    from evaluation.agencies import AgencyError
     from evaluation.paths import paths
     from evaluation.runner import configure_logging
 
     configure_logging(verbosity=_level(args))
-    p = paths()
+    try:
+        agencies = _chosen_agencies(args, paths())
+    except AgencyError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    code = EXIT_OK
+    for agency in agencies:
+        if len(agencies) > 1 or not agency.is_root:
+            print(f"== {agency.id}: {agency.name} ({agency.paths.root})")
+        code = max(code, _status_of(agency.paths, args.limit))
+    if not agencies:
+        print("Keine Agentur gewählt.")
+    return code
+
+
+def _status_of(p, limit: int) -> int:
+    import json
+
+    from evaluation import history
+    from evaluation.execute import pending_commits
+
     code = EXIT_OK
     problem = history.check(p.history)
     rows: list[dict] = []
     if problem is None:
         try:
-            rows = history.recent_runs(args.limit, root=p)
+            rows = history.recent_runs(limit, root=p)
         except history.HistoryError as exc:
             problem = str(exc)
     if problem:
         log.error("%s", problem)
         print("Runs from the published manifests (the history cannot be read):")
-        rows = _runs_from_manifests(p, args.limit)
+        rows = _runs_from_manifests(p, limit)
         code = EXIT_FAILED
     for record in pending_commits(p):
         print(f"interrupted publication, completed by the next run: {record.name}")
@@ -331,6 +404,16 @@ def _dispatch(argv: list[str]) -> int:
         return _status(args)
     if args.command == "plan":
         return _plan(args)
+    if args.command == "demo" and args.agencies is not None:
+        from evaluation.agencies import AgencyError, create_demo
+
+        try:
+            made = create_demo(args.agencies, force=args.force, out=sys.stdout)
+        except AgencyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"{len(made)} Demo-Agenturen in {made[0].paths.root.parent}")
+        return EXIT_OK
     if args.command == "demo":
         from evaluation.data import ensure_demo
 

@@ -21,16 +21,18 @@ folder name: lower-case letters, digits and ``-``.
 
     name: Integrationsagentur Demo 07        # required; the agency's name in reports
     traeger: Demo-Träger 07 e.V.             # optional facts for covers and the overview
-    foerderkennzeichen: IA-2025-007
-    contact: Leitung, 0221 000000
+    foerderkennzeichen: IA-2025-007          # -> parameter file_reference
+    grant_authority: Bezirksregierung Arnsberg
+    contact_name: Dana Beispiel              # also contact_phone, contact_email, place
     parameters:                              # override the plan's parameters for this
       grant_eur: 150000.0                    # agency's runs; only parameters that a
       staff_fte: 2.0                         # notebook of the plan declares, each applied
       suppression_threshold: 5               # to the notebooks that declare it
 
 ``parameters.agency`` defaults to ``name`` for every notebook that declares ``agency``, and
-``traeger``, ``foerderkennzeichen`` and ``contact`` are passed on to notebooks declaring
-parameters of those names. Checking the parameter names and types against the notebooks is
+the facts fill the cover parameters (:data:`FACT_PARAMETERS`: ``traeger``,
+``foerderkennzeichen`` as ``file_reference``, ``grant_authority``, ``contact_*``, ``place``)
+of notebooks that declare them; ``parameters:`` wins over both. Checking the parameter names and types against the notebooks is
 done by :func:`evaluation.plan.load_plan` (one line naming ``agency.yml``, its line and the
 key).
 
@@ -58,13 +60,26 @@ AGENCY_KEYS = (
     "name",
     "traeger",
     "foerderkennzeichen",
-    "contact",
+    "grant_authority",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "place",
     "address",
     "description",
     "parameters",
 )
-#: Facts of ``agency.yml`` passed on to notebooks that declare a parameter of that name.
-FACT_PARAMETERS = ("traeger", "foerderkennzeichen", "contact")
+#: Facts of ``agency.yml`` -> the notebook parameters they fill (cover page of the reports),
+#: each passed on only to notebooks that declare that parameter.
+FACT_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "traeger": ("traeger",),
+    "foerderkennzeichen": ("file_reference", "foerderkennzeichen"),
+    "grant_authority": ("grant_authority",),
+    "contact_name": ("contact_name",),
+    "contact_phone": ("contact_phone",),
+    "contact_email": ("contact_email",),
+    "place": ("place",),
+}
 KEY_DIR_ENV = "EVALUATION_KEY_DIR"
 DEFAULT_KEY_DIR = Path("~/.config/evaluation/agencies")
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -110,9 +125,10 @@ class Agency:
             return out
         if "agency" in declared and self.name:
             out["agency"] = self.name
-        for key in FACT_PARAMETERS:
-            if key in declared and self.facts.get(key) is not None:
-                out[key] = self.facts[key]
+        for fact, names in FACT_PARAMETERS.items():
+            for name in names:
+                if name in declared and self.facts.get(fact) is not None:
+                    out[name] = str(self.facts[fact])
         out.update({k: v for k, v in self.parameters.items() if k in declared})
         return out
 
@@ -280,3 +296,95 @@ def write_agency_file(folder: Path, facts: Mapping[str, Any]) -> Path:
         yaml.safe_dump(dict(facts), allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     return target
+
+
+# ---- demo agencies ----------------------------------------------------------------------
+
+DEMO_MIN, DEMO_MAX = 300, 3000
+
+
+def demo_facts(index: int) -> dict[str, Any]:
+    """Facts and size of demo agency ``index`` (1, 2, ...): the same for the same index.
+
+    The size (persons) is drawn log-uniformly between :data:`DEMO_MIN` and :data:`DEMO_MAX`
+    from a generator seeded with the index alone, so agency 07 is the same agency whatever
+    the number of agencies created.
+    """
+    import numpy as np
+
+    from evaluation import demo
+
+    rng = np.random.default_rng([demo.SEED, index])
+    persons = int(round(10 ** rng.uniform(np.log10(DEMO_MIN), np.log10(DEMO_MAX)), -1))
+    return {
+        "id": f"demo-{index:02d}",
+        "seed": demo.SEED + index,
+        "participants": persons,
+        "yml": {
+            "name": f"Integrationsagentur Demo {index:02d}",
+            "traeger": f"Demo-Träger {index:02d} e.V.",
+            "foerderkennzeichen": f"Demo: 36.08.01-IA-2025-{index:03d}",
+            "grant_authority": "Bezirksregierung Arnsberg – Kompetenzzentrum für Integration (Demo)",
+            "contact_name": f"Leitung Demo {index:02d}",
+            "contact_email": f"kontakt@demo-{index:02d}.example",
+            "description": f"Synthetische Demo-Agentur mit {persons} Personen (Seed {demo.SEED + index})",
+            "parameters": {
+                "grant_eur": float(round(60_000 + 60 * persons, -3)),
+                "staff_fte": round(max(1.0, persons / 800), 1),
+            },
+        },
+    }
+
+
+def create_demo(
+    count: int,
+    *,
+    project: Paths | None = None,
+    force: bool = False,
+    out: Any = None,
+) -> list[Agency]:
+    """Create ``count`` synthetic demo agencies ``agencies/demo-01`` … of different sizes.
+
+    Each gets its ``agency.yml``, the demo exports of its own size and seed in
+    ``data/raw/demo/``, ingested like real data with its own pseudonymisation key
+    (:func:`key_file`) into its own snapshot, and the demo texts. An agency that already
+    has a snapshot is left as it is (unless ``force``).
+
+    Parameters
+    ----------
+    out
+        Where to print one line per agency (default: nowhere).
+    """
+    from evaluation import demo, texts
+    from evaluation.demo_exports import write_demo_exports
+    from evaluation.ingest import ingest
+
+    if count < 1:
+        raise AgencyError(f"--agencies {count}: mindestens 1 Agentur")
+    p = project or paths()
+    made: list[Agency] = []
+    for index in range(1, count + 1):
+        facts = demo_facts(index)
+        folder = p.project_root / AGENCIES_DIR / facts["id"]
+        agency_paths = Paths(folder, project=p.project_root)
+        if (agency_paths.snapshots / "LATEST").exists() and not force:
+            made.append(load_agency(folder, p))
+            if out is not None:
+                print(f"{facts['id']}: vorhanden ({agency_paths.snapshots})", file=out)
+            continue
+        write_agency_file(folder, facts["yml"])
+        raw = agency_paths.raw / "demo"
+        write_demo_exports(raw, seed=facts["seed"], participants=facts["participants"])
+        result = ingest(
+            [raw], root=agency_paths, key_file=key_file(facts["id"]), new_key=force, language="de"
+        )
+        texts.write_demo(range(2019, demo.as_of().year + 1), root=agency_paths)
+        agency = load_agency(folder, p)
+        made.append(agency)
+        if out is not None and result.snapshot is not None:
+            print(
+                f"{agency.id}: {agency.name}, {facts['participants']} Personen, "
+                f"Datenstand {result.snapshot.id}",
+                file=out,
+            )
+    return made

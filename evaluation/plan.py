@@ -464,9 +464,9 @@ def _expand_schedule(
         )
     fixed = {**shared, **own}
     _check_fixed(doc, where, fixed, own, matrix, declared, notebook)
-    for name in extra or {}:
-        if name in matrix and agency is not None:
-            key = f"parameters.{name}"
+    for extra_name in extra or {}:
+        if extra_name in matrix and agency is not None:
+            key = f"parameters.{extra_name}"
             raise PlanError(
                 f"{agency.where(key)}: {key}: ist eine Matrix-Dimension von {doc.path.name}; "
                 "für eine Agentur nicht überschreibbar"

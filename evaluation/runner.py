@@ -266,6 +266,8 @@ def prepare(
         params["snapshot"] = info.id
     notebook_sha = _notebook_sha256(run.notebook)
     language = str(params.get("language", "de"))
+    from evaluation import texts
+
     fp = provenance.fingerprint(
         notebook=notebook_sha,
         parameters=params,
@@ -273,6 +275,7 @@ def prepare(
         source=env["source_fingerprint"],
         versions=env["versions"],
         title=[run.title, run.title_en, run.field],
+        **texts.run_inputs(root, params, declared),  # the agency's texts and targets it reads
     )
     manifest = {
         "run_id": new_run_id(),
