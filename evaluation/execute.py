@@ -2,7 +2,7 @@
 
 Everything a run writes goes to a private staging folder first, ``data/.state/staging/<run
 id>/`` – outside the published tree ``reports/``, because it holds the figures the notebook
-recorded before disclosure control removed small values. :func:`_commit` is the only place
+recorded before disclosure control removed small values. :func:`publish` is the only place
 where a run becomes visible. It works in two phases:
 
 1. **Prepare** (nothing visible yet): render the report, write the final manifest into
@@ -229,13 +229,37 @@ def execute(job: Job) -> Outcome:
 
 
 def _execute_locked(job: Job, root: Paths) -> Outcome:
-    import papermill as pm
+    staging = open_staging(root, job)
+    manifest, start, error = run_notebook(job, root, staging)
+    rendered = None
+    if error is None:
+        try:
+            rendered = render(job, staging, manifest, start)
+        except Exception as exc:
+            error = _error(job, exc, "report not published: ")
+    return conclude(job, root, staging, manifest, start, error, rendered)
 
+
+def open_staging(root: Paths, job: Job) -> Path:
+    """The run's private staging folder, created and tagged with its run key."""
     staging = root.staging / job.run_id
     staging.mkdir(parents=True, exist_ok=True)
     (staging / JOB_FILE).write_text(
         json.dumps({"run_key": job.run_key, "run_id": job.run_id}), encoding="utf-8"
     )
+    return staging
+
+
+def run_notebook(
+    job: Job, root: Paths, staging: Path
+) -> tuple[dict[str, Any], float, dict[str, Any] | None]:
+    """Execute the job's notebook into ``staging``: ``(manifest, start, error or None)``.
+
+    The kernel gets the run's environment (run id, staging folder, workspace, release key);
+    nothing outside ``staging`` and the release store's staged cells is written.
+    """
+    import papermill as pm
+
     executed = staging / "notebook.ipynb"
     manifest = dict(job.manifest)
     manifest["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -288,9 +312,23 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    if error is None:
+    return manifest, start, error
+
+
+def conclude(
+    job: Job,
+    root: Paths,
+    staging: Path,
+    manifest: dict[str, Any],
+    start: float,
+    error: dict[str, Any] | None,
+    rendered: Rendered | None,
+) -> Outcome:
+    """Publish a rendered run (:func:`publish`) or record its failure; never raises for
+    a run that cannot be published (the outcome says why in one line)."""
+    if error is None and rendered is not None:
         try:
-            return _commit(job, root, staging, manifest, start)
+            return publish(job, root, staging, rendered)
         except StaleInputs as exc:
             _abandon(root, job.run_key, job.run_id, staging)
             return Outcome(job.run_key, "stale", error={"summary": str(exc)})
@@ -304,6 +342,9 @@ def _execute_locked(job: Job, root: Paths) -> Outcome:
                     error=_error(job, exc, "publishing interrupted, completed by the next run: "),
                 )
             error = _error(job, exc, "report not published: ")
+            if isinstance(exc, CommitRefused):
+                error["refused"] = True
+    assert error is not None
     return _fail(job, root, staging, manifest, start, error)
 
 
@@ -334,22 +375,23 @@ def target_dir(root: Paths, job: Job) -> Path:
     return run_dir(root, job.run_key)
 
 
-def _commit(
-    job: Job, root: Paths, staging: Path, manifest: dict[str, Any], start: float
-) -> Outcome:
-    """The one commit point of a successful run: everything visible together or not at all.
+@dataclass
+class Rendered:
+    """A run rendered in its staging folder, ready to be published."""
 
-    Raises
-    ------
-    StaleInputs
-        The figures the run read changed in the history meanwhile (nothing published).
-    CommitRefused, Exception
-        Before the commit record: nothing is published and the run fails with one line.
-    """
-    from evaluation import history, report
+    manifest: dict[str, Any]
+    figures: list[dict[str, Any]]
+    formats: list[str]
+    manifest_name: str
+
+
+def render(job: Job, staging: Path, manifest: dict[str, Any], start: float) -> Rendered:
+    """Phase 1a of the commit, nothing visible: the report, its formats and the final
+    manifest are written into ``staging``. Needs nothing of the workspace but the executed
+    notebook in ``staging`` (so it also runs on a remote worker)."""
+    from evaluation import report
     from evaluation.data import atomic_write_text
 
-    # ---- phase 1: prepare, nothing visible ---------------------------------------------
     figures = _read_figures(staging)
     manifest = _finish(manifest, start, "ok", None)
     manifest["figures_recorded"] = 0 if job.adhoc else len(figures)
@@ -375,6 +417,28 @@ def _commit(
         staging / manifest_name, json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     )
     _failpoint("rendered")
+    return Rendered(manifest, figures, formats, manifest_name)
+
+
+def publish(job: Job, root: Paths, staging: Path, rendered: Rendered) -> Outcome:
+    """The one commit point of a rendered run: everything visible together or not at all.
+
+    Phase 1b (nothing visible yet): the figures the run read are still current, the release
+    passes its final audit, the figures are staged in the history, the target is writable.
+    Phase 2: the commit record, then :func:`roll_forward`.
+
+    Raises
+    ------
+    StaleInputs
+        The figures the run read changed in the history meanwhile (nothing published).
+    CommitRefused, Exception
+        Before the commit record: nothing is published and the run fails with one line.
+    """
+    from evaluation import history
+    from evaluation.data import atomic_write_text
+
+    manifest, figures = rendered.manifest, rendered.figures
+    formats, manifest_name = rendered.formats, rendered.manifest_name
     if job.depends_on and job.inputs_digest is not None:
         now = history.figures_digest(job.depends_on, db=root.history)
         if now != job.inputs_digest:
