@@ -152,3 +152,25 @@ def survey_share(tables: Tables, period: Period, *, item: str, wave: Wave) -> pd
     p = panel(tables, period)
     p = p[p[f"{item}_pre"].notna() & p[f"{item}_post"].notna()]
     return p.assign(numerator=p[f"{item}_{wave}"].astype(bool).astype(int), denominator=1)
+
+
+def assigned(tables: Tables, period: Period, cycles: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Everyone assigned in the randomised ``cycles``, both arms, with both survey waves.
+
+    The intention-to-treat population of the waiting-list trial: every registration of a
+    cycle in ``cycles`` (:func:`enrolled`, whatever was answered), left-joined with the pre
+    and the post survey of the same cycle. Columns of :func:`enrolled` and
+    ``surveyed_pre`` / ``surveyed_post`` (a questionnaire of that wave exists),
+    ``fsw_pre`` / ``fsw_post`` (the FSW score, missing when not surveyed or fewer than
+    :data:`MIN_FSW_ITEMS` items answered) and ``treated`` (1 = ``teilnahme``).
+    """
+    surveys = tables["parent_surveys"]
+    frame = enrolled(tables, period)
+    frame = frame[frame["cycle_id"].isin(list(cycles))]
+    for wave in ("pre", "post"):
+        answers = _wave(surveys, wave)[[f"fsw_{wave}"]]
+        answers = answers[~answers.index.duplicated(keep="first")]
+        frame = frame.join(answers, on=KEYS, how="left")
+        surveyed = pd.MultiIndex.from_frame(frame[KEYS]).isin(answers.index)
+        frame[f"surveyed_{wave}"] = surveyed
+    return frame.assign(treated=(frame["arm"] == "teilnahme").astype(int)).reset_index(drop=True)
