@@ -91,6 +91,9 @@ FIGURES = [
     fig("vol_trained", 3, 3),  # small: hidden again under the report's threshold
     fig("rec_decisions", 84, 84),
     fig("lm_completion_share", 0.62, 150),
+    fig("lm_completion_share", 0.55, 140, year=YEAR - 1),
+    fig("lm_eingliederungsquote_ba_6m", 0.301, 120, ci_low=0.22, ci_high=0.39),
+    fig("lm_eingliederungsquote_ba_6m", 0.254, 110, year=YEAR - 1),
 ]
 TARGETS = """demo: true
 jahr: 2024
@@ -311,3 +314,32 @@ def test_an_edited_text_changes_the_report(annual_ws, tmp_path):
         text.write_text(original, encoding="utf-8")
     assert "Ganz <strong>neu</strong> geschrieben." in after
     assert "Ganz" not in before and "<strong>besonderes</strong>" not in after
+
+
+@pytest.mark.slow
+def test_shares_are_percent_and_their_changes_points_in_tables_and_charts(annual_ws):
+    from bs4 import BeautifulSoup
+
+    _, out, _, _ = annual_ws
+    html = (out / "report.html").read_text(encoding="utf-8")
+    doc = model.read_document(html)
+    share = _label("lm_completion_share")
+    figures = [
+        t for t in doc.tables if t.caption != "Kennzahlen dieses Berichts"
+    ]  # not definitions
+    rows = [r for t in figures for r in t.body if r and r[0] == share]
+    assert len(rows) >= 2, "the share is in the field table and the targets table"
+    for row in rows:
+        cells = " | ".join(row[1:])
+        assert "62,0 %" in cells and "0,62" not in cells, row
+    overview = next(t for t in doc.tables if t.caption.startswith("Arbeitsmarktintegration"))
+    head = overview.header[0]
+    row = _row(overview.body, share)
+    assert row[head.index(str(YEAR - 1))] == "55,0 %"
+    assert row[head.index("Veränderung (95-%-KI)")].startswith("+7,0 Pp.")
+    soup = BeautifulSoup(html, "html.parser")
+    quota = _label("lm_eingliederungsquote_ba_6m")
+    chart = next(f for f in soup.find_all("figure", class_="chart") if quota in f.get_text(" "))
+    values = [td.get_text() for td in chart.find("table").find_all("td")]
+    assert "30,1 %" in values and "25,4 %" in values, values
+    assert "30,1 %" in chart.find(class_="chart-alt").get_text()
