@@ -508,12 +508,24 @@ def _words(values: list[pd.Series]) -> set[str]:
 
 
 def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Cast accepted rows to the snapshot dtypes and check their shape (dtypes, columns,
-    unique key); their values passed the contract while parsed."""
+    """Cast accepted rows to the snapshot dtypes and check their shape with pandera
+    (dtypes, columns, their order, nothing else).
+
+    Their values were checked on these very rows before: the contract of the parsed stage
+    (required values present, codes, ranges, row rules) and :func:`.validate.duplicate_issues`
+    (the key unique among the rows still accepted; later checks only take rows away), so
+    pandera's data checks are not run a second time over every row.
+    """
+    from pandera.config import ValidationDepth, config_context
+
     spec = schemas.TABLES[table]
-    out = frame.reset_index(drop=True).astype({c.name: c.dtype for c in spec.columns})
+    out = frame.reset_index(drop=True)
+    cast = {c.name: c.dtype for c in spec.columns if out[c.name].dtype != c.dtype}
+    out = out.astype(cast) if cast else out
     try:
-        return schemas.validate(table, out, "shape")
+        with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+            # inplace: the schema coerces nothing, so pandera need not copy the frame
+            return schemas.pandera_schema(table, "shape").validate(out, lazy=True, inplace=True)
     except Exception as exc:
         raise ContractBug(f"{table}: accepted rows fail the final contract ({exc})") from exc
 

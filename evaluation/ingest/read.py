@@ -56,6 +56,8 @@ WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
 FIELD_LIMIT = 2**31 - 1
 #: Lines searched for the header (title lines above it are skipped).
 HEADER_SEARCH_LINES = 20
+#: Bytes per block of the Arrow reader (blocks are parsed in parallel).
+ARROW_BLOCK_BYTES = 1 << 22
 #: Longest time the exact (Python) reader may take for one file.
 TIME_LIMIT_SECONDS = 300.0
 #: Excel's first line naming the separator, e.g. ``sep=;``.
@@ -510,13 +512,13 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
         bad.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    def read(threads: bool) -> pa.Table:
+    def read(threads: bool, block: int = ARROW_BLOCK_BYTES) -> pa.Table:
         bad.clear()
         try:
             return pacsv.read_csv(
                 io.BytesIO(data),
                 read_options=pacsv.ReadOptions(
-                    column_names=names, use_threads=threads, block_size=1 << 22
+                    column_names=names, use_threads=threads, block_size=block
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=delimiter,
@@ -533,11 +535,13 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise _FallBack from exc
 
-    # In parallel first; Arrow names the rows of bad records only when reading in one
-    # thread, so a file with any bad record is read again that way.
+    # In parallel first. Arrow names the rows of bad records only when reading in one
+    # thread, and it drops the LF of a quoted CR LF that falls on a block boundary (pyarrow
+    # 26): a file with a bad record or a line break inside a quoted cell is read again in
+    # one thread and one block.
     table = read(threads=True)
-    if bad:
-        table = read(threads=False)
+    if bad or ('"' in text and _line_break_in_cells(table)):
+        table = read(threads=False, block=min(len(data) + 1, 2**31 - 1))
     if any(number is None or "\n" in t or "\r" in t for number, _, t in bad):
         raise _FallBack
     frame = pd.DataFrame(
@@ -556,6 +560,15 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
         if not _blank_text(row_text, delimiter)
     ]
     return frame.iloc[1:].reset_index(drop=True), numbers[1:], malformed, len(bad) - len(malformed)
+
+
+def _line_break_in_cells(table) -> bool:
+    """Any cell of the Arrow table holds CR or LF (only quoted cells can)."""
+    import pyarrow.compute as pc
+
+    return any(
+        pc.any(pc.match_substring_regex(column, "[\r\n]")).as_py() for column in table.columns
+    )
 
 
 def _blank_text(row_text: str, delimiter: str) -> bool:

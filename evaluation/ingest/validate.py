@@ -73,7 +73,8 @@ def contract_issues(table: str, frame: pd.DataFrame, parse_issues: pd.DataFrame)
     try:
         with warnings.catch_warnings():  # pandera's own concat of failure cases (pandas 2.x)
             warnings.filterwarnings("ignore", category=FutureWarning, module="pandera")
-            schemas.pandera_schema(table, "parsed").validate(frame, lazy=True)
+            # inplace: the schema coerces nothing, so pandera need not copy the frame
+            schemas.pandera_schema(table, "parsed").validate(frame, lazy=True, inplace=True)
         return no_issues()
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
@@ -143,7 +144,8 @@ def duplicate_issues(
     rows = np.flatnonzero(ok)
     # Rows that are exact copies share their key too: only rows whose key occurs more than
     # once among the rows still ok are compared on every column.
-    shared = frame.iloc[rows].duplicated(subset=key, keep=False).to_numpy()
+    keys = frame[key] if len(rows) == len(frame) else frame[key].iloc[rows]
+    shared = keys.duplicated(keep=False).to_numpy()
     if not shared.any():
         return no_issues()
     rows = rows[shared]
