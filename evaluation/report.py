@@ -446,7 +446,132 @@ def export_html(
     }
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return _unfocus(body)
+    return _trim_notebook_css(_unfocus(body))
+
+
+CSS_START = "<!-- notebook-css -->"
+CSS_END = "<!-- /notebook-css -->"
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+_CLASS_ATTR = re.compile(r'\bclass="([^"]*)"')
+_VAR = re.compile(r"var\(\s*(--[\w-]+)")
+
+
+def _top_level_selectors(prelude: list[Any]) -> list[list[Any]]:
+    """A rule's selector list split at its top-level commas."""
+    parts: list[list[Any]] = [[]]
+    for token in prelude:
+        if token.type == "literal" and token.value == ",":
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [p for p in parts if any(t.type not in ("whitespace", "comment") for t in p)]
+
+
+def _required_classes(selector: list[Any]) -> set[str]:
+    """The classes a selector needs at its top level (``:not(.x)`` needs none)."""
+    out = set()
+    for before, token in zip(selector, selector[1:], strict=False):
+        if before.type == "literal" and before.value == "." and token.type == "ident":
+            out.add(token.value)
+    return out
+
+
+def trim_css(css: str, classes: set[str]) -> str:
+    """Keep the CSS a page uses: rules whose selectors need only ``classes``, and the variables.
+
+    Parses with tinycss2. A selector is kept when every class it names at its top level is
+    in ``classes`` (so element selectors and ``:not(...)`` stay); ``@media`` and
+    ``@supports`` blocks are trimmed the same way; ``@font-face`` and ``@keyframes`` are
+    dropped; custom properties (``--jp-...``) are kept where a kept declaration uses them,
+    directly or through other custom properties.
+    """
+    import tinycss2
+
+    def rules(nodes: list[Any]) -> list[tuple[str, Any]]:
+        kept: list[tuple[str, Any]] = []
+        for node in nodes:
+            if node.type == "qualified-rule":
+                selectors = [
+                    sel
+                    for sel in _top_level_selectors(node.prelude)
+                    if _required_classes(sel) <= classes
+                ]
+                if selectors:
+                    prelude = ",".join(tinycss2.serialize(sel).strip() for sel in selectors)
+                    declarations = [
+                        d
+                        for d in tinycss2.parse_declaration_list(
+                            node.content, skip_comments=True, skip_whitespace=True
+                        )
+                        if d.type == "declaration"
+                    ]
+                    kept.append((prelude, declarations))
+            elif node.type == "at-rule" and node.lower_at_keyword in ("media", "supports"):
+                inner = rules(
+                    tinycss2.parse_rule_list(
+                        node.content or [], skip_comments=True, skip_whitespace=True
+                    )
+                )
+                if inner:
+                    head = tinycss2.serialize(node.prelude).strip()
+                    kept.append((f"@{node.at_keyword} {head}", inner))
+        return kept
+
+    tree = rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
+
+    def walk(items: list[tuple[str, Any]]) -> Any:
+        for prelude, body in items:
+            if prelude.startswith("@"):
+                yield from walk(body)
+            else:
+                yield from body
+
+    definitions: dict[str, set[str]] = {}
+    used: set[str] = set()
+    for declaration in walk(tree):
+        refs = set(_VAR.findall(tinycss2.serialize(declaration.value)))
+        if declaration.name.startswith("--"):
+            definitions.setdefault(declaration.name, set()).update(refs)
+        else:
+            used |= refs
+    pending = list(used)
+    while pending:
+        for ref in definitions.get(pending.pop(), ()):
+            if ref not in used:
+                used.add(ref)
+                pending.append(ref)
+
+    def write(items: list[tuple[str, Any]]) -> str:
+        out = []
+        for prelude, body in items:
+            if prelude.startswith("@"):
+                inner = write(body)
+                if inner:
+                    out.append(f"{prelude}{{{inner}}}")
+                continue
+            text = ";".join(
+                f"{d.name}:{tinycss2.serialize(d.value).strip()}"
+                + ("!important" if d.important else "")
+                for d in body
+                if not d.name.startswith("--") or d.name in used
+            )
+            if text:
+                out.append(f"{prelude}{{{text}}}")
+        return "\n".join(out)
+
+    return write(tree)
+
+
+def _trim_notebook_css(body: str) -> str:
+    """Replace nbconvert's JupyterLab CSS (between the template's marks) by what the page uses."""
+    start, end = body.find(CSS_START), body.find(CSS_END)
+    if start < 0 or end < start:
+        return body
+    block = body[start + len(CSS_START) : end]
+    rest = body[:start] + body[end:]
+    classes = {c for attr in _CLASS_ATTR.findall(rest) for c in attr.split()}
+    css = trim_css("\n".join(_STYLE.findall(block)), classes)
+    return body[:start] + f'<style type="text/css">\n{css}\n</style>' + body[end + len(CSS_END) :]
 
 
 #: nbconvert's lab template makes every output area focusable (``tabindex="0"``); for a

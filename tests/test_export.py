@@ -353,3 +353,34 @@ def test_a_single_bar_becomes_a_sentence_with_its_table_in_the_report(tmp_path):
     html = _html(path)
     assert 'class="plotly-graph-div"' not in html
     assert 'class="chart-as-text"' in html and "Balkendiagramm „Austritte“" in html
+
+
+def test_css_is_trimmed_to_the_rules_and_variables_the_page_uses():
+    css = """
+    :root { --used: 1px; --via: var(--used); --unused: 2px; --chain: var(--via); }
+    .jp-Used, .jp-Missing { margin: var(--chain); }
+    .jp-Missing .jp-Used { color: red; }
+    table:not(.jp-Missing) { border: 0; }
+    body { padding: var(--unused-elsewhere, 0); }
+    @media print { .jp-Used { display: block; } .jp-Missing { display: none; } }
+    @keyframes spin { from { opacity: 0; } }
+    """
+    out = report.trim_css(css, {"jp-Used"})
+    assert ".jp-Used{margin:var(--chain)}" in out, "the unused selector of a list is dropped"
+    assert "jp-Missing .jp-Used" not in out and "keyframes" not in out
+    assert "table:not(.jp-Missing){border:0}" in out, ":not() needs no class"
+    assert "@media print{.jp-Used{display:block}}" in out
+    for variable in ("--chain:", "--via:", "--used:"):
+        assert variable in out, "variables used directly or through others are kept"
+    assert "--unused:" not in out
+
+
+def test_a_report_embeds_only_the_jupyterlab_css_it_uses(tmp_path):
+    html = _html(probe_notebook(tmp_path))
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
+    size = sum(len(s.encode()) for s in styles)
+    assert size < 40_000, f"{size} bytes of CSS (nbconvert embeds about 260 kB untrimmed)"
+    css = "\n".join(styles)
+    assert ".jp-RenderedHTMLCommon" in css and "--jp-content-font-color1" in css
+    assert ".jp-CodeMirrorEditor" not in css and ".jp-Dialog" not in css
+    assert "notebook-css" not in html, "the template's marks are gone"
