@@ -320,15 +320,30 @@ def test_estimates_match_the_estimators_and_are_withheld_for_small_groups(tables
         parents.enrolled(tables, ctx.period),
     )
     assert randomised == ["C1"]
-    effect = views.waitlist_effect(panel, randomised, ctx).iloc[0]
-    # C1 participants change by 1, 2, 0, 2; the waiting list by 0, 1, 0
-    assert effect["estimate"] == pytest.approx(1.25 - 1 / 3)
-    assert effect["n"] == 7 and effect["indicator_id"] == "par_waitlist_effect"
+    assigned = parents.assigned(tables, ctx.period, randomised)
+    outside = views.outside_participants(panel, randomised)
+    assert outside == 2  # Q1 and Q2 of C2 answered both surveys
+    trial = views.trial_analysis(assigned, ctx, outside=outside, imputations=5)
+    rows = trial.estimates.set_index("group_value")
+    # complete cases of C1: participants 3->4, 2->4, 4->4, 3->5; waiting list 3->3, 4->5, 2->2
+    import statsmodels.formula.api as smf
+
+    cc = pd.DataFrame(
+        {"post": [4, 4, 4, 5, 3, 5, 2], "pre": [3, 2, 4, 3, 3, 4, 2], "d": [1, 1, 1, 1, 0, 0, 0]}
+    )
+    expected = smf.ols("post ~ d + pre", cc).fit(cov_type="HC1", use_t=True)
+    assert rows.loc["complete_case", "estimate"] == pytest.approx(expected.params["d"])
+    assert rows.loc["complete_case", "ci_low"] == pytest.approx(expected.conf_int().loc["d", 0])
+    assert rows.loc["complete_case", "n"] == 7 and rows.loc["", "n"] == 10
+    assert trial.clusters == 1 and not trial.bootstrap and trial.missing == 3
+    assert set(trial.estimates["indicator_id"]) == {"par_waitlist_effect"}
 
     ctx3 = context(threshold=3)
-    effect = views.waitlist_effect(panel, randomised, ctx3).iloc[0]
-    # arms of 4 and 3 pass, but the 2 participants of C2 would follow from published means
-    assert not effect["shown"] and np.isnan(effect["estimate"])
+    withheld = views.trial_analysis(assigned, ctx3, outside=outside, imputations=5)
+    # arms of 4 and 3 complete cases pass, but the 2 participants of C2 would follow from
+    # published means
+    assert not withheld.estimates["shown"].any() and withheld.estimates["estimate"].isna().all()
+    assert "nicht ausgewiesen" in views.withheld_notes(withheld.estimates)
     ctx5 = context(threshold=5)
     sizes = views.effect_sizes(panel, ctx5)
     assert sizes["shown"].tolist() == [True, False]
@@ -338,7 +353,7 @@ def test_estimates_match_the_estimators_and_are_withheld_for_small_groups(tables
     notes = views.withheld_notes(sizes)
     assert "Hedges' g der Vorher-nachher-Veränderung: Wartegruppe wird nicht ausgewiesen" in notes
     assert "weniger als 5 Eltern" in notes
-    assert views.waitlist_effect(panel, [], ctx).empty
+    assert views.trial_analysis(parents.assigned(tables, ctx.period, []), ctx) is None
 
 
 def test_estimate_table_shows_only_what_may_be_shown(tables):
@@ -362,26 +377,38 @@ def test_estimate_table_shows_only_what_may_be_shown(tables):
 
 def test_effect_sentence_reads_the_interval(tables):
     ctx = context(threshold=1)
-    panel = views.fsw_panel(tables, ctx.period)
-    effect = views.waitlist_effect(panel, ["C1"], ctx)
-    shown = protect(views.estimate_table(effect, ctx), ctx)
+    assigned = parents.assigned(tables, ctx.period, ["C1"])
+    trial = views.trial_analysis(assigned, ctx, imputations=5)
+    shown = protect(views.estimate_table(trial.estimates, ctx), ctx)
     sentence = views.effect_sentence(shown, ctx)
-    assert sentence.startswith("Die Selbstwirksamkeit der Teilnehmenden entwickelte sich")
-    assert "0,92 Skalenpunkte günstiger" in sentence
-    assert "schließt null ein" in sentence  # 7 parents: a wide interval
+    assert sentence.startswith("**Hauptschätzung:** Am Ende des Zyklus lag die Selbstwirksamkeit")
+    primary = trial.estimates.iloc[0]
+    size = views.labels.format_number(abs(primary["estimate"]), 2, "de")
+    assert f"um {size} Skalenpunkte" in sentence
+    assert "Lee-Schranken" in sentence and "Manski-Schranken" in sentence
+    assert "zwischen" in sentence and " und " in sentence
+    if primary["ci_low"] < 0 < primary["ci_high"]:
+        assert "schließt null ein" in sentence
+    en = context("en", threshold=1)
+    trial_en = views.trial_analysis(assigned, en, imputations=5)
+    english = views.effect_sentence(protect(views.estimate_table(trial_en.estimates, en), en), en)
+    assert english.startswith("**Main estimate:**") and "Lee bounds" in english
 
 
 def test_definitions_name_the_level_and_cover_the_new_estimates():
     ctx = context()
     text = views.definitions(["par_fsw_change", "par_attrition"], ctx)
     assert "**Veränderung der Selbstwirksamkeit in der Erziehung (FSW)**" in text
-    assert "(Wirkungstreppe Stufe 4, Outcome)" in text
+    assert (
+        "(Wirkungstreppe Stufe 4 „Zielgruppen verändern Bewusstsein bzw. Fähigkeiten“, Outcome)"
+        in text
+    )
     assert "(Kontext- oder Qualitätsangabe)" in text
     for ident in ("par_hedges_g", "par_fsw_alpha", "par_waitlist_effect"):
         label, definition, _ = views.indicator_text(ident, ctx)
         assert label and definition
         assert views.indicator_text(ident, context("en"))[0] != label
-    assert "Stufe 5" in views.items_definition(ctx)
+    assert "Stufe 5 „Zielgruppen ändern ihr Handeln“" in views.items_definition(ctx)
 
 
 # ---- demo data -----------------------------------------------------------------------------------
@@ -403,7 +430,11 @@ def build_all(tables, ctx):
         views.effect_sizes(panel, ctx),
     )
     randomised = views.randomised_cycles(cycles, enrolled)
-    out["effect"] = views.waitlist_effect(panel, randomised, ctx)
+    assigned = parents.assigned(tables, ctx.period, randomised)
+    out["consort"] = views.consort_table(assigned, ctx) if randomised else None
+    out["trial"] = views.trial_analysis(
+        assigned, ctx, outside=views.outside_participants(panel, randomised), imputations=5
+    )
     return out
 
 
@@ -435,14 +466,14 @@ def test_views_build_on_the_demo_data_for_2024(demo_tables, language):
     assert alpha["ci_low"] <= PLANTED.fsw_alpha <= alpha["ci_high"]
     g = estimates.loc[("par_hedges_g", "teilnahme"), "estimate"]
     assert g > estimates.loc[("par_hedges_g", "wartegruppe"), "ci_high"]
-    effect = built["effect"].iloc[0]
+    effect = built["trial"].estimates.iloc[0]
     planted = PLANTED.fsw_change_participants - PLANTED.fsw_change_waitlist
     assert effect["shown"] and effect["ci_low"] <= planted <= effect["ci_high"]
-    # the effect rests on the parents of the FSW table
-    fsw = built["fsw"].frame
-    assert effect["n"] == fsw.iloc[:, 1].sum()
-    table = views.estimate_table(views.combine(built["estimates"], built["effect"]), ctx)
-    assert len(table.frame) == 4 and protect(table, ctx).n_suppressed == 0
+    # the primary estimate rests on every parent assigned (the CONSORT table's total)
+    consort = built["consort"].frame
+    assert effect["n"] == consort.iloc[-1, 1]
+    table = views.estimate_table(views.combine(built["estimates"], built["trial"].estimates), ctx)
+    assert len(table.frame) == 3 + 6 and protect(table, ctx).n_suppressed == 0
 
 
 def test_views_on_the_demo_data_before_the_waiting_list(demo_tables):
@@ -450,7 +481,7 @@ def test_views_on_the_demo_data_before_the_waiting_list(demo_tables):
     built = build_all(demo_tables, ctx)
     assert "Wartegruppe (ausgelost)" not in built["cycles"].frame.columns
     assert built["fsw"].frame["Gruppe"].tolist() == ["Teilnahme"]
-    assert built["effect"].empty
+    assert built["trial"] is None and built["consort"] is None
     assert built["estimates"]["group_value"].tolist() == ["", "teilnahme"]
     # two cycles of 2019 had a single parent: hidden, with a complement
     shown = protect(built["cycles"], ctx)
@@ -514,7 +545,9 @@ def test_notebook_runs_in_report_mode_for_other_periods(tmp_path, parameters, ex
 def test_combine_keeps_the_estimate_columns_with_empty_frames(tables):
     ctx = context()
     alpha = views.reliability(views.pre_items(tables, ctx.period).iloc[:0], ctx)
-    out = views.combine(alpha, views.waitlist_effect(views.fsw_panel(tables, ctx.period), [], ctx))
+    out = views.combine(
+        alpha, views.effect_sizes(views.fsw_panel(tables, ctx.period).iloc[:0], ctx)
+    )
     assert list(out.columns) == views.ESTIMATE_COLUMNS
     assert out["indicator_id"].tolist() == ["par_fsw_alpha"] and out["shown"].dtype == bool
 
@@ -546,7 +579,8 @@ def test_units_reproduce_every_table_on_the_demo_data(demo_tables, year):
     ctx = context(year=year)
     built = build_all(demo_tables, ctx)
     built["estimates"] = views.estimate_table(built["estimates"], ctx)
-    built["effect"] = views.estimate_table(built["effect"], ctx) if len(built["effect"]) else None
+    trial = built.pop("trial")
+    built["effect"] = views.estimate_table(trial.estimates, ctx) if trial is not None else None
     checked = 0
     for name, table in built.items():
         if table is None:

@@ -138,8 +138,10 @@ TERMS: dict[str, Pair] = {
         "Reliability of the FSW scale and size of the change, {period}",
     ),
     "effect_caption": (
-        "Wirkung der Teilnahme auf die Selbstwirksamkeit (Vergleich mit der Wartegruppe), {period}",
-        "Effect of taking part on self-efficacy (comparison with the waiting list), {period}",
+        "Wirkung eines zugelosten Platzes auf die Selbstwirksamkeit (Vergleich mit der "
+        "Wartegruppe), {period}",
+        "Effect of being offered a place on self-efficacy (comparison with the waiting list), "
+        "{period}",
     ),
     "items_caption": (
         "Schule, Kita und Deutschkurs vorher und nachher, Zyklen mit Ende {period}",
@@ -158,9 +160,28 @@ TERMS: dict[str, Pair] = {
         "Hedges' g der Vorher-nachher-Veränderung: {arm}",
         "Hedges' g of the pre/post change: {arm}",
     ),
-    "effect_term": (
-        "Veränderung Teilnahme minus Veränderung Wartegruppe (Skalenpunkte)",
-        "Change of participants minus change of waiting list (scale points)",
+    "itt_term": (
+        "Wirkung, alle Zugelosten (fehlende Werte ergänzt) – Hauptschätzung",
+        "Effect, everyone assigned (missing values imputed) – main estimate",
+    ),
+    "cc_term": (
+        "Wirkung, nur vollständige Fälle – zum Vergleich",
+        "Effect, complete cases only – for comparison",
+    ),
+    "lee_lower": ("Lee-Schranke unten (Ausfall)", "Lee bound, lower (attrition)"),
+    "lee_upper": ("Lee-Schranke oben (Ausfall)", "Lee bound, upper (attrition)"),
+    "manski_lower": ("Manski-Schranke unten (Ausfall)", "Manski bound, lower (attrition)"),
+    "manski_upper": ("Manski-Schranke oben (Ausfall)", "Manski bound, upper (attrition)"),
+    "consort_caption": (
+        "Ablauf der Auslosung: zugeloste, befragte und ausgewertete Eltern, Zyklen mit Ende {period}",
+        "Flow of the randomised trial: parents assigned, surveyed and analysed, cycles ending {period}",
+    ),
+    "consort_assigned": ("Zugelost", "Assigned"),
+    "consort_before": ("Vorher befragt", "Surveyed before"),
+    "consort_after": ("Nachher befragt", "Surveyed after"),
+    "consort_analysed": (
+        "Beide FSW-Werte gültig (vollständige Fälle)",
+        "Both FSW scores valid (complete cases)",
     ),
 }
 
@@ -189,28 +210,6 @@ NO_WAITLIST: Pair = (
     "The participants' pre/post change is therefore **not an effect estimate**: "
     "self-efficacy, school contact, Kita attendance and German courses change without the "
     "group too.",
-)
-WAITLIST_DEFINITION: Pair = (
-    "**Wie die Wirkung geschätzt wird.** In überbuchten Zyklen entscheidet seit 2023 das Los, "
-    "wer sofort teilnimmt und wer auf die Warteliste kommt; die Wartegruppe nimmt im nächsten "
-    "Zyklus teil und wird bis dahin zu denselben Zeitpunkten befragt. Weil das Los entscheidet, "
-    "unterscheiden sich beide Gruppen vor dem Zyklus nur zufällig, und die Veränderung der "
-    "Wartegruppe zeigt, wie sich die Teilnehmenden ohne Gruppe entwickelt hätten. Die Wirkung "
-    "ist der Unterschied der mittleren Veränderungen: Teilnahme minus Wartegruppe. Sie gilt für "
-    "alle, die einen Platz bekamen, nicht nur für die regelmäßig Anwesenden.\n\n"
-    "Die Schätzung ist nur so gut wie ihre **Annahmen**: (1) Die Auslosung wurde eingehalten – "
-    "niemand von der Warteliste kam doch in die Gruppe, niemand wurde nachträglich umgesetzt. "
-    "(2) Wer zwischen den Befragungen ausfällt, unterscheidet sich in beiden Gruppen nicht in "
-    "der Entwicklung seiner Selbstwirksamkeit; fallen bei den Teilnehmenden vor allem Eltern "
-    "aus, die selten kamen und wenig mitnahmen, fällt die Schätzung zu hoch aus (siehe "
-    "Abschnitt zum Ausfall). (3) Die Aussicht auf den späteren Platz verändert die Wartegruppe "
-    "nicht. Das Konfidenzintervall zeigt, wie unsicher die Zahl bei wenigen Dutzend Eltern ist.",
-    "**How the effect is estimated.** In oversubscribed cycles a lottery decides since 2023 "
-    "who takes part at once and who waits for the next cycle; the waiting list is surveyed at "
-    "the same times. The effect is the difference of the mean changes, participants minus "
-    "waiting list, for everyone offered a place. **Assumptions**: the allocation was kept; "
-    "attrition between the surveys is unrelated to the change in both groups; the prospect "
-    "of a later place does not change the waiting list. The interval shows the uncertainty.",
 )
 
 
@@ -249,7 +248,10 @@ def _level_text(level: int | None, ctx: Any) -> str:
     if level is None:
         return catalogue.CONTEXT_ROLE[0 if de else 1]
     kind = catalogue.IOOI[catalogue.iooi_of_level(level)][0 if de else 1].split(" (")[0]
-    return f"Wirkungstreppe Stufe {level}, {kind}" if de else f"impact level {level}, {kind}"
+    name = labels.level_name(level, ctx.language, number=False)
+    if de:
+        return f"Wirkungstreppe Stufe {level} „{name}“, {kind}"
+    return f"impact staircase level {level} ‘{name}’, {kind}"
 
 
 ITEMS_DEFINITION: Pair = (
@@ -348,10 +350,17 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 def _cycle_label(row: Any, ctx: Any) -> str:
-    start, end = pd.Timestamp(row.start_date), pd.Timestamp(row.end_date)
-    if ctx.language == "de":
-        return f"{row.group_name}, {start:%d.%m.}–{end:%d.%m.%Y}"
-    return f"{row.group_name}, {start:%d %b}–{end:%d %b %Y}"
+    """``Elterncafé, 01.02.–01.05.2024`` (dates by babel)."""
+    from babel.dates import format_date
+
+    locale = "de_DE" if ctx.language == "de" else "en_GB"
+    start, end = pd.Timestamp(row.start_date).date(), pd.Timestamp(row.end_date).date()
+    first = "dd.MM." if ctx.language == "de" else "d MMM"
+    last = "dd.MM.yyyy" if ctx.language == "de" else "d MMM yyyy"
+    return (
+        f"{row.group_name}, {format_date(start, first, locale=locale)}–"
+        f"{format_date(end, last, locale=locale)}"
+    )
 
 
 def cycle_table(
@@ -518,8 +527,13 @@ def attrition_table(units: pd.DataFrame, ctx: Any) -> ReaderTable | None:
 
 
 def _percent(value: float, ctx: Any) -> str:
-    number = f"{value * 100:.0f}"
-    return f"{number}\u00a0%" if ctx.language == "de" else f"{number}%"
+    """A share as a whole percentage, by babel (``63 %``)."""
+    from babel.numbers import format_percent
+
+    locale = "de_DE" if ctx.language == "de" else "en_GB"
+    return format_percent(
+        value, "#,##0\u00a0%" if ctx.language == "de" else "#,##0%", locale=locale
+    )
 
 
 def attrition_note(shown: DisclosedTable, ctx: Any) -> str:
@@ -529,13 +543,15 @@ def attrition_note(shown: DisclosedTable, ctx: Any) -> str:
     de = ctx.language == "de"
     has_waitlist = _arm("wartegruppe", ctx) in values.index
     waitlist_de = (
-        " Für den Vergleich mit der Wartegruppe zählt außerdem, dass in beiden Gruppen ähnlich "
-        "viele und ähnliche Eltern ausfallen."
+        " Die Wirkungsschätzung im Vergleich mit der Wartegruppe bezieht dagegen alle "
+        "zugelosten Eltern ein, ergänzt fehlende Werte und zeigt mit Schranken, wie weit der "
+        "Ausfall sie verschieben könnte."
         if has_waitlist
         else ""
     )
     waitlist_en = (
-        " For the waiting-list comparison, attrition should also be similar in both groups."
+        " The waiting-list effect, in contrast, includes every assigned parent, imputes missing "
+        "scores and bounds what attrition could do."
         if has_waitlist
         else ""
     )
@@ -907,35 +923,381 @@ def effect_sizes(panel: pd.DataFrame, ctx: Any) -> pd.DataFrame:
     return _frame(rows)
 
 
-def waitlist_effect(panel: pd.DataFrame, randomised: list[str], ctx: Any) -> pd.DataFrame:
-    """Difference in FSW change, participants minus waiting list, in randomised cycles.
+@dataclass(frozen=True)
+class TrialAnalysis:
+    """The waiting-list trial of one period (:func:`trial_analysis`).
 
-    :func:`estimators.difference_in_means` of the change on taking part (HC2 standard
-    errors, equal to Welch's test). Empty when no cycle of the period had a randomised
-    waiting list. Withheld when an arm has fewer parents than the threshold, or when the
-    participants outside the randomised cycles are a small group (their mean change would
-    follow from the published figures).
+    ``estimates``: estimate rows (:data:`ESTIMATE_COLUMNS`), all ``par_waitlist_effect``:
+    the primary intention-to-treat estimate first (group ``("", "")``), then the
+    complete-case ANCOVA and the Lee and Manski bounds (group var ``"analysis"``).
+    ``arms``: assigned parents and complete cases per arm (code index). ``clusters``: the
+    randomised cycles; ``bootstrap``: whether the intervals come from the wild cluster
+    bootstrap (few cycles); ``missing``: assigned parents without a follow-up score;
+    ``imputations``: the number of imputed data sets.
     """
-    if not randomised:
-        return _frame([])
-    what = term("effect_term", ctx)
-    complete = panel.dropna(subset=["fsw_pre", "fsw_post"])
-    data = complete[complete["cycle_id"].isin(randomised)]
-    data = data.assign(
-        change=data["fsw_post"] - data["fsw_pre"],
-        treated=(data["arm"] == "teilnahme").astype(int),
+
+    estimates: pd.DataFrame
+    arms: pd.DataFrame
+    clusters: int
+    bootstrap: bool
+    missing: int
+    imputations: int
+
+    @property
+    def shown(self) -> bool:
+        """True when the estimates may be shown (every arm large enough)."""
+        return bool(len(self.estimates)) and bool(self.estimates["shown"].all())
+
+
+#: Fewer randomised cycles than this: intervals from the wild cluster bootstrap.
+FEW_CLUSTERS = 30
+#: Imputed data sets of the intention-to-treat analysis.
+IMPUTATIONS = 20
+#: Seed of the imputations and bootstraps (reproducible reports).
+SEED = 20240101
+#: The FSW scale's range (Manski bounds).
+FSW_RANGE = (1.0, 6.0)
+#: Analyses of the trial: code -> term key (the primary one is recorded as the total).
+ANALYSES = {
+    "itt_mi": "itt_term",
+    "complete_case": "cc_term",
+    "lee_lower": "lee_lower",
+    "lee_upper": "lee_upper",
+    "manski_lower": "manski_lower",
+    "manski_upper": "manski_upper",
+}
+
+
+def trial_arms(assigned: pd.DataFrame) -> pd.DataFrame:
+    """Assigned parents and complete cases (both FSW scores) per arm, in code order."""
+    complete = assigned["fsw_pre"].notna() & assigned["fsw_post"].notna()
+    out = pd.DataFrame(
+        {
+            "assigned": assigned.groupby("arm").size(),
+            "complete": complete.groupby(assigned["arm"]).sum(),
+            "followed_up": assigned["fsw_post"].notna().groupby(assigned["arm"]).sum(),
+        }
     )
-    n_arms = [int((data["treated"] == k).sum()) for k in (1, 0)]
-    outside = int(((complete["arm"] == "teilnahme") & ~complete["cycle_id"].isin(randomised)).sum())
-    n = sum(n_arms)
-    if any(_small(k, ctx) for k in n_arms) or 0 < outside < ctx.rule.threshold:
-        return _frame([_estimate_row("par_waitlist_effect", what, n=n, note=_too_few(what, ctx))])
-    result = estimators.difference_in_means(
-        data, outcome="change", treatment="treated", cov_type="HC2"
+    out = out.reindex([a for a in labels.ARMS if a in out.index]).fillna(0).astype(int)
+    out.index.name = "arm"
+    return out
+
+
+def trial_analysis(
+    assigned: pd.DataFrame, ctx: Any, *, outside: int = 0, imputations: int = IMPUTATIONS
+) -> TrialAnalysis | None:
+    """The waiting-list trial of the period's randomised cycles, analysed as a trial.
+
+    ``assigned``: :func:`evaluation.indicators.parents.assigned` (every parent assigned in a
+    randomised cycle, both arms, with both survey waves). ``outside``: participants of the
+    FSW table outside the randomised cycles (a small group would follow from the published
+    means). ``None`` when no cycle of the period had a randomised waiting list.
+
+    - **Primary** (intention to treat): ANCOVA of the FSW score after the cycle on the
+      score before, the arm and the cycle (fixed effects for the stratum of randomisation),
+      on every assigned parent, missing scores multiply imputed
+      (:func:`estimators.itt_multiple_imputation`, ``imputations`` data sets).
+    - **Secondary**: the same ANCOVA on the complete cases (:func:`estimators.ancova`).
+    - **Sensitivity**: Lee's and Manski's bounds (:func:`estimators.attrition_bounds`).
+
+    Standard errors are clustered by group cycle (the participants meet in groups). With
+    fewer than :data:`FEW_CLUSTERS` cycles both ANCOVA intervals are wild cluster
+    bootstrap intervals (:func:`wild_cluster_interval`); with a single cycle clustering is
+    impossible and the SEs are heteroscedasticity-robust (HC1). Withheld (every row) when
+    an arm has fewer complete cases than the threshold or ``outside`` is a small group.
+    """
+    if assigned.empty or not (assigned["arm"] == "wartegruppe").any():
+        return None
+    from evaluation.estimators._trial import wild_cluster_interval
+
+    arms = trial_arms(assigned)
+    clusters = int(assigned["cycle_id"].nunique())
+    clustered = clusters >= 2
+    bootstrap = clustered and clusters < FEW_CLUSTERS
+    missing = int(assigned["fsw_post"].isna().sum())
+    ids = list(assigned["registration"])
+    complete = assigned.dropna(subset=["fsw_pre", "fsw_post"])
+    small = any(_small(int(k), ctx) for k in arms["complete"]) or len(arms) < 2
+    if small or 0 < outside < ctx.rule.threshold:
+        rows = []
+        for code, key in ANALYSES.items():
+            n = len(complete) if code == "complete_case" else len(assigned)
+            group = ("", "") if code == "itt_mi" else ("analysis", code)
+            note = _trial_withheld(ctx) if code == "itt_mi" else ""
+            rows.append(
+                _estimate_row("par_waitlist_effect", term(key, ctx), n=n, group=group, note=note)
+            )
+        return TrialAnalysis(_frame(rows), arms, clusters, bootstrap, missing, imputations)
+    options: dict[str, Any] = {
+        "outcome": "fsw_post",
+        "baseline": "fsw_pre",
+        "treatment": "treated",
+        "strata": "cycle_id" if clustered else None,
+    }
+    if clustered:
+        options["cluster"] = "cycle_id"
+    itt = estimators.itt_multiple_imputation(
+        assigned, **options, imputations=imputations, seed=SEED
     )
-    row = result.tidy().iloc[0]
-    ids = data["registration"]
-    return _frame([_estimate_row("par_waitlist_effect", what, n=n, row=row, units=ids)])
+    cc = estimators.ancova(assigned, **options)
+    results = {"itt_mi": itt, "complete_case": cc}
+    rows = []
+    for code, result in results.items():
+        row = result.tidy().iloc[0]
+        if bootstrap:
+            row = wild_cluster_interval(result, seed=SEED).tidy().iloc[0]
+        units = ids if code == "itt_mi" else complete["registration"]
+        group = ("", "") if code == "itt_mi" else ("analysis", code)
+        rows.append(
+            _estimate_row(
+                "par_waitlist_effect",
+                term(ANALYSES[code], ctx),
+                n=len(units),
+                group=group,
+                row=row,
+                units=units,
+            )
+        )
+    bounds = estimators.attrition_bounds(
+        assigned, outcome="fsw_post", treatment="treated", support=FSW_RANGE, seed=SEED
+    )
+    for bound in bounds.tidy().itertuples(index=False):
+        rows.append(
+            _estimate_row(
+                "par_waitlist_effect",
+                term(ANALYSES[bound.term], ctx),
+                n=len(ids),
+                group=("analysis", bound.term),
+                row=pd.Series(bound._asdict()),
+                units=ids,
+            )
+        )
+    return TrialAnalysis(_frame(rows), arms, clusters, bootstrap, missing, imputations)
+
+
+def _trial_withheld(ctx: Any) -> str:
+    k = _count(max(ctx.rule.threshold, MIN_ESTIMATE_N), ctx)
+    if ctx.language == "de":
+        return (
+            "Die Wirkungsschätzung wird nicht ausgewiesen: In einer der beiden Gruppen haben "
+            f"weniger als {k} Eltern beide Befragungen gültig beantwortet, oder die "
+            "Teilnehmenden außerhalb der ausgelosten Zyklen sind eine zu kleine Gruppe."
+        )
+    return (
+        "The effect estimate is not shown: fewer than "
+        f"{k} parents of one arm answered both surveys, or the participants outside the "
+        "randomised cycles are too few."
+    )
+
+
+def outside_participants(panel: pd.DataFrame, randomised: list[str]) -> int:
+    """Participants of the FSW table (:func:`fsw_panel`) outside the randomised cycles."""
+    return int(((panel["arm"] == "teilnahme") & ~panel["cycle_id"].isin(randomised)).sum())
+
+
+def trial_records(
+    analysis: TrialAnalysis,
+    ctx: Any,
+    *,
+    effect: DisclosedTable | None = None,
+    consort: DisclosedTable | None = None,
+) -> list[dict[str, Any]]:
+    """Keyword arguments of ``ctx.record`` for the trial's figures (``par_waitlist_effect``).
+
+    - group ``("", "")``: the **primary** intention-to-treat estimate with its 95 % interval
+      and ``n`` = every assigned parent (what the annual report reads);
+    - group ``("analysis", code)``: the same figure named by its method (``itt_mi``), and the
+      secondary and sensitivity analyses (``complete_case``, ``lee_lower`` ... );
+    - group ``("arm", code)``: no value, ``n`` = the parents assigned to that arm.
+
+    Suppressed when the estimates are withheld, when the protected ``effect`` table hid the
+    primary estimate, or (the arm rows) when the protected ``consort`` table hid the count.
+    """
+    est = analysis.estimates
+    primary_hidden = False
+    if effect is not None:
+        values = effect.values.reset_index(drop=True)
+        primary_hidden = bool(pd.isna(values.iloc[0][term("estimate", ctx)]))
+    out = []
+    for row in est.itertuples(index=False):
+        hidden = (not row.shown) or primary_hidden
+        groups = [(row.group_var, row.group_value)]
+        if not row.group_var:
+            groups.append(("analysis", "itt_mi"))
+        for group in groups:
+            out.append(
+                {
+                    "indicator_id": row.indicator_id,
+                    "value": None if hidden else row.estimate,
+                    "n": row.n,
+                    "ci": (None, None) if hidden else (row.ci_low, row.ci_high),
+                    "group": group,
+                    "suppressed": hidden,
+                }
+            )
+    hidden_arms: set[str] = set()
+    if consort is not None:
+        values, mask = consort.values, consort.mask
+        column = term("consort_assigned", ctx)
+        for i, label in enumerate(values[term("group", ctx)]):
+            if bool(mask[column].iloc[i]):
+                hidden_arms.add(str(label))
+    for arm, n in analysis.arms["assigned"].items():
+        hidden = (not analysis.shown) or _arm(arm, ctx) in hidden_arms
+        out.append(
+            {
+                "indicator_id": "par_waitlist_effect",
+                "value": None,
+                "n": None if hidden else int(n),
+                "ci": (None, None),
+                "group": ("arm", arm),
+                "suppressed": hidden,
+            }
+        )
+    return out
+
+
+def consort_table(assigned: pd.DataFrame, ctx: Any) -> ReaderTable | None:
+    """CONSORT-style flow per arm: assigned, surveyed before, after, analysed (complete cases).
+
+    Counts of :func:`estimators.consort_flow` on ``assigned``
+    (:func:`evaluation.indicators.parents.assigned`), with a total row; the units are the
+    assigned registrations. ``None`` without assigned parents.
+    """
+    if assigned.empty:
+        return None
+    frame_in = assigned.assign(analysed=assigned["fsw_pre"].notna() & assigned["fsw_post"].notna())
+    flow = estimators.consort_flow(
+        frame_in, arm="arm", before="surveyed_pre", after="surveyed_post"
+    )
+    analysed = frame_in.groupby("arm")["analysed"].sum()
+    analysed["total"] = int(frame_in["analysed"].sum())
+    order = [a for a in labels.ARMS if a in flow.index] + ["total"]
+    flow = flow.reindex(order)
+    t = ctx.t
+    group = term("group", ctx)
+    names = {k: term(f"consort_{k}", ctx) for k in ("assigned", "before", "after", "analysed")}
+    frame = pd.DataFrame(
+        {
+            group: [t("total") if c == "total" else _arm(c, ctx) for c in order],
+            names["assigned"]: flow["assigned"].to_numpy(dtype=int),
+            names["before"]: flow["surveyed_before"].to_numpy(dtype=int),
+            names["after"]: flow["surveyed_after"].to_numpy(dtype=int),
+            names["analysed"]: analysed.reindex(order).fillna(0).to_numpy(dtype=int),
+        }
+    )
+    options: dict[str, Any] = {
+        "n": names["assigned"],
+        "counts": [names["before"], names["after"], names["analysed"]],
+        "complementary_within": group,
+        "decimals": 0,
+    }
+    if len(order) == 2:  # one arm only: its row is the total
+        frame = frame.iloc[:1].reset_index(drop=True)
+        del options["complementary_within"]
+    units = unit_rows(
+        frame_in["registration"],
+        {group: frame_in["arm"].map(lambda a: _arm(a, ctx))},
+        {
+            names["assigned"]: True,
+            names["before"]: frame_in["surveyed_pre"],
+            names["after"]: frame_in["surveyed_post"],
+            names["analysed"]: frame_in["analysed"],
+        },
+    )
+    return ReaderTable(frame, options, units)
+
+
+def trial_method(analysis: TrialAnalysis, ctx: Any) -> str:
+    """How the effect is estimated and what it assumes, in plain words (definition box)."""
+    de = ctx.language == "de"
+    g = _count(analysis.clusters, ctx)
+    m = _count(analysis.imputations, ctx)
+    if analysis.bootstrap:
+        interval_de = (
+            f"Weil die Teilnehmenden die Treffen gemeinsam erleben, hängen ihre Werte "
+            f"innerhalb eines Zyklus zusammen; die Unsicherheit wird deshalb nach Gruppenzyklus "
+            f"berechnet. Bei nur {g} ausgelosten Zyklen sind die üblichen Formeln dafür zu "
+            f"optimistisch: Die 95-%-Konfidenzintervalle stammen aus einem "
+            f"**Wild-Cluster-Bootstrap** (Webb-Gewichte, Test-Inversion), der mit wenigen "
+            f"Zyklen zuverlässiger ist. Sie sind entsprechend breit."
+        )
+        interval_en = (
+            f"Participants meet in groups, so their scores are correlated within a cycle; the "
+            f"uncertainty is computed by group cycle. With only {g} randomised cycles the usual "
+            f"formulas are too optimistic: the 95% intervals come from a **wild cluster "
+            f"bootstrap** (Webb weights, test inversion), which is more reliable with few "
+            f"cycles. They are correspondingly wide."
+        )
+    elif analysis.clusters >= 2:
+        interval_de = (
+            "Die Unsicherheit wird nach Gruppenzyklus berechnet (cluster-robuste "
+            "Standardfehler), weil die Teilnehmenden die Treffen gemeinsam erleben."
+        )
+        interval_en = "Standard errors are clustered by group cycle (participants meet in groups)."
+    else:
+        interval_de = (
+            "In diesem Zeitraum gab es nur **einen** ausgelosten Zyklus. Dass die Teilnehmenden "
+            "die Treffen gemeinsam erleben und ihre Werte deshalb zusammenhängen, lässt sich "
+            "mit einem Zyklus nicht berücksichtigen: Das Konfidenzintervall (robuste "
+            "Standardfehler) ist eher zu schmal."
+        )
+        interval_en = (
+            "Only **one** randomised cycle in this period: the correlation of participants "
+            "within their group cannot be taken into account, so the interval (robust "
+            "standard errors) is rather too narrow."
+        )
+    if de:
+        return (
+            "**Wie die Wirkung geschätzt wird.** In überbuchten Zyklen entscheidet das Los, "
+            "wer sofort teilnimmt und wer auf die Warteliste kommt; die Wartegruppe wird zu "
+            "denselben Zeitpunkten befragt und nimmt im nächsten Zyklus teil. Weil das Los "
+            "innerhalb jedes Zyklus entscheidet, unterscheiden sich beide Gruppen vor dem "
+            "Zyklus nur zufällig.\n\n"
+            "**Hauptschätzung.** Verglichen wird der FSW-Wert **nach** dem Zyklus zwischen "
+            "Teilnahme und Wartegruppe, bei gleichem Wert vor dem Zyklus und innerhalb "
+            "desselben Zyklus (Kovarianzanalyse, ANCOVA). Ausgewertet werden **alle "
+            "zugelosten Eltern** in der Gruppe, der sie zugelost wurden (Intention to "
+            f"treat), auch wer die zweite Befragung nicht beantwortet hat: Fehlende Werte "
+            f"werden {m}-mal aus den übrigen Angaben (Gruppe, Wert vorher, Zyklus) "
+            "ergänzt (multiple Imputation) und die Ergebnisse zusammengefasst. "
+            + interval_de
+            + "\n\n**Zum Vergleich** stehen in der Tabelle dieselbe Schätzung nur mit den Eltern, "
+            "die beide Befragungen gültig beantwortet haben (vollständige Fälle), und "
+            "**Schranken**, wie weit der Ausfall das Ergebnis verschieben könnte: Die "
+            "Lee-Schranken nehmen an, dass das Los nur beeinflusst, *ob* jemand antwortet, "
+            "und lassen offen, wer; die Manski-Schranken nehmen gar nichts an und setzen die "
+            "fehlenden Werte auf das Minimum (1) oder Maximum (6) der Skala. Beide vergleichen "
+            "die Mittelwerte nachher ohne Berücksichtigung des Werts vorher.\n\n"
+            "**Annahmen.** (1) Die Auslosung wurde eingehalten. (2) Wer die zweite Befragung "
+            "auslässt, unterscheidet sich – bei gleicher Gruppe, gleichem Wert vorher und "
+            "gleichem Zyklus – nicht in seiner Entwicklung von denen, die antworten; fallen "
+            "vor allem Eltern aus, die selten kamen und wenig mitnahmen, ist die Schätzung zu "
+            "günstig (dann zeigen die Schranken, wie weit). (3) Die Aussicht auf den späteren "
+            "Platz verändert die Wartegruppe nicht. Die Schätzung gilt für alle, denen ein "
+            "Platz zugelost wurde, nicht nur für regelmäßig Anwesende, und nur für die Zeit "
+            "bis zum Ende des Zyklus."
+        )
+    return (
+        "**How the effect is estimated.** In oversubscribed cycles a lottery decides who "
+        "takes part at once and who waits for the next cycle; both are surveyed at the same "
+        "times, so the groups differ before the cycle by chance only.\n\n"
+        "**Main estimate.** The FSW score after the cycle is compared between the arms at "
+        "equal score before and within the same cycle (ANCOVA), for **every parent "
+        f"assigned** (intention to treat); missing scores are imputed {m} times from arm, "
+        "score before and cycle (multiple imputation). "
+        + interval_en
+        + "\n\n**For comparison**: the same ANCOVA on complete cases only, and Lee's and "
+        "Manski's bounds on how far attrition could move the result.\n\n"
+        "**Assumptions**: the allocation was kept; missing scores are missing at random given "
+        "arm, score before and cycle; the prospect of a later place does not change the "
+        "waiting list. The estimate holds for everyone offered a place, until the end of the "
+        "cycle."
+    )
+
+
+def _count(value: int, ctx: Any) -> str:
+    return labels.format_number(value, 0, ctx.language)
 
 
 def combine(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -982,44 +1344,97 @@ def withheld_notes(estimates: pd.DataFrame) -> str:
 
 
 def _number(value: float, ctx: Any) -> str:
-    text_ = f"{value:.2f}"
-    return text_.replace(".", ",").replace("-", "−") if ctx.language == "de" else text_
+    """A scale value with two decimals, by babel (``0,36``, ``-0,12``)."""
+    return labels.format_number(value, 2, ctx.language)
+
+
+def _interval(low: float, high: float, ctx: Any, *, between: bool = False) -> str:
+    """``-0,12 bis 0,84`` (``between``: ``-0,12 und 0,84``; an unbounded end in words)."""
+    de = ctx.language == "de"
+
+    def end(value: float) -> str:
+        if np.isinf(value):
+            return "unbegrenzt" if de else "unbounded"
+        return _number(value, ctx)
+
+    word = ("und" if between else "bis") if de else ("and" if between else "to")
+    return f"{end(low)} {word} {end(high)}"
 
 
 def effect_sentence(shown: DisclosedTable, ctx: Any) -> str:
-    """The waiting-list effect in one plain sentence (protected values only; "" if hidden)."""
+    """The waiting-list effect in plain words (protected values only; "" if hidden).
+
+    ``shown``: the protected table of :func:`estimate_table` on
+    :attr:`TrialAnalysis.estimates` (primary row first, then the complete cases and the
+    Lee and Manski bounds).
+    """
     t = ctx.t
-    values = shown.values.iloc[0]
-    estimate = values[term("estimate", ctx)]
-    low, high = values[t("ci_low")], values[t("ci_high")]
+    values = shown.values.reset_index(drop=True)
+    est, lo_col, hi_col = term("estimate", ctx), t("ci_low"), t("ci_high")
+    first = values.iloc[0]
+    estimate, low, high = first[est], first[lo_col], first[hi_col]
     if pd.isna(estimate) or pd.isna(low) or pd.isna(high):
         return ""
-    size, lo, hi = (_number(v, ctx) for v in (abs(estimate), low, high))
     de = ctx.language == "de"
+    size = _number(abs(estimate), ctx)
+    interval = _interval(low, high, ctx)
     if de:
-        direction = "günstiger" if estimate >= 0 else "ungünstiger"
+        direction = "höher" if estimate >= 0 else "niedriger"
         head = (
-            f"Die Selbstwirksamkeit der Teilnehmenden entwickelte sich im Mittel um {size} "
-            f"Skalenpunkte {direction} als die der Wartegruppe (95-%-Konfidenzintervall {lo} bis {hi}). "
+            f"**Hauptschätzung:** Am Ende des Zyklus lag die Selbstwirksamkeit der Eltern, denen "
+            f"ein Platz zugelost wurde, im Mittel um {size} Skalenpunkte {direction} als die "
+            f"der Wartegruppe mit gleichem Ausgangswert (95-%-Konfidenzintervall {interval}). "
         )
         if low > 0:
-            return (
-                head + "Das Intervall liegt ganz über null: Die Gruppe hat die "
-                "Selbstwirksamkeit der Eltern nach dieser Schätzung gestärkt."
+            head += (
+                "Das Intervall liegt ganz über null: Unter den genannten Annahmen hat die "
+                "Gruppe die Selbstwirksamkeit der Eltern gestärkt; wie stark, ist unsicher."
             )
-        if high < 0:
-            return head + "Das Intervall liegt ganz unter null."
-        return head + (
-            "Das Intervall schließt null ein: Eine Wirkung lässt sich mit diesen Zahlen weder "
-            "belegen noch ausschließen."
+        elif high < 0:
+            head += (
+                "Das Intervall liegt ganz unter null: Unter den genannten Annahmen war die "
+                "Selbstwirksamkeit nach der Gruppe geringer als ohne sie."
+            )
+        else:
+            head += (
+                "Das Intervall schließt null ein: Eine Wirkung lässt sich mit diesen Zahlen "
+                "weder belegen noch ausschließen."
+            )
+    else:
+        direction = "higher" if estimate >= 0 else "lower"
+        head = (
+            f"**Main estimate:** at the end of the cycle, the self-efficacy of parents offered "
+            f"a place was {size} scale points {direction} on average than the waiting list's "
+            f"at equal baseline (95% interval {interval}). "
         )
-    direction = "more" if estimate >= 0 else "less"
-    head = (
-        f"Participants' self-efficacy developed {size} scale points {direction} favourably "
-        f"than the waiting list's (95% interval {lo} to {hi}). "
-    )
-    if low > 0:
-        return head + "The interval lies above zero: by this estimate the group strengthened it."
-    if high < 0:
-        return head + "The interval lies below zero."
-    return head + "The interval includes zero: an effect can be neither shown nor ruled out."
+        if low > 0:
+            head += "The interval lies above zero: under the assumptions above, the group helped."
+        elif high < 0:
+            head += "The interval lies below zero."
+        else:
+            head += "The interval includes zero: an effect can be neither shown nor ruled out."
+    bounds = {}
+    for key in ("lee_lower", "lee_upper", "manski_lower", "manski_upper"):
+        match = values[values[term("quantity", ctx)] == term(key, ctx)]
+        bounds[key] = float(match[est].iloc[0]) if len(match) else np.nan
+    extra = ""
+    if not np.isnan(bounds["lee_lower"]) and not np.isnan(bounds["lee_upper"]):
+        lee = _interval(bounds["lee_lower"], bounds["lee_upper"], ctx, between=True)
+        extra = (
+            f" Je nachdem, wer die zweite Befragung ausließ, läge der Unterschied der "
+            f"Mittelwerte nachher zwischen {lee} (Lee-Schranken)"
+            if de
+            else f" Depending on who skipped the second survey, the difference in means after "
+            f"would lie between {lee} (Lee bounds)"
+        )
+        if not np.isnan(bounds["manski_lower"]) and not np.isnan(bounds["manski_upper"]):
+            manski = _interval(bounds["manski_lower"], bounds["manski_upper"], ctx, between=True)
+            extra += (
+                f"; ohne jede Annahme über die Fehlenden zwischen {manski} (Manski-Schranken)."
+                if de
+                else f"; without any assumption about those missing, between {manski} "
+                "(Manski bounds)."
+            )
+        else:
+            extra += "."
+    return head + extra

@@ -90,19 +90,8 @@ REPORTED: tuple[str, ...] = (
     *(i for kind in RECORDED_EVENT_KINDS for i in EVENTS[kind]),
 )
 
-#: The seven levels of the PHINEO Wirkungstreppe.
-STAIRCASE: dict[int, Pair] = {
-    1: ("Aktivitäten finden wie geplant statt", "activities take place as planned"),
-    2: ("Zielgruppen werden erreicht", "target groups are reached"),
-    3: ("Zielgruppen akzeptieren Angebote", "target groups accept the offers"),
-    4: (
-        "Zielgruppen verändern Bewusstsein bzw. Fähigkeiten",
-        "target groups change awareness or skills",
-    ),
-    5: ("Zielgruppen ändern ihr Handeln", "target groups change their behaviour"),
-    6: ("Lebenslage der Zielgruppen ändert sich", "target groups' situation changes"),
-    7: ("Gesellschaft verändert sich", "society changes"),
-}
+#: The seven levels of the PHINEO Wirkungstreppe (the names of :data:`labels.WIRKUNGSTREPPE`).
+STAIRCASE: dict[int, Pair] = dict(labels.WIRKUNGSTREPPE)
 
 #: Groups of the breakdown by migration history (codes as in the catalogue's results).
 MIGRATION: dict[str, Pair] = {
@@ -432,7 +421,12 @@ def _table(tables: TableSource, name: str) -> pd.DataFrame:
 
 
 def _day(day: date, ctx: Any) -> str:
-    return f"{day.day}.{day.month}.{day.year}" if ctx.language == "de" else day.isoformat()
+    """A day as readers write it, by babel: ``1.10.2024`` / ``1 Oct 2024``."""
+    from babel.dates import format_date
+
+    if ctx.language == "de":
+        return format_date(day, "d.M.yyyy", locale="de_DE")
+    return format_date(day, "d MMM yyyy", locale="en_GB")
 
 
 # ---- assignments and hours by type -------------------------------------------------------------
