@@ -14,7 +14,8 @@ texte/2024/ausblick.md") and in the run log, never left silently empty.
 
 The texts and the year's targets file are inputs of the annual report: :func:`run_inputs`
 gives the digest the runner adds to the run's fingerprint, so editing a text reruns the report.
-``python -m evaluation demo`` writes demo texts (:func:`write_demo`), marked as demo text.
+``python -m evaluation.texts demo`` writes demo texts (:func:`write_demo`), marked as demo
+text; ``python -m evaluation.texts check`` lists what is missing or wrong, one line each.
 """
 
 from __future__ import annotations
@@ -289,6 +290,8 @@ __all__ = [
     "SECTIONS",
     "TARGETS_FILE",
     "Text",
+    "check",
+    "demo_years",
     "digest",
     "load",
     "log",
@@ -317,3 +320,74 @@ def shown_path(path: Path, root: Paths | None = None) -> str:
     if shown == str(path) and project != p.root:
         shown = _display_path(path, Paths(project))
     return shown
+
+
+def demo_years() -> range:
+    """The years of the demo data (2019 up to the year of its data end)."""
+    from evaluation import demo
+
+    return range(2019, demo.as_of().year + 1)
+
+
+def check(years: Iterable[int], *, root: Paths | None = None) -> list[str]:
+    """One line per problem with the texts and targets of ``years`` (missing or unreadable).
+
+    For the evaluators before a run: every missing text, every year without a targets file,
+    and every targets file the annual report would stop at (its one-line error).
+    """
+    from evaluation import annual
+
+    p = root or paths()
+    problems = []
+    for year in years:
+        try:
+            problems += [f"Text fehlt: {t.path}" for t in load(year, root=p).values() if t.missing]
+        except ValueError as exc:
+            problems.append(str(exc))
+        target = targets_path(p, year)
+        try:
+            if annual.read_targets(target, year, shown=shown_path(target, p)) is None:
+                problems.append(f"Ziele fehlen: {shown_path(target, p)}")
+        except annual.TargetsError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _years(text: str) -> list[int]:
+    """``2024`` or ``2019-2025`` as a list of years; anything else is a usage error."""
+    first, _, last = text.partition("-")
+    try:
+        return list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise SystemExit(f"--years {text}: expected a year (2024) or a range (2019-2025)") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m evaluation.texts {demo,check} [--years 2019-2025]``.
+
+    ``demo`` writes the demo texts (never over an existing file); ``check`` lists missing
+    texts and targets and bad targets files, one line each (exit status 1 if any).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.texts",
+        description="The agency's texts per year (texte/<Jahr>/*.md) and targets "
+        "(params/ziele/<Jahr>.yml).",
+    )
+    parser.add_argument("command", choices=["demo", "check"])
+    parser.add_argument("--years", help="a year or a range, e.g. 2019-2025 (default: demo years)")
+    args = parser.parse_args(argv)
+    years = _years(args.years) if args.years else list(demo_years())
+    if args.command == "demo":
+        for path in write_demo(years):
+            print(path)
+        return 0
+    problems = check(years)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":  # pragma: no cover - thin wrapper
+    raise SystemExit(main())

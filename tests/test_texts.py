@@ -117,3 +117,30 @@ def test_texts_folder_and_targets_file_follow_the_notebook_parameters(tmp_path):
     assert texts.run_inputs(ws, params, declared) != before
     assert texts.load(2024, root=ws, texts_dir=str(elsewhere))["ziele"].markdown == "neu"
     assert texts.targets_path(ws, 2025) == ws.root / "params" / "ziele" / "2025.yml"
+
+
+def test_check_lists_missing_texts_missing_targets_and_bad_targets_one_line_each(
+    tmp_path, capsys, monkeypatch
+):
+    ws = paths(tmp_path)
+    texts.write_demo([2024], root=ws)
+    (ws.texts / "2024" / "ziele.md").unlink()
+    targets = tmp_path / "params" / "ziele"
+    targets.mkdir(parents=True)
+    (targets / "2024.yml").write_text("ziele:\n  lm_participant: 280\n", encoding="utf-8")
+    problems = texts.check([2023, 2024], root=ws)
+    assert "Text fehlt: texte/2023/ausblick.md" in problems
+    assert "Text fehlt: texte/2024/ziele.md" in problems
+    assert "Text fehlt: texte/2024/ausblick.md" not in problems
+    assert "Ziele fehlen: params/ziele/2023.yml" in problems
+    assert any(
+        p.startswith("params/ziele/2024.yml: ziele.lm_participant: unknown indicator id")
+        for p in problems
+    )
+    monkeypatch.setenv("EVALUATION_HOME", str(tmp_path))
+    assert texts.main(["check", "--years", "2023-2024"]) == 1
+    assert capsys.readouterr().out.splitlines() == problems
+    with pytest.raises(SystemExit, match="--years 20x: expected a year"):
+        texts.main(["check", "--years", "20x"])
+    assert texts.main(["demo", "--years", "2023"]) == 0
+    assert (tmp_path / "texte" / "2023" / "ausblick.md").exists()
