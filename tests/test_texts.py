@@ -144,3 +144,28 @@ def test_check_lists_missing_texts_missing_targets_and_bad_targets_one_line_each
         texts.main(["check", "--years", "20x"])
     assert texts.main(["demo", "--years", "2023"]) == 0
     assert (tmp_path / "texte" / "2023" / "ausblick.md").exists()
+
+
+def test_editing_a_text_makes_the_annual_report_out_of_date(workspace):
+    from datetime import date
+
+    from evaluation import plan, runner
+
+    (run,) = [
+        r
+        for r in plan.load_plan(
+            [workspace.params / "annual_report.yml"], root=workspace, today=date(2026, 11, 24)
+        )
+        if r.key == "annual_report/jahr/2024"
+    ]
+    env = runner.environment(workspace)
+
+    def fingerprint() -> str:
+        return runner.prepare(run, workspace, env=env).manifest["fingerprint"]
+
+    before = fingerprint()
+    assert fingerprint() == before
+    text = workspace.texts / "2024" / "ausblick.md"
+    text.parent.mkdir(parents=True)
+    text.write_text("Neue Planung.", encoding="utf-8")
+    assert fingerprint() != before
