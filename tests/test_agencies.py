@@ -47,7 +47,9 @@ def project(tmp_path: Path, session_home: Path, demo_tables) -> Paths:
     (root / "notebooks").mkdir(parents=True)
     (root / "params").mkdir()
     make_probe_notebook(root / "notebooks" / "probe.ipynb")
-    make_probe_notebook(root / "notebooks" / "summary.ipynb")
+    summary = make_probe_notebook(root / "notebooks" / "summary.ipynb")
+    # figures of its own: the history keeps one figure per indicator and period
+    summary.write_text(summary.read_text().replace('"probe_', '"summary_'))
     (root / "params" / "probe.yml").write_text(
         PROBE_PLAN.format(fail_in="").replace("start: 2022", "start: 2023")
     )
