@@ -417,7 +417,7 @@ def test_staircase_overview_orders_levels_and_marks_other_fields():
     assert "Interkulturelle Trainings für Organisationen (Interkulturelle Öffnung)" in text
     assert "Qualifizierte Ehrenamtliche" in next(line for line in lines if "Stufe 4" in line)
     english = views.staircase_overview(views.REPORTED, context(language="en"))
-    assert "Level 5 – target groups change their behaviour" in english
+    assert "Level 5 – Target groups change their behaviour" in english
 
 
 def test_events_definition_says_head_counts():

@@ -119,6 +119,15 @@ def _design(
     return frame, "y ~ " + " + ".join(rhs), arm_cols, terms
 
 
+def _check_clusters(data: pd.DataFrame, cluster: str | None) -> None:
+    """Cluster-robust SEs need at least two clusters (one clear line otherwise)."""
+    if cluster is not None and data[cluster].nunique() < 2:
+        raise ValueError(
+            f"column {cluster!r} has a single cluster: cluster-robust standard errors need at "
+            "least 2 (leave cluster= out)"
+        )
+
+
 def _arm_means(data, outcome, baseline, treatment) -> pd.DataFrame:
     means = data.groupby(treatment).agg(
         n_assigned=(treatment, "size"),
@@ -209,6 +218,7 @@ def ancova(
     for term, col in arm_cols.items():
         if frame[col].sum() == 0 or frame[col].sum() == len(frame):
             raise ValueError(f"arm {terms[term]!r} has no complete cases or is the only arm")
+    _check_clusters(data, cluster)
     result = fit_ols(formula, frame, cov_type, data[cluster] if cluster else None)
     rows = [ols_row(result, col, term) for term, col in arm_cols.items()]
     se = (
@@ -297,6 +307,7 @@ def itt_multiple_imputation(
             f"row {first}: arm, stratum and cluster must be known for every assigned person "
             f"({', '.join(fixed)})"
         )
+    _check_clusters(df, cluster)
     frame, formula, arm_cols, terms = _design(
         df,
         outcome=outcome,
