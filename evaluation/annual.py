@@ -108,9 +108,13 @@ UNIT_FORMAT: dict[str, tuple[int, str, str]] = {
     "percentage_points": (1, "\u00a0Pp.", " pp"),
     "scale_points": (2, "", ""),
     "per_1000": (1, "", ""),
+    "per_100": (1, "", ""),
     "coefficient": (2, "", ""),
 }
-HUNDRED = {"share", "percentage_points"}
+HUNDRED = {"share", "percentage_points", "per_100"}
+#: Figures recorded as fractions but read as rates "je 100" (as their field report shows
+#: them), not as percent of a whole: ``0.049`` is "4,9" Arbeitslose je 100 Einwohner.
+DISPLAY_UNIT: dict[str, str] = {"sr_unemployment_share": "per_100"}
 
 #: The population (history group) each headline figure is read from, where it is not the
 #: whole population: the parents' outcomes are the participants' (arm ``teilnahme``), not
@@ -727,6 +731,7 @@ def sozialraum_comparison(
     rows = []
     for indicator_id in SOZIALRAUM_IDS:
         entry = cat.get(indicator_id)
+        unit = DISPLAY_UNIT.get(indicator_id, entry.unit)
         part = raw[raw["indicator_id"] == indicator_id]
         district = part.loc[part["group_var"] == "", "value"]
         city = part.loc[part["group_value"] == "0", "value"]
@@ -734,10 +739,10 @@ def sozialraum_comparison(
             {
                 ("Kennzahl" if de else "Figure"): entry.label[language],
                 "Stadtbezirk Ehrenfeld": format_value(
-                    district.iloc[0] if len(district) else None, entry.unit, language
+                    district.iloc[0] if len(district) else None, unit, language
                 ),
                 ("Köln" if de else "Cologne"): format_value(
-                    city.iloc[0] if len(city) else None, entry.unit, language
+                    city.iloc[0] if len(city) else None, unit, language
                 ),
             }
         )
