@@ -871,12 +871,9 @@ TEXTS["methods"] = (
     "offen sind (zensiert), statt wegzufallen. Ein Median „nicht bestimmbar“ heißt: Weniger "
     "als die Hälfte hat das Ereignis bisher erreicht.\n"
     "- **Wirkung der Elterngruppen (Wartegruppen-Vergleich).** Die Familien wurden per Los "
-    "der Gruppe oder der Wartegruppe zugeteilt (randomisiert). Geschätzt wird der "
-    "Unterschied nach dem Kurs bei gleichem Ausgangswert (ANCOVA auf den Vorher-Wert) für "
-    "alle Zugelosten (Intention to treat); fehlende Nachbefragungen werden nach dem im "
-    "Bericht Elternarbeit genannten Verfahren berücksichtigt, nicht einfach weggelassen. Das "
-    "ist die belastbarste Wirkungsaussage dieses Berichts – mit ihrem "
-    "95-%-Konfidenzintervall, für die Teilnehmenden dieser Jahre und Gruppen.\n"
+    "der Gruppe oder der Wartegruppe zugeteilt (randomisiert). {trial} Das ist die "
+    "belastbarste Wirkungsaussage dieses Berichts – mit ihrem 95-%-Konfidenzintervall, für "
+    "die Teilnehmenden dieser Jahre und Gruppen.\n"
     "- **Veränderungen in den Elterngruppen** (vorher/nachher bei den Teilnehmenden) "
     "beschreiben Entwicklungen; ohne den Vergleich mit der Wartegruppe sind sie keine "
     "Wirkung.\n"
@@ -901,10 +898,8 @@ TEXTS["methods"] = (
     "estimates over all cases: open cases count as censored instead of dropping out. A "
     "median “not estimable” means fewer than half reached the event so far.\n"
     "- **Effect of the parent groups (waiting-list trial).** Families were assigned to the "
-    "group or the waiting list by lot (randomised). The estimate is the difference after the "
-    "course at equal baseline (ANCOVA on the pre-test) for everyone assigned (intention to "
-    "treat); missing follow-ups are handled as the parent-work report states, not dropped. "
-    "This is the report's most robust effect statement, with its 95% confidence interval.\n"
+    "group or the waiting list by lot (randomised). {trial} This is the report's most robust "
+    "effect statement, with its 95% confidence interval.\n"
     "- **Changes within the parent groups** (before/after among participants) describe "
     "developments; without the waiting-list comparison they are not effects.\n"
     "- **Employment effect (event study).** Compares participants with later entrants: an "
@@ -915,6 +910,52 @@ TEXTS["methods"] = (
     "small count could be recomputed from other published figures. “*” is neither missing "
     "nor zero; totals over “*” cells cannot be recomputed.",
 )
+
+
+TEXTS["trial_ancova"] = (
+    "Geschätzt wird der Unterschied nach dem Kurs bei gleichem Ausgangswert (ANCOVA auf den "
+    "Vorher-Wert).",
+    "The estimate is the difference after the course at equal baseline (ANCOVA on the pre-test).",
+)
+TEXTS["trial_change"] = (
+    "Geschätzt wird der Unterschied der Veränderungen (nachher minus vorher) zwischen Gruppe "
+    "und Wartegruppe.",
+    "The estimate is the difference in change (post minus pre) between group and waiting list.",
+)
+TEXTS["trial_itt"] = (
+    "Es zählen alle Zugelosten (Intention to treat); fehlende Nachbefragungen werden nach dem "
+    "im Anhang und im Bericht Elternarbeit genannten Verfahren berücksichtigt, nicht einfach "
+    "weggelassen.",
+    "Everyone assigned counts (intention to treat); missing follow-ups are handled as the "
+    "appendix and the parent-work report state, not dropped.",
+)
+TEXTS["trial_complete"] = (
+    "Es zählen nur Eltern mit Werten in beiden Befragungen; die Schätzung gilt daher nur, "
+    "wenn der Ausfall zwischen den Befragungen nicht mit der Entwicklung zusammenhängt.",
+    "Only parents with scores in both surveys count, so the estimate holds only if attrition "
+    "is unrelated to the change.",
+)
+
+
+def methods_text(language: Language = "de", catalogue: Catalogue | None = None) -> str:
+    """The methods section: what each kind of headline figure can and cannot show.
+
+    The sentence on the waiting-list trial follows the definition the catalogue records for
+    ``par_waitlist_effect`` (the figure's metadata): ANCOVA on the baseline or change
+    scores, intention to treat with missing follow-ups handled or complete cases only – so
+    the text never claims more than the recorded figure does.
+    """
+    cat = catalogue or load_catalogue()
+    definition = (
+        cat.get("par_waitlist_effect").definition.get("de", "")
+        if "par_waitlist_effect" in cat
+        else ""
+    ).lower()
+    design = "trial_ancova" if "ancova" in definition else "trial_change"
+    itt = any(k in definition for k in ("intention", "imputation", "alle zugelosten"))
+    missing = "trial_itt" if itt else "trial_complete"
+    trial = f"{text(design, language)} {text(missing, language)}"
+    return text("methods", language).replace("{trial}", trial)
 
 
 def text(key: str, language: Language = "de") -> str:

@@ -52,3 +52,30 @@ def test_changes_of_shares_are_percentage_points_and_estimates_keep_their_unit()
     }
     assert annual.change_text(row, "de", "*") == "+7,0\u00a0Pp. (-4,3\u00a0Pp. bis 18,3\u00a0Pp.)"
     assert annual.change_text(row, "en", "*") == "+7.0 pp (-4.3 pp to 18.3 pp)"
+
+
+def test_the_methods_text_claims_no_more_than_the_recorded_trial_figure():
+    from dataclasses import replace
+
+    from evaluation.indicators.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    entry = cat.get("par_waitlist_effect")
+
+    def with_definition(de: str):
+        changed = replace(entry, definition={"de": de, "en": de})
+        return replace(cat, indicators={**cat.indicators, entry.id: changed})
+
+    complete = annual.methods_text(
+        "de", with_definition("Veränderung … nur Eltern mit gültigem Wert in beiden Befragungen")
+    )
+    assert "Unterschied der Veränderungen" in complete and "ANCOVA" not in complete
+    assert "nur Eltern mit Werten in beiden Befragungen" in complete
+    assert "Intention to treat" not in complete
+    trial = annual.methods_text(
+        "de", with_definition("ANCOVA auf den Vorher-Wert, Intention to treat, multiple Imputation")
+    )
+    assert "ANCOVA auf den Vorher-Wert" in trial and "Intention to treat" in trial
+    assert "{trial}" not in trial and "{trial}" not in annual.methods_text("en")
+    for words in ("keine Wirkungen", "Kaplan-Meier", "Manski", "Vortrends", "„*“"):
+        assert words in trial, words
