@@ -353,3 +353,107 @@ def test_a_quoted_line_break_on_a_block_boundary_is_kept(monkeypatch, threads_bl
     records, numbers, malformed, blank = read._records_arrow(text, ";", ["h0", "h1"])
     assert records[0].tolist()[1] == "two\r\nlines"
     assert numbers.tolist() == [2, 3, 4, 5, 6] and malformed == [] and blank == 0
+
+
+@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: t.encode("utf-8") + b"\xfc"))
+def test_utf8_share_is_counted_as_by_decoding(data):
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    assert read._mostly_utf8(data) == (non_ascii - bad > bad)
+
+
+# --------------------------------------------------------------------------------------
+# References between tables
+# --------------------------------------------------------------------------------------
+
+
+def careful_reference_issues(table, frame, ok, accepted, parsed):
+    """Two look-ups per reference and one ``map`` per rule (the definition)."""
+    from evaluation.ingest import reconcile
+
+    spec = schemas.TABLES[table]
+    ok = ok.copy()
+    found = []
+    for ref in spec.references:
+        if ref.parent not in accepted:
+            continue
+        rows = np.flatnonzero(ok & frame[ref.column].notna().to_numpy())
+        values = frame[ref.column].iloc[rows]
+        known = values.isin(accepted[ref.parent][ref.parent_column]).to_numpy()
+        anywhere = values.isin(parsed[ref.parent][ref.parent_column]).to_numpy()
+        privacy = "clear" if spec.column(ref.column).pseudonym else "check"
+        for check, bad in (
+            ("unknown_reference", ~anywhere),
+            ("quarantined_reference", anywhere & ~known),
+        ):
+            if bad.any():
+                found.append(issues_frame(rows[bad], ref.column, values[bad].tolist(), check,
+                                          detail=f"{ref.parent}.{ref.parent_column}", privacy=privacy))  # fmt: skip
+        ok[rows[~known]] = False
+    for rule in spec.parent_rules:
+        if rule.parent not in accepted:
+            continue
+        lookup = accepted[rule.parent].set_index(rule.parent_key)[rule.parent_column]
+        rows = np.flatnonzero(
+            ok & frame[rule.via].notna().to_numpy() & frame[rule.column].notna().to_numpy()
+        )
+        child = frame[rule.column].iloc[rows].reset_index(drop=True)
+        parent = frame[rule.via].iloc[rows].map(lookup).reset_index(drop=True)
+        missing = parent.isna().to_numpy()
+        passed = reconcile._COMPARE[rule.relation](child[~missing], parent[~missing]).to_numpy(
+            dtype=bool
+        )
+        failed = np.zeros(len(rows), dtype=bool)
+        failed[np.flatnonzero(~missing)[~passed]] = True
+        privacy = "clear" if spec.column(rule.column).pseudonym else "check"
+        if failed.any():
+            found.append(issues_frame(rows[failed], rule.column, child[failed].map(reconcile._text).tolist(), rule.code,
+                                      privacy=privacy, detail=[f"{rule.parent}.{rule.parent_column} = {reconcile._text(p)}"
+                                                               for p in parent[failed]]))  # fmt: skip
+        if rule.missing_code and missing.any():
+            found.append(issues_frame(rows[missing], rule.column, child[missing].map(reconcile._text).tolist(),
+                                      rule.missing_code, privacy=privacy,
+                                      detail=f"{rule.parent}.{rule.parent_column} ist leer"))  # fmt: skip
+    return concat_issues(found)
+
+
+_ids = st.sampled_from(["E1", "E2", "E3", "E4", None])
+_persons = st.sampled_from(["P1", "P2", None])
+_days = st.one_of(
+    st.none(), st.integers(0, 6).map(lambda d: pd.Timestamp(2024, 1, 1) + pd.Timedelta(days=d))
+)
+
+
+@SETTINGS
+@given(
+    enrolments=st.lists(st.tuples(_persons, _days), min_size=0, max_size=4),
+    accepted_share=st.integers(0, 4),
+    followups=st.lists(st.tuples(_ids, _persons, _days), max_size=20),
+    ok_share=st.floats(0.3, 1.0),
+)  # fmt: skip
+def test_reference_issues_equal_two_lookups_per_reference(
+    enrolments, accepted_share, followups, ok_share
+):
+    from evaluation.ingest.reconcile import reference_issues
+
+    parsed_enrol = pd.DataFrame({
+        "enrolment_id": [f"E{i + 1}" for i in range(len(enrolments))],
+        "person_id": pd.Series([p for p, _ in enrolments], dtype=object),
+        "exit_date": pd.Series([d for _, d in enrolments], dtype="datetime64[ns]"),
+    })  # fmt: skip
+    accepted = {
+        "enrolments": parsed_enrol.iloc[: min(accepted_share, len(parsed_enrol))].reset_index(
+            drop=True
+        )
+    }
+    frame = pd.DataFrame({
+        "enrolment_id": pd.Series([e for e, _, _ in followups], dtype=object),
+        "person_id": pd.Series([p for _, p, _ in followups], dtype=object),
+        "reference_date": pd.Series([d for _, _, d in followups], dtype="datetime64[ns]"),
+    })  # fmt: skip
+    ok = (np.arange(len(frame)) * ok_share) % 1 < ok_share
+    parsed = {"enrolments": parsed_enrol, "followups": frame}
+    fast = reference_issues("followups", frame, ok, accepted, parsed)
+    careful = careful_reference_issues("followups", frame, ok, accepted, parsed)
+    _assert_issues_equal(fast, careful)

@@ -182,3 +182,26 @@ def test_the_hmac_is_computed_once_per_distinct_normalised_id():
     assert typed.iloc[0] == typed.iloc[1] == typed.iloc[2] and typed.iloc[4] == typed.iloc[5]
     assert set(issues["check"]) == {"invalid_id"} and len(issues) == 1000
     assert typed.iloc[0] == Pseudonymiser(b"k" * 32).pseudonym("7", "person")
+
+
+@given(st.lists(st.lists(st.sampled_from(["1", "2", "K1", "K2", "AB-3", "Ü"]), unique=True, max_size=6),
+                max_size=4),
+       st.sampled_from(["person", "enrolment"]))  # fmt: skip
+def test_pseudonyms_of_an_ingest_are_computed_once_per_id_and_namespace(batches, namespace):
+    import pyarrow as pa
+
+    class Counting(Pseudonymiser):
+        def pseudonymise(self, values, namespace):
+            values = list(values)
+            computed.extend((namespace, v) for v in values)
+            return super().pseudonymise(values, namespace)
+
+    computed: list[tuple[str, str]] = []
+    p = Counting(b"k" * 32)
+    for batch in batches:
+        got = p.pseudonymise_distinct(pa.array(batch, type=pa.string()), namespace)
+        assert got.tolist() == [p.pseudonym(v, namespace) for v in batch]
+    other = p.pseudonymise_distinct(pa.array(["1"], type=pa.string()), "other")
+    assert other.tolist() == [p.pseudonym("1", "other")] != [p.pseudonym("1", namespace)]
+    seen = {v for batch in batches for v in batch}
+    assert sorted(computed) == sorted([(namespace, v) for v in seen] + [("other", "1")])

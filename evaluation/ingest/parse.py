@@ -219,10 +219,8 @@ def _id_outcomes(
     ``"invalid_id"``) of each text, as object arrays.
     """
     encoded = pc.dictionary_encode(normalise_id_array(texts))
-    distinct = encoded.dictionary.to_pylist()
-    pseudonyms = np.array(
-        pseudonymiser.pseudonymise(distinct, col.pseudonym) + [None], dtype=object
-    )
+    distinct = encoded.dictionary
+    pseudonyms = np.append(pseudonymiser.pseudonymise_distinct(distinct, col.pseudonym), None)
     which = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
     values = pseudonyms[which]  # an invalid id (null) takes the trailing None
     errors = np.where(

@@ -216,6 +216,8 @@ class Pseudonymiser:
     """Turns ids into keyed pseudonyms; the key never shows in ``repr``."""
 
     key: bytes = field(repr=False)
+    #: Pseudonyms computed so far, per namespace (:meth:`pseudonymise_distinct`).
+    _known: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) < 16:
@@ -242,6 +244,49 @@ class Pseudonymiser:
             o = outer.copy()
             o.update(i.digest())
             out.append(o.digest()[:size].hex())
+        return out
+
+    def pseudonymise_distinct(self, ids, namespace: str):
+        """Pseudonyms of distinct normalised ids, each HMAC computed once per ingest.
+
+        Ids met before in the same namespace (another column or table of the same
+        ingest, e.g. ``enrolment_id`` of enrolments and of follow-ups) are looked up; only
+        new ones are computed with :meth:`pseudonymise`.
+
+        Parameters
+        ----------
+        ids : pyarrow.Array
+            Distinct normalised ids (no nulls).
+
+        Returns
+        -------
+        numpy.ndarray
+            The pseudonyms, in order (``object`` array of ``str``).
+        """
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = ids.cast(pa.large_string())
+        known = self._known.get(namespace)
+        if known is None:
+            fresh, where = ids, None
+        else:
+            where = pc.index_in(ids, value_set=known[0])
+            fresh = ids.filter(pc.is_null(where))
+        computed = np.array(self.pseudonymise(fresh.to_pylist(), namespace), dtype=object)
+        if known is None:
+            self._known[namespace] = (fresh, computed)
+            return computed
+        out = np.empty(len(ids), dtype=object)
+        seen = pc.is_valid(where).to_numpy(zero_copy_only=False)
+        out[seen] = known[1][pc.drop_null(where).to_numpy(zero_copy_only=False)]
+        out[~seen] = computed
+        if len(fresh):
+            self._known[namespace] = (
+                pa.concat_arrays([known[0], fresh]),
+                np.concatenate([known[1], computed]),
+            )
         return out
 
     def _pads(self):

@@ -342,7 +342,10 @@ def _mostly_utf8(data: bytes) -> bool:
     byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    # ASCII bytes decode to themselves, never into a replacement (no UTF-8 sequence
+    # continues with one), so the text holds as many ASCII characters as the bytes
+    ascii_bytes = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 0x80))
+    non_ascii = len(text) - ascii_bytes
     return non_ascii - bad > bad
 
 

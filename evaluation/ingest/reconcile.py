@@ -75,7 +75,8 @@ def reference_issues(
         rows = np.flatnonzero(ok & frame[ref.column].notna().to_numpy())
         values = frame[ref.column].iloc[rows]
         known = values.isin(accepted[ref.parent][ref.parent_column]).to_numpy()
-        anywhere = values.isin(parsed[ref.parent][ref.parent_column]).to_numpy()
+        anywhere = known.copy()  # a value of an accepted row is among all parsed rows
+        anywhere[~known] = values[~known].isin(parsed[ref.parent][ref.parent_column]).to_numpy()
         privacy = "clear" if spec.column(ref.column).pseudonym else "check"
         for check, bad in (
             ("unknown_reference", ~anywhere),
@@ -85,17 +86,17 @@ def reference_issues(
                 found.append(issues_frame(rows[bad], ref.column, values[bad].tolist(), check,
                                           detail=f"{ref.parent}.{ref.parent_column}", privacy=privacy))  # fmt: skip
         ok[rows[~known]] = False
+    positions: dict[tuple[str, str, str], np.ndarray] = {}
     for rule in spec.parent_rules:
         if rule.parent not in accepted:
             continue
-        lookup = accepted[rule.parent].set_index(rule.parent_key)[rule.parent_column]
         rows = np.flatnonzero(
             ok & frame[rule.via].notna().to_numpy() & frame[rule.column].notna().to_numpy()
         )
         child = frame[rule.column].iloc[rows].reset_index(drop=True)
-        parent = frame[rule.via].iloc[rows].map(lookup).reset_index(drop=True)
+        parent = _parent_values(accepted[rule.parent], rule, frame[rule.via], rows, positions)
         missing = parent.isna().to_numpy()
-        passed = _COMPARE[rule.relation](child[~missing], parent[~missing]).to_numpy(dtype=bool)
+        passed = _compare(rule.relation, child[~missing], parent[~missing])
         failed = np.zeros(len(rows), dtype=bool)
         failed[np.flatnonzero(~missing)[~passed]] = True
         privacy = "clear" if spec.column(rule.column).pseudonym else "check"
@@ -106,6 +107,35 @@ def reference_issues(
             found.append(issues_frame(rows[missing], rule.column, child[missing].map(_text).tolist(), rule.missing_code,
                                       privacy=privacy, detail=f"{rule.parent}.{rule.parent_column} " + say("ist leer", "is empty")))  # fmt: skip
     return concat_issues(found)
+
+
+def _parent_values(
+    parent: pd.DataFrame,
+    rule: schemas.ParentRule,
+    via: pd.Series,
+    rows: np.ndarray,
+    positions: dict[tuple[str, str, str], np.ndarray],
+) -> pd.Series:
+    """The parent's ``rule.parent_column`` for the child ``rows``, looked up through
+    ``via`` (what ``via.map(parent.set_index(parent_key)[parent_column])`` gives).
+
+    The positions of the parent rows are found once per parent key and ``via`` column and
+    shared by the rules that use the same lookup (the key is unique in accepted rows).
+    """
+    tag = (rule.parent, rule.parent_key, rule.via)
+    if tag not in positions:
+        positions[tag] = pd.Index(parent[rule.parent_key]).get_indexer(via)
+    values = parent[rule.parent_column].reset_index(drop=True)
+    return values.reindex(positions[tag][rows]).reset_index(drop=True)  # -1: missing
+
+
+def _compare(relation: str, child: pd.Series, parent: pd.Series) -> np.ndarray:
+    """``_COMPARE[relation]`` as a boolean array (numpy directly for text, which pandas
+    compares value by value)."""
+    if child.dtype == object and parent.dtype == object:
+        left, right = child.to_numpy(), parent.to_numpy()
+        return np.asarray(_COMPARE[relation](left, right), dtype=bool)
+    return _COMPARE[relation](child, parent).to_numpy(dtype=bool)
 
 
 #: Identifying columns whose values are compared as whole values with all free text.
