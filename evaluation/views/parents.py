@@ -858,13 +858,12 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _too_few(what: str, ctx: Any) -> str:
-    threshold = ctx.rule.threshold
+    k = _count(max(ctx.rule.threshold, MIN_ESTIMATE_N), ctx)
     if ctx.language == "de":
         return (
-            f"{what} wird nicht ausgewiesen: Dafür liegen Angaben von weniger als "
-            f"{max(threshold, MIN_ESTIMATE_N)} Eltern vor."
+            f"{what} wird nicht ausgewiesen: Dafür liegen Angaben von weniger als {k} Eltern vor."
         )
-    return f"{what} is not shown: fewer than {max(threshold, MIN_ESTIMATE_N)} parents."
+    return f"{what} is not shown: fewer than {k} parents."
 
 
 def _small(n: int, ctx: Any) -> bool:
@@ -1421,11 +1420,14 @@ def effect_sentence(shown: DisclosedTable, ctx: Any) -> str:
     if not np.isnan(bounds["lee_lower"]) and not np.isnan(bounds["lee_upper"]):
         lee = _interval(bounds["lee_lower"], bounds["lee_upper"], ctx, between=True)
         extra = (
-            f" Je nachdem, wer die zweite Befragung ausließ, läge der Unterschied der "
-            f"Mittelwerte nachher zwischen {lee} (Lee-Schranken)"
+            f" Beeinflusst das Los nur, ob jemand die zweite Befragung beantwortet, liegt der "
+            f"Unterschied der Mittelwerte nachher für die Eltern, die in jedem Fall "
+            f"geantwortet hätten, zwischen {lee} (Lee-Schranken, ohne Ausgleich des Werts "
+            f"vorher)"
             if de
-            else f" Depending on who skipped the second survey, the difference in means after "
-            f"would lie between {lee} (Lee bounds)"
+            else f" If the lottery only affects whether someone answers the second survey, the "
+            f"difference in means after, for parents who would have answered either way, lies "
+            f"between {lee} (Lee bounds, not adjusted for the score before)"
         )
         if not np.isnan(bounds["manski_lower"]) and not np.isnan(bounds["manski_upper"]):
             manski = _interval(bounds["manski_lower"], bounds["manski_upper"], ctx, between=True)
