@@ -13,12 +13,15 @@ its inputs' figures) is called in the submitting process right before it is subm
 whose inputs failed is still run, as in the local executor (it reads the last published
 figures).
 
-What the workers need: the same workspace under the same path (``Job.root``: notebooks, data
-snapshot, ``reports/``, ``data/history.sqlite``) – on one machine that is given; on several
-machines a shared file system. Each task executes, publishes and records its run itself
-(:func:`evaluation.execute.execute`, with its lock file and commit protocol); the outcomes come
-back to the caller. A lost worker fails only the run it held (no automatic retry: the next
-call retries failed runs).
+What the workers need: the same version of the package (and Chromium for PDF), nothing
+of the workspace. Each task receives a bundle of what its run reads (notebook, data snapshot,
+copies of the history and the release store; :mod:`evaluation.remote`), executes and renders
+it in a temporary folder and sends the files and the run's release cells back; only the
+submitting process publishes and writes the history and the release store (one writer, no
+shared disk). A commit refused because runs published meanwhile changed the release is
+executed again on the newer store. A lost worker fails only the run it held (no automatic
+retry: the next call retries failed runs). Across machines, use Dask's TLS security: bundles
+hold pseudonymised data and exact counts.
 
 Start a cluster on several machines (plain shell)::
 
@@ -44,14 +47,33 @@ from evaluation.execute import Job, Outcome, describe_error
 ENV_SCHEDULER = "DASK_SCHEDULER_ADDRESS"
 
 
-def run_job(job: Job, warm: bool = True) -> Outcome:
-    """The Dask task: execute one job on this worker (warm kernel unless ``warm=False``)."""
-    from evaluation import engines, execute
+def _on_cluster(client: Any, job: Job, warm: bool) -> Outcome:
+    """Execute ``job`` on the cluster of ``client`` and publish it here; a lost worker or a
+    failing task is ``failed`` with one line."""
+    from evaluation.remote import execute_remote, run_bundle
 
-    if warm:
-        return engines.execute_warm(job)
-    engines.use_warm_kernels(False)
-    return execute.execute(job)
+    start = time.monotonic()
+
+    def submit(bundle: Any) -> Any:
+        future = client.submit(
+            run_bundle,
+            bundle,
+            warm,
+            key=f"run-{bundle.job.run_key}-{bundle.job.run_id}",
+            pure=False,
+            retries=0,
+        )
+        return future.result()
+
+    try:
+        return execute_remote(job, submit)
+    except Exception as exc:  # task raised, worker lost (KilledWorker), cancelled
+        return Outcome(
+            job.run_key,
+            "failed",
+            duration_s=round(time.monotonic() - start, 2),
+            error={"summary": f"{job.run_key}: Dask task failed: {describe_error(exc)}"},
+        )
 
 
 def connect(address: str | None = None, workers: int | None = None) -> tuple[Any, Any]:
@@ -70,7 +92,13 @@ def connect(address: str | None = None, workers: int | None = None) -> tuple[Any
     if address:
         return Client(address), None
     # a run whose worker died is not sent to the next worker: it fails, the others go on
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # and a worker is given one task at a time (no task queued behind a running one)
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": 0,
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+    ):
         cluster = LocalCluster(
             n_workers=max(1, workers or os.cpu_count() or 1),
             threads_per_worker=1,
@@ -143,7 +171,7 @@ def run_jobs_on_dask(
     ValueError
         Two jobs with the same run key, or dependencies in a cycle (before anything runs).
     """
-    from dask.distributed import as_completed
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     jobs = list(jobs)
     by_key = {j.run_key: j for j in jobs}
@@ -159,9 +187,11 @@ def run_jobs_on_dask(
     stream = out if out is not None else sys.stderr
     print(f"Dask-Dashboard: {client.dashboard_link}", file=stream, flush=True)
     pending = [j.run_key for j in jobs]
-    started: dict[str, float] = {}
+    # one thread per run on the cluster: it packs, waits for the worker and publishes here.
+    # Never more runs than worker threads, so no run waits on a worker behind another one
+    # (a worker lost while running one run fails that run only)
+    threads = ThreadPoolExecutor(max_workers=cluster_size(client))
     try:
-        futures = as_completed()
         running: dict[Any, str] = {}
 
         def submit_ready() -> None:
@@ -172,30 +202,20 @@ def run_jobs_on_dask(
                 job = by_key[key]
                 if finalise is not None and deps[key]:
                     job = finalise(key)
-                future = client.submit(
-                    run_job, job, warm, key=f"run-{key}-{job.run_id}", pure=False, retries=0
-                )
-                started[key] = time.monotonic()
-                running[future] = key
-                futures.add(future)
+                running[threads.submit(_on_cluster, client, job, warm)] = key
 
         submit_ready()
-        for future in futures:
-            key = running.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # task raised, worker lost (KilledWorker), cancelled
-                outcome = Outcome(
-                    key,
-                    "failed",
-                    duration_s=round(time.monotonic() - started[key], 2),
-                    error={"summary": f"{key}: Dask task failed: {describe_error(exc)}"},
-                )
-            outcomes[key] = outcome
-            if on_outcome is not None:
-                on_outcome(outcome)
+        while running:
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                outcome = future.result()  # _on_cluster never raises for a run
+                outcomes[key] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
             submit_ready()
     finally:
+        threads.shutdown(wait=True)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -210,8 +230,9 @@ class DaskExecutor:
     """An executor for :func:`evaluation.runner.run_plan` that runs each job on a Dask cluster.
 
     The runner keeps its scheduling, dependencies, progress display and summary; each of its
-    worker processes only hands its job to the cluster at ``address`` and waits for the
-    outcome, so ``run_plan(jobs=N)`` keeps N runs on the cluster at a time. Picklable (the
+    worker processes packs its job, hands it to the cluster at ``address``, waits for the
+    result and publishes it (:func:`evaluation.remote.execute_remote`), so
+    ``run_plan(jobs=N)`` keeps N runs on the cluster at a time. Picklable (the
     runner's workers are spawned); each process connects once.
 
     Parameters
@@ -227,25 +248,14 @@ class DaskExecutor:
     warm: bool = True
 
     def __call__(self, job: Job) -> Outcome:
-        """Execute ``job`` on the cluster; a lost worker or a failing task is ``failed``."""
+        """Execute ``job`` on the cluster and publish it here; a lost worker or a failing
+        task is ``failed`` with one line."""
         from dask.distributed import Client
 
-        start = time.monotonic()
         client = _CLIENTS.get(self.address)
         if client is None:
             client = _CLIENTS[self.address] = Client(self.address)
-        future = client.submit(
-            run_job, job, self.warm, key=f"run-{job.run_key}-{job.run_id}", pure=False, retries=0
-        )
-        try:
-            return future.result()
-        except Exception as exc:  # task raised, worker lost (KilledWorker), cancelled
-            return Outcome(
-                job.run_key,
-                "failed",
-                duration_s=round(time.monotonic() - start, 2),
-                error={"summary": f"{job.run_key}: Dask task failed: {describe_error(exc)}"},
-            )
+        return _on_cluster(client, job, self.warm)
 
 
 def cluster_size(client: Any) -> int:

@@ -143,8 +143,11 @@ def _preload_code(modules: tuple[str, ...]) -> str:
 
 
 def _setup_code(environment: dict[str, str], cwd: str) -> str:
-    # nothing is bound in the user namespace: the run starts from an empty one
+    # nothing is bound in the user namespace: the run starts from an empty one. The folder
+    # first: ``%reset`` reads the current folder, which an earlier run may have removed
+    # (a remote worker's temporary workspace)
     return (
+        f"__import__('os').chdir({json.dumps(cwd)})\n"
         "get_ipython().run_line_magic('reset', '-f')\n"
         "__import__('evaluation.engines', fromlist=['_']).prepare_kernel_for_run("
         f"{json.dumps(environment)}, {json.dumps(cwd)})\n"

@@ -323,9 +323,15 @@ def conclude(
     start: float,
     error: dict[str, Any] | None,
     rendered: Rendered | None,
+    *,
+    abandon_refused: bool = False,
 ) -> Outcome:
     """Publish a rendered run (:func:`publish`) or record its failure; never raises for
-    a run that cannot be published (the outcome says why in one line)."""
+    a run that cannot be published (the outcome says why in one line).
+
+    With ``abandon_refused``, a run the final release audit refuses is discarded without
+    being recorded (its outcome's ``error`` has ``refused``): the caller runs it again.
+    """
     if error is None and rendered is not None:
         try:
             return publish(job, root, staging, rendered)
@@ -344,6 +350,9 @@ def conclude(
             error = _error(job, exc, "report not published: ")
             if isinstance(exc, CommitRefused):
                 error["refused"] = True
+                if abandon_refused:
+                    _abandon(root, job.run_key, job.run_id, staging)
+                    return Outcome(job.run_key, "failed", error=error)
     assert error is not None
     return _fail(job, root, staging, manifest, start, error)
 

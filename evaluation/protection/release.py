@@ -120,6 +120,7 @@ class _Cached:
 
 
 _CACHE: dict[str, _Cached] = {}
+_CACHE_SIZE = 4
 
 
 def _rows(con: sqlite3.Connection) -> _Cached:
@@ -163,7 +164,10 @@ def _rows(con: sqlite3.Connection) -> _Cached:
             "SELECT rowid, run_id, element, weight FROM weights ORDER BY rowid"
         ).fetchall()
     cached.weights.extend(wnew)
+    _CACHE.pop(key, None)
     _CACHE[key] = cached
+    while len(_CACHE) > _CACHE_SIZE:  # least recently used first (a worker's store copies)
+        _CACHE.pop(next(iter(_CACHE)))
     return cached
 
 
@@ -405,6 +409,62 @@ def discard_run(*, run_key: str | None = None, run_id: str, root: Paths | None =
             (run_id,),
         )
         con.execute("COMMIT")
+
+
+_RUN_TABLES = {
+    "cells": ("run_id", "run_key", "status", "tab", "cell_key", "value", "shown", "total", "units"),
+    "weights": ("run_id", "element", "weight"),
+    "tables": ("run_id", "tab", "release_hidden", "audit_seconds", "programmes"),
+    "runs": ("run_id", "threshold"),
+}
+
+
+def export_run(run_id: str, root: Paths | None = None) -> dict[str, list[tuple]]:
+    """The staged rows of one run (cells, weights, cost notes, threshold), to be imported
+    into another store by :func:`import_run` (a run executed on a remote worker against a
+    copy of the store is published by the submitting process into the real one)."""
+    path = store_path(root)
+    if not path.exists():
+        return {}
+    with _connect(path) as con:
+        return {
+            table: con.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE run_id = ?"  # noqa: S608
+                + (" AND status = 'staged'" if table == "cells" else ""),
+                (run_id,),
+            ).fetchall()
+            for table, columns in _RUN_TABLES.items()
+        }
+
+
+def import_run(run_id: str, rows: dict[str, list[tuple]], root: Paths | None = None) -> None:
+    """Stage the rows :func:`export_run` gave in this store (replacing any of ``run_id``).
+
+    Nothing is published by it: :func:`commit_run` then audits the whole release with these
+    cells, exactly as for a run executed here, and refuses it if the store changed meanwhile
+    in a way that makes the run's tables disclosive.
+    """
+    if any(r[0] != run_id for table in rows.values() for r in table):
+        raise ValueError(f"rows of another run than {run_id} cannot be imported as {run_id}")
+    if not rows.get("cells"):
+        return
+    with _connect(store_path(root)) as con:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if con.execute("SELECT 1 FROM cells WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+                _removed(con)
+            for table, columns in _RUN_TABLES.items():
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # noqa: S608
+                con.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+                    f"({', '.join('?' * len(columns))})",
+                    [tuple(r) for r in rows.get(table, [])],
+                )
+            con.execute("UPDATE cells SET status = 'staged' WHERE run_id = ?", (run_id,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 def summary(root: Paths | None = None) -> dict[str, int]:
