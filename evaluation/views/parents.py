@@ -5,14 +5,26 @@ The figures come from the indicator catalogue (``par_*`` ids, computed by
 turns them into tables for readers (labels, order, disclosure options) and draws the charts
 from the **protected** values only (:attr:`DisclosedTable.values` and ``.mask``).
 
+The waiting-list trial
+----------------------
+Since 2023 a lottery within oversubscribed cycles assigns parents to take part now or to
+wait. :func:`trial_analysis` analyses it as a randomised trial on everyone assigned
+(:func:`evaluation.indicators.parents.assigned`): the primary estimate is the
+intention-to-treat ANCOVA (follow-up on baseline, arm and cycle fixed effects) with missing
+follow-ups multiply imputed; the complete-case ANCOVA and Lee's and Manski's bounds stand
+beside it. SEs are clustered by group cycle; with fewer than :data:`FEW_CLUSTERS` cycles the
+intervals come from the wild cluster bootstrap. :func:`consort_table` is the CONSORT flow,
+:func:`trial_method` and :func:`effect_sentence` the words, :func:`trial_records` the
+recorded figures (``par_waitlist_effect``).
+
 Estimates on small groups
 -------------------------
 Disclosure control protects tables of counts and of values derived from them. An estimate
 (Hedges' g, Cronbach's alpha, the waiting-list effect) rests on a group of persons too; it is
 shown only when every group it rests on has at least ``ctx.rule.threshold`` persons, and
 otherwise replaced by a sentence (:func:`withheld_notes`). For the waiting-list effect this
-includes both arms, since the participants' mean change is published beside it and the
-waiting list's mean change would follow from the two.
+means both arms' complete cases, and a group of participants outside the randomised cycles
+too small to be published (their mean would follow from the published ones).
 
 Units for the release audit
 ---------------------------
@@ -1101,7 +1113,7 @@ def trial_records(
     effect: DisclosedTable | None = None,
     consort: DisclosedTable | None = None,
 ) -> list[dict[str, Any]]:
-    """Keyword arguments of ``ctx.record`` for the trial's figures (``par_waitlist_effect``).
+    """Keyword arguments of ``ctx.record("par_waitlist_effect", ...)``: the trial's figures.
 
     - group ``("", "")``: the **primary** intention-to-treat estimate with its 95 % interval
       and ``n`` = every assigned parent (what the annual report reads);
@@ -1126,7 +1138,6 @@ def trial_records(
         for group in groups:
             out.append(
                 {
-                    "indicator_id": row.indicator_id,
                     "value": None if hidden else row.estimate,
                     "n": row.n,
                     "ci": (None, None) if hidden else (row.ci_low, row.ci_high),
@@ -1145,7 +1156,6 @@ def trial_records(
         hidden = (not analysis.shown) or _arm(arm, ctx) in hidden_arms
         out.append(
             {
-                "indicator_id": "par_waitlist_effect",
                 "value": None,
                 "n": None if hidden else int(n),
                 "ci": (None, None),
