@@ -17,13 +17,23 @@ and, as baselines on the same follow-up file, reads it with
 which only read (no validation, pseudonyms, quarantine or snapshot); the ratios of the
 ingest's time to theirs are printed (issue 13's goal: at most 1.5 x ``pandas.read_csv``).
 
+The scenarios run interleaved ``--repeat`` times (default 3) and each figure is the median,
+so that a machine shared with others slows all of them alike; the load average before and
+after is printed with the table. ``--stages`` adds where the time of the follow-ups ingest
+goes (read, parse and pseudonymise, checks, snapshot), measured by timing the ingest's own
+steps in the child.
+
 Each ingest runs in its own subprocess, so its peak resident memory (``VmHWM`` of the
-child; ``ru_maxrss`` would carry over the parent's peak across ``exec``) is its own; the wall time includes reading, parsing, pseudonymising, pandera
-validation, quarantine and writing the Parquet snapshot (not the Python start).
+child; ``ru_maxrss`` would carry over the parent's peak across ``exec``) is its own; the
+wall time includes reading, parsing, pseudonymising, pandera validation, quarantine and
+writing the Parquet snapshot (not the Python start, and not the import of the libraries,
+as ``import pandas`` is not timed for the baselines: the import of pandera, pyarrow and
+the package is measured apart, ``imports_seconds`` in the JSON).
 Run::
 
     .venv/bin/python benchmarks/bench_ingest.py                 # 1,000,000 follow-ups
     .venv/bin/python benchmarks/bench_ingest.py --rows 200000   # quicker
+    .venv/bin/python benchmarks/bench_ingest.py --repeat 1 --stages
 
 Prints a markdown table and writes ``benchmarks/results/ingest.json``.
 """
@@ -36,6 +46,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,7 +131,7 @@ def baseline(kind: str, file: str) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if kind == "pandas":
         frame = pd.read_csv(file, sep=";", encoding="cp1252", dtype=str, parse_dates=["Stichtag"],
                             date_format="%d.%m.%Y")  # fmt: skip
@@ -133,25 +145,69 @@ def baseline(kind: str, file: str) -> None:
                                                  timestamp_parsers=["%d.%m.%Y"], strings_can_be_null=True),
         )  # fmt: skip
         rows = table.num_rows
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rows_read": rows, "rows_quarantined": 0,
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows_read": rows, "rows_quarantined": 0,
                       "peak_rss_mb": peak_rss_mb(), "snapshot": None}))  # fmt: skip
 
 
-def child(files: list[str], workspace: str, key: str, mapping: str | None = None) -> None:
+#: Steps of the ingest timed with ``--stages``: (module, function, label); the time of a
+#: step includes the steps it calls, so the labels are the top-level ones of the pipeline.
+STAGES = [
+    ("evaluation.ingest.pipeline", "read_sources", "read (decode, CSV, headers)"),
+    ("evaluation.ingest.pipeline", "_parse_table", "parse and pseudonymise"),
+    ("evaluation.ingest.pipeline", "_check", "checks (contract, duplicates, references)"),
+    ("evaluation.ingest.pipeline", "_quarantine", "quarantine frame"),
+    ("evaluation.ingest.pipeline", "content_id", "snapshot id (pipeline)"),
+    ("evaluation.ingest.pipeline", "write_snapshot", "write snapshot (id again, Parquet)"),
+]
+
+
+def _time_stages() -> dict[str, float]:
+    """Wrap the ingest's steps so that their wall time is summed (``--stages``)."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module_name, name, label in STAGES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def timed(*args, __original=original, __label=label, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                spent[__label] = spent.get(__label, 0.0) + time.perf_counter() - begin
+
+        setattr(module, name, functools.wraps(original)(timed))
+    return spent
+
+
+def child(
+    files: list[str], workspace: str, key: str, mapping: str | None = None, stages: bool = False
+) -> None:
     """Run one ingest and print its figures as JSON (called in a subprocess)."""
+    begin = time.perf_counter()
+    import pandera.pandas  # noqa: F401 - imported before the clock, as pandas is for the baselines
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
     from evaluation.ingest import ingest
     from evaluation.paths import paths
 
-    start = time.perf_counter()
+    imports = time.perf_counter() - begin
+    spent = _time_stages() if stages else {}
+    start, cpu = time.perf_counter(), time.process_time()
     result = ingest(
         [Path(f) for f in files], root=paths(workspace), key_file=Path(key), mapping=mapping
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rec = result.reconciliation
     print(json.dumps({
-        "seconds": seconds, "rows_read": int(rec["rows_read"].sum()), "rows_quarantined": int(rec["rows_quarantined"].sum()),
-        "peak_rss_mb": peak_rss_mb(), "snapshot": result.snapshot.id,
+        "seconds": seconds, "cpu_seconds": cpu, "rows_read": int(rec["rows_read"].sum()),
+        "rows_quarantined": int(rec["rows_quarantined"].sum()),
+        "peak_rss_mb": peak_rss_mb(), "snapshot": result.snapshot.id, "stages": spent,
+        "imports_seconds": imports,
     }))  # fmt: skip
 
 
@@ -168,7 +224,12 @@ def peak_rss_mb() -> float:
 
 
 def run(
-    name: str, files: list[Path], tmp: Path, mapping: Path | None = None, kind: str = "ingest"
+    name: str,
+    files: list[Path],
+    tmp: Path,
+    mapping: Path | None = None,
+    kind: str = "ingest",
+    stages: bool = False,
 ) -> dict[str, object]:
     workspace = tmp / f"ws-{len(list(tmp.glob('ws-*')))}"
     workspace.mkdir()
@@ -176,6 +237,7 @@ def run(
         cmd = [sys.executable, __file__, "--baseline", kind, str(files[0])]
     else:
         extra = ["--mapping-file", str(mapping)] if mapping else []
+        extra += ["--stages"] if stages else []
         cmd = [sys.executable, __file__, *extra, "--child", str(workspace),
                str(tmp / "keys" / "k.key"), *map(str, files)]  # fmt: skip
     out = subprocess.run(
@@ -186,8 +248,18 @@ def run(
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    figures["rows_per_second"] = figures["rows_read"] / figures["seconds"]
+    shutil.rmtree(workspace, ignore_errors=True)
     return {"scenario": name, **figures}
+
+
+def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
+    """One scenario's figures: the median of its runs (seconds, CPU, memory)."""
+    out = dict(runs[0])
+    for key in ("seconds", "cpu_seconds", "peak_rss_mb"):
+        out[key] = statistics.median(float(r[key]) for r in runs)
+    out["runs_seconds"] = [float(r["seconds"]) for r in runs]
+    out["rows_per_second"] = out["rows_read"] / out["seconds"]
+    return out
 
 
 def main() -> None:
@@ -196,10 +268,12 @@ def main() -> None:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--mapping-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per scenario")
+    parser.add_argument("--stages", action="store_true", help="time the ingest's steps too")
     args = parser.parse_args()
     if args.child:
         workspace, key, *files = args.child
-        child(files, workspace, key, args.mapping_file)
+        child(files, workspace, key, args.mapping_file, args.stages)
         return
     if args.baseline:
         baseline(*args.baseline)
@@ -212,34 +286,51 @@ def main() -> None:
         generated = time.perf_counter() - t0
         gc.collect()
         mapped, mapping = make_mapped(follow)
-        results = [
-            run("pandas.read_csv (read only, dates parsed)", [follow], tmp, kind="pandas"),
-            run("pyarrow.csv.read_csv (read only, dates parsed)", [follow], tmp, kind="pyarrow"),
-            run("ingest: follow-ups only", [follow], tmp),
-            run("ingest: follow-ups through a mapping", [mapped], tmp, mapping),
-            run("ingest: follow-ups + enrolments", [follow, enrol], tmp),
+        scenarios = [
+            ("pandas.read_csv (read only, dates parsed)", [follow], None, "pandas"),
+            ("pyarrow.csv.read_csv (read only, dates parsed)", [follow], None, "pyarrow"),
+            ("ingest: follow-ups only", [follow], None, "ingest"),
+            ("ingest: follow-ups through a mapping", [mapped], mapping, "ingest"),
+            ("ingest: follow-ups + enrolments", [follow, enrol], None, "ingest"),
         ]
+        load_before = os.getloadavg()
+        runs: dict[str, list[dict[str, object]]] = {name: [] for name, *_ in scenarios}
+        for _ in range(max(args.repeat, 1)):
+            for name, files, mapping_file, kind in scenarios:
+                runs[name].append(run(name, files, tmp, mapping_file, kind))
+        stages = run("stages", [follow], tmp, stages=True)["stages"] if args.stages else {}
+        load_after = os.getloadavg()
+        results = [median_of(runs[name]) for name, *_ in scenarios]
         sizes = {p.name: p.stat().st_size for p in (follow, enrol)}
     print(f"Ingest benchmark: {args.rows:,} follow-up rows (CSV, German format, {ERROR_SHARE:.1%} planted errors); "
-          f"generated in {generated:.1f} s; {os.cpu_count()} CPU(s), Python {platform.python_version()}\n")  # fmt: skip
+          f"generated in {generated:.1f} s; {os.cpu_count()} CPU(s), Python {platform.python_version()}; "
+          f"median of {max(args.repeat, 1)} interleaved runs; load average {load_before[0]:.1f} before, "
+          f"{load_after[0]:.1f} after\n")  # fmt: skip
     pandas_s, arrow_s = results[0]["seconds"], results[1]["seconds"]
     print(
-        "| scenario | rows read | quarantined | seconds | rows/s | peak RSS (MB) | x pandas | x pyarrow |"
+        "| scenario | rows read | quarantined | seconds | CPU s | rows/s | peak RSS (MB) | x pandas | x pyarrow |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         r["ratio_pandas"] = r["seconds"] / pandas_s
         r["ratio_pyarrow"] = r["seconds"] / arrow_s
         print(f"| {r['scenario']} | {r['rows_read']:,} | {r['rows_quarantined']:,} | {r['seconds']:.1f} | "
-              f"{r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['ratio_pandas']:.2f} | {r['ratio_pyarrow']:.2f} |")  # fmt: skip
+              f"{r['cpu_seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | "
+              f"{r['ratio_pandas']:.2f} | {r['ratio_pyarrow']:.2f} |")  # fmt: skip
+    if stages:
+        print("\n| step of the follow-ups ingest (one run) | seconds |\n|---|---:|")
+        for label, seconds in stages.items():
+            print(f"| {label} | {seconds:.2f} |")
     out = REPO / "benchmarks" / "results" / "ingest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"rows": args.rows, "files_bytes": sizes, "cpus": os.cpu_count(), "results": results},
+            {"rows": args.rows, "files_bytes": sizes, "cpus": os.cpu_count(),
+             "repeat": max(args.repeat, 1), "load_average": {"before": load_before, "after": load_after},
+             "stages": stages, "results": results},
             indent=2,
         )
-    )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
