@@ -46,7 +46,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not browser" -p no:nbval tests
+	$(PY) -m pytest -m "not slow and not browser" tests
 
 lab: $(STAMP) $(DATA)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)

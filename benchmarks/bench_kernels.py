@@ -122,11 +122,11 @@ def overhead(home: Path, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def memory(home: Path, runs: int) -> list[tuple[int, float, float]]:
-    """Kernel RSS (MiB) and run time after each checkpoint of ``runs`` labour-market runs."""
+def memory(home: Path, runs: int, name: str = "labour_market") -> list[tuple[int, float, float]]:
+    """Kernel RSS (MiB) and run time after each checkpoint of ``runs`` runs of a notebook."""
     from evaluation import engines
 
-    notebook = REPO / "notebooks" / "labour_market.ipynb"
+    notebook = REPO / "notebooks" / f"{name}.ipynb"
     pool = engines.new_pool(max_runs=runs + 1, max_rss_mb=0)
     marks = sorted({1, 2, 5, *range(10, runs + 1, 10), runs})
     out = []
@@ -157,6 +157,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--runs", type=int, default=30, help="runs for the memory figure")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the memory figure (no plan rounds)"
+    )
+    parser.add_argument(
+        "--memory-notebook", default="labour_market", help="notebook of the memory figure"
+    )
     args = parser.parse_args()
 
     from evaluation import engines
@@ -181,6 +187,13 @@ def main() -> int:
         runs = sorted(
             select(load_plan(None, root=paths(home)), None, ["2024"]), key=lambda r: r.order
         )
+        if args.memory_only:
+            mem = memory(home, args.runs, args.memory_notebook)
+            figures = {"memory": mem, "notebook": args.memory_notebook}
+            print(json.dumps(figures))
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
+            return 0
         # a first runner pass fills the history the annual report reads (not measured)
         with_runner(home, execute)
         walls: dict[str, list[float]] = {"by hand": [], "fresh kernels": [], "warm kernels": []}
