@@ -274,3 +274,22 @@ def test_records_name_the_method_and_the_arms():
     assert by_group[("arm", "teilnahme")]["n"] == 24
     assert by_group[("arm", "wartegruppe")]["n"] == 12
     assert by_group[("arm", "teilnahme")]["value"] is None
+
+
+def test_two_cycles_leave_the_interval_unbounded_and_say_so():
+    from tests.test_views_parents import protect
+
+    frame = make_trial(2, 15, missing=0.1, seed=3)
+    _, trial, ctx = analyse(frame)
+    primary = trial.estimates.iloc[0]
+    assert trial.clusters == 2 and trial.bootstrap
+    assert np.isinf(primary["ci_low"]) and np.isinf(primary["ci_high"])
+    shown = protect(views.estimate_table(trial.estimates, ctx), ctx)
+    assert shown.to_frame().iloc[0]["95-%-KI unten"] == "–"
+    assert shown.n_suppressed == 0
+    sentence = views.effect_sentence(shown, ctx)
+    assert "unbegrenzt nach unten bis unbegrenzt nach oben" in sentence
+    assert "schließt null ein" in sentence
+    record = views.trial_records(trial, ctx)[0]
+    assert record["group"] == ("", "") and record["ci"] == (None, None)
+    assert record["value"] == pytest.approx(primary["estimate"])

@@ -1086,6 +1086,11 @@ def trial_analysis(
     return TrialAnalysis(_frame(rows), arms, clusters, bootstrap, missing, imputations)
 
 
+def _finite(value: float) -> float | None:
+    """An interval end for the history: ``None`` when the data cannot bound it."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
 def _trial_withheld(ctx: Any) -> str:
     k = _count(max(ctx.rule.threshold, MIN_ESTIMATE_N), ctx)
     if ctx.language == "de":
@@ -1140,7 +1145,7 @@ def trial_records(
                 {
                     "value": None if hidden else row.estimate,
                     "n": row.n,
-                    "ci": (None, None) if hidden else (row.ci_low, row.ci_high),
+                    "ci": (None, None) if hidden else (_finite(row.ci_low), _finite(row.ci_high)),
                     "group": group,
                     "suppressed": hidden,
                 }
@@ -1318,7 +1323,8 @@ def estimate_table(estimates: pd.DataFrame, ctx: Any) -> ReaderTable | None:
     """Estimates that may be shown: term, estimate, 95 % interval and number of parents.
 
     Units: the parents each estimate rests on (``units`` of the estimate rows); ``None`` when
-    a shown row does not list exactly its ``n`` parents.
+    a shown row does not list exactly its ``n`` parents. An infinite interval end (the wild
+    cluster bootstrap with two or three cycles) becomes a missing value, shown as "–".
     """
     shown = estimates[estimates["shown"]]
     if shown.empty:
@@ -1329,8 +1335,9 @@ def estimate_table(estimates: pd.DataFrame, ctx: Any) -> ReaderTable | None:
         {
             quantity: shown["term"].to_numpy(),
             estimate: shown["estimate"].to_numpy(dtype=float),
-            t("ci_low"): shown["ci_low"].to_numpy(dtype=float),
-            t("ci_high"): shown["ci_high"].to_numpy(dtype=float),
+            # an end the data cannot bound (few cycles) is shown as "–"
+            t("ci_low"): shown["ci_low"].replace(-np.inf, np.nan).to_numpy(dtype=float),
+            t("ci_high"): shown["ci_high"].replace(np.inf, np.nan).to_numpy(dtype=float),
             n: shown["n"].astype(int).to_numpy(),
         }
     )
@@ -1363,7 +1370,9 @@ def _interval(low: float, high: float, ctx: Any, *, between: bool = False) -> st
 
     def end(value: float) -> str:
         if np.isinf(value):
-            return "unbegrenzt" if de else "unbounded"
+            if de:
+                return "unbegrenzt nach oben" if value > 0 else "unbegrenzt nach unten"
+            return "unbounded above" if value > 0 else "unbounded below"
         return _number(value, ctx)
 
     word = ("und" if between else "bis") if de else ("and" if between else "to")
@@ -1380,13 +1389,22 @@ def effect_sentence(shown: DisclosedTable, ctx: Any) -> str:
     t = ctx.t
     values = shown.values.reset_index(drop=True)
     est, lo_col, hi_col = term("estimate", ctx), t("ci_low"), t("ci_high")
-    first = values.iloc[0]
+    first, hidden = values.iloc[0], shown.mask.reset_index(drop=True).iloc[0]
     estimate, low, high = first[est], first[lo_col], first[hi_col]
-    if pd.isna(estimate) or pd.isna(low) or pd.isna(high):
+    if pd.isna(estimate) or hidden[lo_col] or hidden[hi_col]:
         return ""
+    # shown but missing: an end the bootstrap cannot bound
+    low = -np.inf if pd.isna(low) else low
+    high = np.inf if pd.isna(high) else high
     de = ctx.language == "de"
     size = _number(abs(estimate), ctx)
     interval = _interval(low, high, ctx)
+    if np.isinf(low) or np.isinf(high):
+        interval += (
+            "; mit so wenigen Zyklen lässt die Unsicherheit keine Grenze zu, in der Tabelle „–“"
+            if de
+            else "; with so few cycles the uncertainty has no bound, “–” in the table"
+        )
     if de:
         direction = "höher" if estimate >= 0 else "niedriger"
         head = (
