@@ -387,7 +387,7 @@ def parse_part(part: RawPart, pseudonymiser: Pseudonymiser) -> ParsedPart:
             values, found = _derive(values, part, col)
             issues.append(found)
         columns[col.name] = values.reset_index(drop=True)
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # no consolidation copy
     return ParsedPart(frame, concat_issues(issues))
 
 

@@ -451,7 +451,7 @@ def _check(
         found.append(reference_issues(table, r.frame, ok, accepted, parsed))
         r.issues = concat_issues(found)
         r.ok = _ok(len(r.frame), r.issues)
-        accepted[table] = _finalise(table, r.frame[r.ok])
+        accepted[table] = _finalise(table, r.frame if r.ok.all() else r.frame[r.ok])
     return {t: accepted[t] for t in rows}
 
 
