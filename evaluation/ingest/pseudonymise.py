@@ -217,7 +217,7 @@ class Pseudonymiser:
 
     key: bytes = field(repr=False)
     #: Pseudonyms computed so far, per namespace (:meth:`pseudonymise_distinct`).
-    _known: dict = field(default_factory=dict, repr=False, compare=False)
+    _known: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) < 16:
