@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 RUNS = {
     "parent_work": "parent_work/jahr/2024",
     "civic_engagement": "civic_engagement/jahr/2024",
+    "parent_work_2019": "parent_work/jahr/2019",  # before the waiting list
 }
 #: Notation, not an id: Hedges' g as d_rm (the catalogue's definition of par_hedges_g).
 NOTATION = {"d_rm"}
@@ -46,8 +47,8 @@ def reports(tmp_path_factory):
     summary = run_plan(root=ws, only=list(RUNS.values()), today=date(2026, 11, 24), out=out)
     assert summary.exit_code == 0, out.getvalue()
     html = {
-        plan: (ws.reports / key / "report.html").read_text(encoding="utf-8")
-        for plan, key in RUNS.items()
+        name: (ws.reports / key / "report.html").read_text(encoding="utf-8")
+        for name, key in RUNS.items()
     }
     return ws, html
 
@@ -105,6 +106,14 @@ def test_reports_show_no_internal_id_no_bare_level_and_german_numbers(reports, p
     assert len(text) > 5000  # the whole report, not an error page
     assert problems(text) == []
     assert "Stufe 2 „Zielgruppen werden erreicht“" in text
+    assert "explorativ" in text
+
+
+def test_before_the_waiting_list_the_report_says_there_is_no_effect_estimate(reports):
+    _, html = reports
+    text = reader_text(html["parent_work_2019"])
+    assert "Keine Vergleichsgruppe." in text and "keine Wirkungsschätzung" in text
+    assert "Ablauf der Auslosung" not in text and "Hauptschätzung:" not in text
 
 
 def test_parents_report_shows_the_trial(reports):

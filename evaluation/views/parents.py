@@ -156,8 +156,8 @@ TERMS: dict[str, Pair] = {
         "{period}",
     ),
     "items_caption": (
-        "Schule, Kita und Deutschkurs vorher und nachher, Zyklen mit Ende {period}",
-        "School, Kita and German course before and after, cycles ending {period}",
+        "Schule, Kita und Deutschkurs vorher und nachher, Zyklen mit Ende {period} (explorativ)",
+        "School, Kita and German course before and after, cycles ending {period} (exploratory)",
     ),
     "items_title": (
         "Anteil der Eltern mit „ja“ vorher und nachher, {period}",
