@@ -10,7 +10,9 @@ before and after the cycle. The functions here analyse it as one:
   follow-ups multiply imputed (statsmodels MICE), the same ANCOVA on each imputed data set;
 - :func:`attrition_bounds` - what the missing follow-ups could do at worst: Lee (2009)
   trimming bounds and, with a bounded scale, Manski's worst-case bounds;
-- :func:`consort_flow` - the CONSORT flow per arm: assigned, surveyed before, after, both.
+- :func:`consort_flow` - the CONSORT flow per arm: assigned, surveyed before, after, both;
+- :func:`wild_cluster_interval` - with few clusters (group cycles), the 95 % interval of an
+  ANCOVA or intention-to-treat effect from the wild cluster bootstrap (WCR test inverted).
 """
 
 from __future__ import annotations
