@@ -225,10 +225,10 @@ def _run(args: argparse.Namespace) -> int:
     if log_file:
         log.debug("log file: %s", log_file)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
-    from evaluation import engines
     from evaluation import execute as ex
+    from evaluation.runner import execute_warm
 
-    executor = ex.execute if args.fresh_kernels else engines.execute_warm
+    executor = ex.execute if args.fresh_kernels else execute_warm  # engines imported lazily
     jobs, client, cluster = args.jobs, None, None
     if args.executor == "dask":
         from evaluation import distributed

@@ -404,6 +404,45 @@ def figures_digest(run_keys: Iterable[str], *, db: Path | None = None) -> str:
     return digest.hexdigest()[:24]
 
 
+def figures_digests(
+    groups: Mapping[str, Iterable[str]], *, db: Path | None = None
+) -> dict[str, str]:
+    """:func:`figures_digest` of several groups of run keys, read in one connection.
+
+    ``{name: run keys}`` -> ``{name: digest}``, each digest equal to
+    ``figures_digest(run keys)``; for deciding what is up to date over many runs at once.
+    """
+    import hashlib
+
+    path = Path(db) if db is not None else paths().history
+    wanted = sorted({k for keys in groups.values() for k in keys})
+    rows_of: dict[str, list[tuple[Any, ...]]] = {}
+    if wanted and path.exists():
+        with closing(connect(path)) as con:
+            try:
+                con.execute("CREATE TEMP TABLE wanted (run_key TEXT PRIMARY KEY)")
+                con.executemany("INSERT INTO wanted VALUES (?)", [(k,) for k in wanted])
+                rows = con.execute(
+                    "SELECT r.run_key, indicator_id, period, group_var, group_value, value, n, "
+                    "ci_low, ci_high, suppressed FROM results r JOIN wanted w USING (run_key) "
+                    "ORDER BY r.run_key, indicator_id, period, group_var, group_value"
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise _history_error(path, exc) from None
+        for row in rows:
+            rows_of.setdefault(row[0], []).append(row)
+    out = {}
+    for name, keys in groups.items():
+        chosen = sorted(set(keys))
+        digest = hashlib.sha256(json.dumps(chosen).encode())
+        if chosen and path.exists():
+            for key in chosen:
+                for row in rows_of.get(key, ()):
+                    digest.update(json.dumps(list(row), default=str).encode())
+        out[name] = digest.hexdigest()[:24]
+    return out
+
+
 def read(
     indicator: str | Sequence[str] | None = None,
     *,

@@ -41,6 +41,7 @@ Everything here is pure apart from reading the YAML and notebook files.
 from __future__ import annotations
 
 import calendar
+import functools
 import itertools
 import logging
 import re
@@ -173,12 +174,12 @@ class Run:
     agency: str = ""
     scope: str = "agency"
 
-    @property
+    @functools.cached_property
     def uid(self) -> str:
         """Unique among the runs of all agencies: ``<agency>:<key>`` (the key without one)."""
         return f"{self.agency}:{self.key}" if self.agency else self.key
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Stable name of the run, e.g. ``labour_market/jahr/2024``."""
         parts = [self.plan, self.schedule, self.period.label]

@@ -25,6 +25,7 @@ nothing to do takes well under two seconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -85,6 +86,7 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root).as_posix()
@@ -167,6 +169,8 @@ class _OutHandler:
 
 
 VERIFIED_FILE = "verified.json"
+#: ``data.snapshot_id`` of a project-level run: it reads the agencies' released figures.
+PROJECT_DATA = "agencies"
 
 
 def _stat_key(path: Path) -> list[int]:
@@ -261,8 +265,13 @@ def prepare(
     declared = _inspect(run.notebook)
     params = dict(run.parameters)
     requested = str(params.get("snapshot", data.LATEST))
-    info = snapshots.info(requested)
-    if "snapshot" in declared:
+    if run.scope == "project" and "snapshot" not in declared:
+        # project level (the Träger overview): no data of its own; it reads the agencies'
+        # released figures, which its dependencies' fingerprints cover
+        info = None
+    else:
+        info = snapshots.info(requested)
+    if "snapshot" in declared and info is not None:
         params["snapshot"] = info.id
     notebook_sha = _notebook_sha256(run.notebook)
     language = str(params.get("language", "de"))
@@ -271,7 +280,7 @@ def prepare(
     fp = provenance.fingerprint(
         notebook=notebook_sha,
         parameters=params,
-        snapshot=info.id,
+        snapshot=info.id if info is not None else None,
         source=env["source_fingerprint"],
         versions=env["versions"],
         title=[run.title, run.title_en, run.field],
@@ -290,16 +299,20 @@ def prepare(
             "end": run.period.end.isoformat(),
         },
         "matrix": dict(run.matrix),
-        "params_file": _relative(run.source, root.root),
+        "params_file": _relative(run.source, root.project_root),
         "agency": run.agency,
         "parameters": params,
-        "notebook": {"path": _relative(run.notebook, root.root), "sha256": notebook_sha},
-        "data": {
-            "snapshot_id": info.id,
-            "requested": requested,
-            "source": info.source,
-            "manifest_sha256": snapshots.manifest_sha256(info),
-        },
+        "notebook": {"path": _relative(run.notebook, root.project_root), "sha256": notebook_sha},
+        "data": (
+            {
+                "snapshot_id": info.id,
+                "requested": requested,
+                "source": info.source,
+                "manifest_sha256": snapshots.manifest_sha256(info),
+            }
+            if info is not None
+            else {"snapshot_id": PROJECT_DATA, "requested": None, "source": "agencies"}
+        ),
         "code": {
             "evaluation_version": __version__,
             "source_fingerprint": env["source_fingerprint"],
@@ -362,10 +375,12 @@ def environment(root: Paths) -> dict[str, Any]:
 
 
 def _depends(run: Run, d: Run) -> bool:
+    if run.scope == "project":  # the same period of every agency
+        return d.plan in run.after and d.period == run.period
     return (
         d.plan in run.after
         and d.period.end <= run.period.end
-        and (run.scope == "project" or d.agency == run.agency)
+        and d.agency == run.agency
         and all(d.matrix[k] == v for k, v in run.matrix.items() if k in d.matrix)
     )
 
@@ -374,7 +389,7 @@ def dependencies(run: Run, all_runs: Sequence[Run]) -> list[Run]:
     """The runs whose figures ``run`` reads: its ``after`` plans, this and earlier periods.
 
     Only runs of the same agency count (a run at project level, ``scope: project``, reads
-    those of every agency in the plan); when both carry a matrix value of the same name
+    those of the same period of every agency in the plan); when both carry a matrix value of the same name
     (e.g. ``project``), only the runs of the same value count.
     """
     if not run.after:
@@ -540,6 +555,8 @@ class _Plan:
     published: dict[str, set[str]]  # by agency id
     roots: dict[str, Paths] = field(default_factory=dict)  # by agency id
     agency_of: dict[str, str] = field(default_factory=dict)  # by uid
+    _digests: dict[str, str] = field(default_factory=dict)  # prefetched, used once
+    _manifests: dict[str, _Manifests] = field(default_factory=dict)  # by agency id
 
     def paths_of(self, uid: str) -> Paths:
         """The workspace of a run."""
@@ -555,12 +572,15 @@ class _Plan:
         by_agency: dict[str, list[str]] = {}
         for d in deps:
             by_agency.setdefault(self.agency_of.get(d, ""), []).append(self.jobs[d].run_key)
-        digests = {
-            agency: history.figures_digest(keys, db=self.roots.get(agency, self.root).history)
-            for agency, keys in sorted(by_agency.items())
-        }
         local = list(by_agency) == [own_agency]
-        digest = digests[own_agency] if local else provenance.fingerprint(**digests)
+        if local:
+            digest = self._digests.pop(key, None) or history.figures_digest(
+                by_agency[own_agency], db=self.roots.get(own_agency, self.root).history
+            )
+        else:  # project level: one digest per agency would open every agency's history;
+            # the annual reports it depends on carry their inputs' figures in their
+            # fingerprints (depends_on), which is what the overview reads
+            digest = provenance.fingerprint(agencies=sorted(by_agency))
         manifest = dict(job.manifest)
         manifest["depends_on"] = {d: self.jobs[d].manifest["fingerprint"] for d in deps}
         manifest["inputs_digest"] = digest
@@ -580,16 +600,100 @@ class _Plan:
         return job
 
     def current(self, key: str) -> bool:
+        """:func:`evaluation.execute.is_current`, with the manifests read through an index."""
         job = self.jobs[key]
         if job.adhoc:
             return False
         agency = self.agency_of.get(key, "")
-        return ex.is_current(
-            self.paths_of(key),
-            job.run_key,
-            job.manifest["fingerprint"],
-            self.published.get(agency, set()),
+        if agency not in self._manifests:
+            self._manifests[agency] = _Manifests(self.paths_of(key))
+        return self._manifests[agency].current(
+            job.run_key, job.manifest["fingerprint"], self.published.get(agency, set())
         )
+
+    def prefetch_digests(self) -> None:
+        """The figures digests of every dependent run, one history connection per agency."""
+        groups: dict[str, dict[str, list[str]]] = {}
+        for uid, deps in self.deps.items():
+            own = self.agency_of.get(uid, "")
+            if deps and all(self.agency_of.get(d, "") == own for d in deps):
+                groups.setdefault(own, {})[uid] = [self.jobs[d].run_key for d in deps]
+        for agency, group in groups.items():
+            root = self.roots.get(agency, self.root)
+            self._digests.update(history.figures_digests(group, db=root.history))
+
+    def save_indexes(self) -> None:
+        for index in self._manifests.values():
+            index.save()
+
+
+MANIFEST_INDEX = "published.json"
+
+
+class _Manifests:
+    """The published manifests of one workspace, read through an index keyed by ``stat``.
+
+    ``data/.state/published.json`` keeps, per run key, the manifest's :func:`_stat_key`
+    with its fingerprint, status and run id. A manifest whose stat is unchanged is not
+    read again; one that was rewritten (publishing renames a new file into place: a new
+    inode and change time) is. The index is only a cache: losing it costs one read per
+    manifest, and a stale entry can never match a changed file.
+    """
+
+    def __init__(self, root: Paths) -> None:
+        import json
+
+        self.root = root
+        self.file = root.state / MANIFEST_INDEX
+        try:
+            index = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            index = {}
+        self.index: dict[str, Any] = index if isinstance(index, dict) else {}
+        self.changed = False
+        self.pending = {p.name.split("@", 1)[0] for p in ex.pending_commits(root)}
+
+    def facts(self, run_key: str) -> list[Any] | None:
+        import json
+
+        file = ex.run_dir(self.root, run_key) / "manifest.json"
+        try:
+            key = _stat_key(file)
+        except OSError:
+            return None
+        hit = self.index.get(run_key)
+        if isinstance(hit, list) and len(hit) == 2 and hit[0] == key:
+            return hit[1]
+        try:
+            manifest = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(manifest, dict):
+            return None
+        facts = [manifest.get("fingerprint"), manifest.get("status"), manifest.get("run_id")]
+        self.index[run_key] = [key, facts]
+        self.changed = True
+        return facts
+
+    def current(self, run_key: str, fingerprint: str, published: set[str]) -> bool:
+        """The same decision as :func:`evaluation.execute.is_current`."""
+        facts = self.facts(run_key)
+        if facts is None or facts[0] != fingerprint or facts[1] != "ok":
+            return False
+        if facts[2] not in published:
+            return False
+        folder = ex.run_dir(self.root, run_key)
+        if (folder / "failed.json").exists() or run_key.replace("/", "__") in self.pending:
+            return False
+        return all((folder / name).exists() for name in ex.PUBLISHED)
+
+    def save(self) -> None:
+        import json
+
+        if self.changed and self.root.state.is_dir():
+            with contextlib.suppress(OSError):
+                data.atomic_write_text(self.file, json.dumps(self.index))
+            self.changed = False
 
 
 def _roots(runs: Sequence[Run], p: Paths, agencies: Sequence[Agency] | None) -> dict[str, Paths]:
@@ -631,7 +735,8 @@ def _build(
             snapshots=snaps,
             overrides=overrides if run.uid in chosen and overrides else None,
         )
-        snaps.verify(snaps.info(job.manifest["data"]["snapshot_id"]))
+        if job.manifest["data"]["snapshot_id"] != PROJECT_DATA:
+            snaps.verify(snaps.info(job.manifest["data"]["snapshot_id"]))
         jobs[run.uid] = job
         agency_of[run.uid] = run.agency
         deps[run.uid] = [d.uid for d in index.of(by_uid.get(run.uid, run))]
@@ -691,7 +796,12 @@ def assess(plan: _Plan, *, force: bool = False) -> dict[str, str]:
             states[key] = "to run" if force or not plan.current(key) else "up to date"
         return states[key]
 
-    return {key: state(key) for key in plan.selected}
+    plan.prefetch_digests()
+    try:
+        return {key: state(key) for key in plan.selected}
+    finally:
+        plan._digests.clear()  # figures read later (when a run starts) are read afresh
+        plan.save_indexes()
 
 
 # ---- execution --------------------------------------------------------------------------
@@ -966,6 +1076,17 @@ def _dead_worker(p: Paths, job: Job, worker: _Worker) -> Outcome:
 
 
 # ---- the entry points -------------------------------------------------------------------
+
+
+def execute_warm(job: Job) -> Outcome:
+    """:func:`evaluation.engines.execute_warm`, imported in the worker on its first run.
+
+    The engine pulls in papermill, nbclient and jupyter_client (over a second); a call
+    with nothing to do never imports them.
+    """
+    from evaluation import engines
+
+    return engines.execute_warm(job)
 
 
 def check_workspace(p: Paths) -> None:
