@@ -1274,7 +1274,9 @@ def trial_method(analysis: TrialAnalysis, ctx: Any) -> str:
             "zugelosten Eltern** in der Gruppe, der sie zugelost wurden (Intention to "
             f"treat), auch wer die zweite Befragung nicht beantwortet hat: Fehlende Werte "
             f"werden {m}-mal aus den übrigen Angaben (Gruppe, Wert vorher, Zyklus) "
-            "ergänzt (multiple Imputation) und die Ergebnisse zusammengefasst. "
+            "ergänzt (multiple Imputation) und die Ergebnisse zusammengefasst. In der "
+            "Ablauftabelle sind das alle Eltern der Spalte „Zugelost“; die Vergleichsrechnung "
+            "nutzt nur die vollständigen Fälle der letzten Spalte. "
             + interval_de
             + "\n\n**Zum Vergleich** stehen in der Tabelle dieselbe Schätzung nur mit den Eltern, "
             "die beide Befragungen gültig beantwortet haben (vollständige Fälle), und "
