@@ -251,17 +251,23 @@ def _is_missing(value: object) -> bool:
         return False
 
 
-def distinct_texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def distinct_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """Codes per row and the distinct texts they stand for, with surrounding whitespace
     (as :meth:`str.strip` sees it) removed and missing values as ``""``.
 
     Dictionary-encoded by Arrow over the raw cells; only the distinct values are stripped,
     so two spellings that differ in spaces only may share a text (they parse alike).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Per row, the position of its text.
+    texts : pyarrow.Array
+        The distinct texts (``large_string``, no nulls).
     """
     encoded = pc.dictionary_encode(pc.fill_null(_arrow_text(values), ""))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-    texts = pc.utf8_trim(encoded.dictionary, characters=WHITESPACE).to_pylist()
-    return codes, texts
+    return codes, pc.utf8_trim(encoded.dictionary, characters=WHITESPACE)
 
 
 def parse_column(
@@ -291,28 +297,29 @@ def parse_column(
     """
     codes, texts = distinct_texts(values)
     if value_map:
-        texts = [value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts]
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        mapped = [
+            value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts.to_pylist()
+        ]
+        texts = pa.array(mapped, type=pa.large_string())
+    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
     errors = np.full(len(texts), None, dtype=object)
     errors[lengths > schemas.MAX_TEXT_LENGTH] = "too_long"
     if col.suppressed:
-        hidden = np.fromiter((t in col.suppressed for t in texts), dtype=bool, count=len(texts))
+        markers = pa.array(list(col.suppressed), type=pa.large_string())
+        hidden = pc.is_in(texts, value_set=markers).to_numpy(zero_copy_only=False)
         errors[hidden & (lengths <= schemas.MAX_TEXT_LENGTH)] = "suppressed_in_source"
     todo = np.flatnonzero((lengths > 0) & (errors == None))  # noqa: E711 - elementwise
-    parse_texts = [texts[i] for i in todo]
     if col.pseudonym:
         if pseudonymiser is None:
             raise ValueError(f"column {col.name} needs a pseudonymiser")
-        parsed, failed = _id_outcomes(
-            pa.array(parse_texts, type=pa.large_string()), col, pseudonymiser
-        )
+        parsed, failed = _id_outcomes(texts.take(todo), col, pseudonymiser)
         distinct = np.full(len(texts), None, dtype=object)
         distinct[todo] = parsed
         typed = (
             distinct if col.parsed_dtype == "object" else _typed(list(distinct), col.parsed_dtype)
         )
     else:
-        outcomes = _outcomes(parse_texts, col, table, locale, formats)
+        outcomes = _outcomes(texts.take(todo).to_pylist(), col, table, locale, formats)
         distinct_values: list[object] = [None] * len(texts)
         failed = np.full(len(todo), None, dtype=object)
         for j, (i, (value, error)) in enumerate(zip(todo, outcomes, strict=True)):
@@ -335,7 +342,7 @@ def parse_column(
         frames.append(issues_frame(
             rows,
             col.name,
-            [texts[c] for c in codes[rows]],
+            texts.take(codes[rows]).to_pylist(),
             check,
             detail=_detail(check),
             privacy="mask" if col.pseudonym or check == "too_long" else "check",

@@ -519,7 +519,7 @@ def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     from pandera.config import ValidationDepth, config_context
 
     spec = schemas.TABLES[table]
-    out = frame.reset_index(drop=True)
+    out = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)  # rows 0..n-1
     cast = {c.name: c.dtype for c in spec.columns if out[c.name].dtype != c.dtype}
     out = out.astype(cast) if cast else out
     try:

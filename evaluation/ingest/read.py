@@ -337,6 +337,9 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
         raise _bad_bytes(name, data, exc.start, "UTF-8 / Windows-1252") from exc
 
 
+_ASCII = bytes(range(0x80))
+
+
 def _mostly_utf8(data: bytes) -> bool:
     """More of the non-ASCII characters are valid UTF-8 than not: a UTF-8 file with a bad
     byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
@@ -344,7 +347,7 @@ def _mostly_utf8(data: bytes) -> bool:
     bad = text.count("\ufffd")
     # ASCII bytes decode to themselves, never into a replacement (no UTF-8 sequence
     # continues with one), so the text holds as many ASCII characters as the bytes
-    ascii_bytes = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 0x80))
+    ascii_bytes = len(data) - len(data.translate(None, _ASCII))
     non_ascii = len(text) - ascii_bytes
     return non_ascii - bad > bad
 
