@@ -311,7 +311,13 @@ def prepare(
                 "manifest_sha256": snapshots.manifest_sha256(info),
             }
             if info is not None
-            else {"snapshot_id": PROJECT_DATA, "requested": None, "source": "agencies"}
+            else {
+                "snapshot_id": PROJECT_DATA,
+                "requested": None,
+                "source": "agencies",
+                # the report footer shows a hash here: the agencies the run reads
+                "manifest_sha256": provenance.fingerprint(agencies=params.get("agencies", "")),
+            }
         ),
         "code": {
             "evaluation_version": __version__,

@@ -1,0 +1,180 @@
+"""The Träger overview shows released figures only, and nothing a hidden figure follows from.
+
+Four agencies with a fabricated published state for 2024 (figures in their histories, an
+annual report manifest):
+
+- ``a``: every figure shown;
+- ``b``: ``lm_entries`` hidden in its reports (stored suppressed, without value); its true
+  value sits in an executed copy of a failed run, where a careless overview would find it;
+- ``c``: ``lm_entries`` recorded with n = 7 under threshold 5, but c's annual report used
+  threshold 10, so c's own report hides it;
+- ``d``: figures in its history but no published annual report for 2024.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from evaluation import agencies, history
+from evaluation.disclosure import SuppressionRule
+from evaluation.paths import Paths, paths
+from evaluation.views import overview
+
+REPO = Path(__file__).resolve().parents[1]
+TRUE_HIDDEN_B = 4
+FIGURES = {  # agency -> (lm_participants, lm_entries, entries suppressed?)
+    "a": (111, 83, False),
+    "b": (151, None, True),
+    "c": (97, 7, False),
+    "d": (555, 66, False),
+}
+THRESHOLDS = {"a": 5, "b": 5, "c": 10}
+
+
+def _figure(indicator: str, value: float | None, suppressed: bool = False) -> dict:
+    return {
+        "indicator_id": indicator,
+        "period": "2024",
+        "period_start": "2024-01-01",
+        "period_end": "2024-12-31",
+        "group_var": "",
+        "group_value": "",
+        "value": value,
+        "n": value,
+        "ci_low": None,
+        "ci_high": None,
+        "suppressed": suppressed,
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path, session_home: Path) -> Paths:
+    root = tmp_path / "proj"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "params", root / "params")
+    for agency_id, (participants, entries, hidden) in FIGURES.items():
+        folder = root / "agencies" / agency_id
+        agencies.write_agency_file(
+            folder,
+            {"name": f"Agentur {agency_id.upper()}", "traeger": f"Träger {agency_id.upper()}"},
+        )
+        shutil.copytree(session_home / "data" / "snapshots", folder / "data" / "snapshots")
+        ws = paths(folder)
+        history.commit_figures(
+            [_figure("lm_participants", participants), _figure("lm_entries", entries, hidden)],
+            run_id=f"run-{agency_id}",
+            run_key="labour_market/jahr/2024",
+            snapshot_id="x",
+            db=ws.history,
+        )
+        if agency_id in THRESHOLDS:
+            report = ws.reports / "annual_report" / "jahr" / "2024"
+            report.mkdir(parents=True)
+            (report / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "run_id": f"annual-{agency_id}",
+                        "status": "ok",
+                        "parameters": {"suppression_threshold": THRESHOLDS[agency_id]},
+                    }
+                )
+            )
+    # the true value where a careless overview would find it: an executed copy of a failed
+    # run (kept for the evaluator, not published to readers)
+    failed = paths(root / "agencies" / "b").reports / "labour_market" / "jahr" / "2024"
+    failed.mkdir(parents=True)
+    (failed / "failed.ipynb").write_text(json.dumps([_figure("lm_entries", TRUE_HIDDEN_B)]))
+    return paths(root)
+
+
+def _rows(table) -> dict[str, list[str]]:
+    frame = table.to_frame()
+    return {row[0]: [str(v) for v in row[1:]] for row in frame.itertuples(index=False)}
+
+
+def test_the_overview_shows_what_each_agencys_report_shows(project):
+    rule = SuppressionRule(threshold=5)
+    chosen = overview.chosen("", project)
+    assert [a.id for a in chosen] == ["a", "b", "c", "d"]
+    rows = overview.collect(chosen, 2024, rule=rule, ids=("lm_participants", "lm_entries"))
+    table = overview.side_by_side(rows, rule=rule, ids=("lm_participants", "lm_entries"))
+    shown = _rows(table)
+    assert shown["Agentur A"] == ["Träger A", "111", "83"]
+    assert shown["Agentur B"] == ["Träger B", "151", "*"]  # hidden in b's reports
+    assert shown["Agentur C"] == ["Träger C", "97", "*"]  # n = 7 under c's threshold 10
+    assert shown["Agentur D"] == ["Träger D", "kein Jahresbericht", "kein Jahresbericht"]
+    assert [r.threshold for r in rows] == [5, 5, 10, None]
+    # a stricter overview threshold hides more, never less
+    strict = SuppressionRule(threshold=100)
+    rows = overview.collect(chosen, 2024, rule=strict, ids=("lm_participants",))
+    assert _rows(overview.side_by_side(rows, rule=strict, ids=("lm_participants",)))[
+        "Agentur A"
+    ] == ["Träger A", "111"]
+    # selection by id, and an unknown id is one line
+    assert [a.id for a in overview.chosen("c, a", project)] == ["c", "a"]
+    with pytest.raises(ValueError, match="keine Agentur 'x'"):
+        overview.chosen("a,x", project)
+
+
+def test_without_agencies_the_project_root_is_the_one_agency(tmp_path):
+    [only] = overview.chosen("", paths(tmp_path))
+    assert only.is_root and only.paths.root == tmp_path.resolve()
+
+
+def _cells(html: str) -> list[list[str]]:
+    rows = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S):
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S)
+        rows.append([unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells])
+    return rows
+
+
+@pytest.mark.slow
+def test_the_overview_report_shows_no_hidden_figure_nor_anything_it_follows_from(project):
+    from evaluation.runner import run_plan
+
+    out = io.StringIO()
+    summary = run_plan(
+        root=project,
+        only=["traeger_overview/jahr/2024"],
+        agencies=agencies.discover(project),
+        out=out,
+    )
+    assert summary.exit_code == 0 and summary.count("ok") == 1, out.getvalue()
+    folder = project.reports / "traeger_overview" / "jahr" / "2024"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["parameters"]["agencies"] == "a,b,c,d"
+    assert set(manifest["depends_on"]) == {f"{x}:annual_report/jahr/2024" for x in "abcd"}
+    rows: dict[str, list[str]] = {}
+    for r in _cells(html):  # the first table: key figures (the sources table follows)
+        if r and r[0].startswith("Agentur "):
+            rows.setdefault(r[0], r[1:])
+    assert rows["Agentur A"][:3] == ["Träger A", "111", "83"]
+    assert rows["Agentur B"][2] == "*" and rows["Agentur C"][2] == "*"
+    assert set(rows["Agentur D"][1:]) == {"kein Jahresbericht"}
+    cells = {c for r in _cells(html) for c in r}
+    assert {"111", "151", "97", "83"} <= cells  # the scan below can find numbers
+    # no hidden value, no figure of an agency without a published report ...
+    for hidden in (TRUE_HIDDEN_B, 7, 555, 66):
+        assert str(hidden) not in cells, hidden
+    # ... and no total or mean over agencies from which a hidden one would follow
+    participants, entries = [111, 151, 97], [83, TRUE_HIDDEN_B, 7]
+    for derived in (
+        sum(participants),
+        sum(participants) + 555,
+        sum(entries),
+        sum(entries) + 66,
+        83 + 7,  # the total of the shown and c's
+    ):
+        assert str(derived) not in cells, derived
+        assert f"{derived / 3:.1f}".replace(".", ",") not in cells
+    for word in ("Gesamt", "Summe", "Insgesamt", "Mittelwert"):
+        assert not any(word in c for r in _cells(html) for c in r), word
