@@ -7,6 +7,7 @@ figures the HTML report draws (:func:`evaluation.report.figure_from_spec`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import warnings
@@ -76,7 +77,7 @@ def chart_image_sets(
     from evaluation.report import figure_from_spec
 
     os.environ.setdefault("BROWSER_PATH", binary)
-    kaleido.start_sync_server(silence_warnings=True)
+    _start_server(kaleido)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The kopts argument")
@@ -91,11 +92,36 @@ def chart_image_sets(
                     }
                     try:
                         image = pio.to_image(fig, **options)
-                    except Exception:  # one retry; kaleido fails in many ways under load
+                    except Exception:  # one retry on a new browser; kaleido fails under load
+                        _stop_server(kaleido)
+                        _start_server(kaleido)
                         image = pio.to_image(fig, **options)
                     result[fmt].append(image)
     except Exception as exc:
+        _stop_server(kaleido)
         raise ExportUnavailable(f"Diagramme konnten nicht gezeichnet werden: {exc}") from exc
-    finally:
-        kaleido.stop_sync_server(silence_warnings=True)
     return result
+
+
+_SERVER: dict[str, bool] = {"running": False}
+
+
+def _start_server(kaleido: Any) -> None:
+    """kaleido's browser, started once per process and kept for the next report (a runner
+    worker renders many): its start is most of the first image's 2–3 s. Stopped at exit."""
+    if _SERVER["running"]:
+        return
+    kaleido.start_sync_server(silence_warnings=True)
+    _SERVER["running"] = True
+    if not _SERVER.get("atexit"):
+        import atexit
+
+        atexit.register(_stop_server, kaleido)
+        _SERVER["atexit"] = True
+
+
+def _stop_server(kaleido: Any) -> None:
+    if _SERVER["running"]:
+        _SERVER["running"] = False
+        with contextlib.suppress(Exception):  # a browser that died is gone either way
+            kaleido.stop_sync_server(silence_warnings=True)
