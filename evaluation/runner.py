@@ -265,12 +265,9 @@ def prepare(
     declared = _inspect(run.notebook)
     params = dict(run.parameters)
     requested = str(params.get("snapshot", data.LATEST))
-    if run.scope == "project" and "snapshot" not in declared:
-        # project level (the Träger overview): no data of its own; it reads the agencies'
-        # released figures, which its dependencies' fingerprints cover
-        info = None
-    else:
-        info = snapshots.info(requested)
+    # a project-level run (the Träger overview) has no data of its own: it reads the
+    # agencies' released figures, which its dependencies' fingerprints cover
+    info = None if run.scope == "project" else snapshots.info(requested)
     if "snapshot" in declared and info is not None:
         params["snapshot"] = info.id
     notebook_sha = _notebook_sha256(run.notebook)
