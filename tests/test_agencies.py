@@ -293,3 +293,59 @@ def test_one_agencys_data_never_reaches_another_agencys_reports(project):
     assert (reached_a >= reached_b).all() and (reached_a != reached_b).any()
     manifest = json.loads((b.reports / "probe/jahr/2024/manifest.json").read_text())
     assert manifest["agency"] == "b" and manifest["data"]["snapshot_id"] == b_snapshot
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def test_the_command_line_selects_agencies(project, monkeypatch, capsys):
+    from evaluation.__main__ import main
+
+    monkeypatch.setenv("EVALUATION_HOME", str(project.root))
+    assert main(["plan", "--agency", "zz", "--today", "2026-11-24"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--agency zz: keine solche Agentur" in err[0]
+    assert main(["plan", "--agency", "b", "--today", "2026-11-24"]) == 0
+    out = capsys.readouterr().out
+    assert "b:probe/jahr/2023" in out and "a:probe" not in out
+    assert main(["plan", "--today", "2026-11-24"]) == 0  # no root data: every agency
+    out = capsys.readouterr().out
+    assert "a:probe/jahr/2024" in out and "b:summary/jahr/2024" in out
+    assert main(["status", "--all-agencies"]) == 0
+    out = capsys.readouterr().out
+    assert "== a: Agentur A" in out and "== b: Agentur B" in out
+    with pytest.raises(SystemExit):
+        main(["plan", "--agency", "a", "--all-agencies"])  # argparse: mutually exclusive
+
+
+@pytest.mark.slow
+def test_demo_creates_agencies_of_different_sizes_each_with_its_own_key(
+    tmp_path, monkeypatch, capsys
+):
+    from evaluation.__main__ import main
+
+    root = tmp_path / "demo"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "params", root / "params")
+    shutil.copytree(Path(__file__).resolve().parents[1] / "notebooks", root / "notebooks")
+    monkeypatch.setenv("EVALUATION_HOME", str(root))
+    monkeypatch.setenv("EVALUATION_KEY_DIR", str(tmp_path / "keys"))
+    assert main(["demo", "--agencies", "2"]) == 0
+    found = agencies.discover(paths(root))
+    assert [a.id for a in found] == ["demo-01", "demo-02"]
+    assert [a.name for a in found] == ["Integrationsagentur Demo 01", "Integrationsagentur Demo 02"]
+    sizes = []
+    for agency in found:
+        info = data.snapshot_info(root=agency.paths)
+        participants = data.load("participants", snapshot=info.id, root=agency.paths)
+        sizes.append(len(participants))
+        assert info.source != "demo" or info.manifest.get("tables")  # a real snapshot
+        assert (tmp_path / "keys" / f"{agency.id}.key").exists()
+        assert (agency.paths.texts / "2024").is_dir()
+    expected = [agencies.demo_facts(i)["participants"] for i in (1, 2)]
+    assert sizes[0] != sizes[1]
+    assert all(abs(s - e) <= 0.05 * e for s, e in zip(sizes, expected, strict=True))  # quarantine
+    keys = {(tmp_path / "keys" / f"{a.id}.key").read_text() for a in found}
+    assert len(keys) == 2, "each agency has a key of its own"
+    capsys.readouterr()
+    assert main(["demo", "--agencies", "2"]) == 0  # again: left as they are
+    assert capsys.readouterr().out.count("vorhanden") == 2
