@@ -11,13 +11,14 @@ DATA   := data/snapshots/LATEST
 ARGS   ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help report test test-fast lab demo-data status plan lint format strip bench clean
+.PHONY: help report test test-fast lab demo-data demo-agencies status plan lint format strip bench clean
 
 help:
 	@echo "make report     run the whole plan on the data (demo data when there is none) and publish reports/"
 	@echo "make test       run every test (package, notebooks, reports in headless Chromium)"
 	@echo "make lab        open JupyterLab on the notebooks (options: make lab ARGS=\"--port 9999\"; --allow-root is added as root)"
 	@echo "make demo-data  create the demo data snapshot"
+	@echo "make demo-agencies N=20  create N synthetic agencies under agencies/ (run: python -m evaluation run --all-agencies)"
 	@echo "make status     list recent runs"
 	@echo "make lint       ruff check and format check (code and notebooks)"
 	@echo "make bench      run the benchmark scripts (figures in the README)"
@@ -38,6 +39,11 @@ $(DATA): | $(STAMP)
 demo-data: $(STAMP)
 	$(PY) -m evaluation.demo_exports data/raw/demo
 	$(PY) -m evaluation ingest data/raw/demo
+
+# N synthetic agencies of different sizes, each with its own key, exports and snapshot.
+N ?= 20
+demo-agencies: $(STAMP)
+	$(PY) -m evaluation demo --agencies $(N)
 
 report: $(STAMP) $(DATA)
 	$(PY) -m evaluation run
