@@ -326,7 +326,9 @@ def demo_facts(index: int) -> dict[str, Any]:
             "foerderkennzeichen": f"Demo: 36.08.01-IA-2025-{index:03d}",
             "grant_authority": "Bezirksregierung Arnsberg – Kompetenzzentrum für Integration (Demo)",
             "contact_name": f"Leitung Demo {index:02d}",
+            "contact_phone": f"+49 000 000000-{index:02d} (Demo)",
             "contact_email": f"kontakt@demo-{index:02d}.example",
+            "place": "Demo-Stadt",
             "description": f"Synthetische Demo-Agentur mit {persons} Personen (Seed {demo.SEED + index})",
             "parameters": {
                 "grant_eur": float(round(60_000 + 60 * persons, -3)),

@@ -237,7 +237,12 @@ class _Snapshots:
         else:
             unverified = data.verify_snapshot(info)
             if stats is not None and not unverified:
-                cache = {info.id: stats}  # the snapshots LATEST names now; old ones drop out
+                cache = {
+                    k: v
+                    for k, v in (cache if isinstance(cache, dict) else {}).items()
+                    if (self.root.snapshots / k).is_dir()  # deleted snapshots drop out
+                }
+                cache[info.id] = stats
                 with contextlib.suppress(OSError):
                     data.atomic_write_text(cache_file, json.dumps(cache))
         if unverified:
