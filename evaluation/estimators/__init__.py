@@ -16,6 +16,7 @@ result in ``.result`` and ``.nobs``:
 - :func:`ancova`, :func:`itt_multiple_imputation`, :func:`attrition_bounds` and
   :func:`consort_flow` - the randomised waiting list analysed as a trial;
 - :func:`wild_cluster_bootstrap` - p-values for few clusters (group cycles);
+- :func:`wild_cluster_interval` - the interval by inverting the wild cluster bootstrap test;
 - :func:`adjust_for_multiplicity` - Holm-adjusted p-values for subgroup tests;
 - :func:`difference_of_proportions` and :func:`difference_of_means` - is a change
   between two years more than chance?
@@ -52,6 +53,7 @@ from ._trial import (
     attrition_bounds,
     consort_flow,
     itt_multiple_imputation,
+    wild_cluster_interval,
 )
 
 __all__ = [
@@ -83,4 +85,5 @@ __all__ = [
     "prepost",
     "survival",
     "wild_cluster_bootstrap",
+    "wild_cluster_interval",
 ]
