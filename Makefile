@@ -49,7 +49,7 @@ report: $(STAMP) $(DATA)
 	$(PY) -m evaluation run
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser" tests
