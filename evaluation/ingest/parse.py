@@ -229,8 +229,13 @@ def _id_outcomes(
     return values, errors.astype(object)
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """The column as one Arrow string array (missing values as null)."""
+def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow strings (missing values as null); Arrow-backed text is taken
+    as it is, in its chunks."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        chunked = values.array.__arrow_array__()
+        if pa.types.is_large_string(chunked.type) or pa.types.is_string(chunked.type):
+            return chunked.cast(pa.large_string())
     try:
         arr = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -266,6 +271,9 @@ def distinct_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
         The distinct texts (``large_string``, no nulls).
     """
     encoded = pc.dictionary_encode(pc.fill_null(_arrow_text(values), ""))
+    if isinstance(encoded, pa.ChunkedArray):  # one dictionary for all chunks
+        encoded = encoded.combine_chunks() if encoded.num_chunks else pc.dictionary_encode(
+            pa.array([], type=pa.large_string()))  # fmt: skip
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
     return codes, pc.utf8_trim(encoded.dictionary, characters=WHITESPACE)
 
