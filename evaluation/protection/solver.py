@@ -238,8 +238,9 @@ def audit(
             linked = np.flatnonzero(np.isin(labels, components))
             near = np.unique(matrix.tocsc()[:, linked].indices)
             focused[near] = True
+            inside = set(components.tolist())
             for j in np.flatnonzero(~shown & ~focused):
-                if any(labels[group_of[u]] in components for u in cells[j].units if u in group_of):
+                if any(labels[group_of[u]] in inside for u in cells[j].units if u in group_of):
                     focused[j] = True
     by_group = matrix.tocsc()
 
@@ -295,10 +296,14 @@ def audit(
         values = solutions @ weights
         return float(values.max()), float(values.min())
 
+    def cells_of(k: int) -> np.ndarray:
+        """The cells group ``k`` belongs to (a column of the CSC matrix, without slicing)."""
+        return by_group.indices[by_group.indptr[k] : by_group.indptr[k + 1]]
+
     small = np.flatnonzero((sizes > 0) & (sizes < threshold))
-    small = [k for k in small if focused[by_group[:, k].indices].any()]
+    small = [k for k in small if focused[cells_of(k)].any()]
     for k in small:
-        members = by_group[:, k].indices
+        members = cells_of(k)
         cap = min(cells[j].value for j in members)
         high = float(cap)
         if cap >= threshold:
