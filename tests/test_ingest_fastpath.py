@@ -457,3 +457,21 @@ def test_reference_issues_equal_two_lookups_per_reference(
     fast = reference_issues("followups", frame, ok, accepted, parsed)
     careful = careful_reference_issues("followups", frame, ok, accepted, parsed)
     _assert_issues_equal(fast, careful)
+
+
+def test_the_final_shape_check_still_refuses_a_wrong_frame():
+    from evaluation.ingest.pipeline import _finalise
+    from evaluation.ingest.validate import ContractBug
+
+    spec = schemas.TABLES["followups"]
+    good = pd.DataFrame({
+        "enrolment_id": ["a1b2"], "person_id": ["c3d4"], "months_after_exit": pd.array([6], dtype="Int64"),
+        "reference_date": pd.to_datetime(["2024-01-31"]), "status": ["arbeitslos"],
+        "sgb2_receipt": pd.array([True], dtype="boolean"),
+    })  # fmt: skip
+    out = _finalise("followups", good)
+    assert [str(t) for t in out.dtypes] == [c.dtype for c in spec.columns]
+    with pytest.raises(ContractBug):
+        _finalise("followups", good.assign(extra=1))  # strict: no other column
+    with pytest.raises(ContractBug):
+        _finalise("followups", good[list(reversed(good.columns))])  # ordered
