@@ -69,12 +69,18 @@ def reference_issues(
     spec = schemas.TABLES[table]
     ok = ok.copy()
     found: list[pd.DataFrame] = []
+    positions: dict[tuple[str, str, str], np.ndarray] = {}
     for ref in spec.references:
         if ref.parent not in accepted:
             continue
         rows = np.flatnonzero(ok & frame[ref.column].notna().to_numpy())
         values = frame[ref.column].iloc[rows]
-        known = values.isin(accepted[ref.parent][ref.parent_column]).to_numpy()
+        parent = accepted[ref.parent][ref.parent_column]
+        tag = (ref.parent, ref.parent_column, ref.column)
+        if tag not in positions and parent.is_unique:  # the parent's key: look up once
+            positions[tag] = pd.Index(parent).get_indexer(frame[ref.column])
+        # the positions are shared with the rules that look up the same parent rows
+        known = positions[tag][rows] >= 0 if tag in positions else values.isin(parent).to_numpy()
         anywhere = known.copy()  # a value of an accepted row is among all parsed rows
         anywhere[~known] = values[~known].isin(parsed[ref.parent][ref.parent_column]).to_numpy()
         privacy = "clear" if spec.column(ref.column).pseudonym else "check"
@@ -86,7 +92,6 @@ def reference_issues(
                 found.append(issues_frame(rows[bad], ref.column, values[bad].tolist(), check,
                                           detail=f"{ref.parent}.{ref.parent_column}", privacy=privacy))  # fmt: skip
         ok[rows[~known]] = False
-    positions: dict[tuple[str, str, str], np.ndarray] = {}
     for rule in spec.parent_rules:
         if rule.parent not in accepted:
             continue
