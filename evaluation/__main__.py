@@ -178,9 +178,12 @@ def _parser() -> argparse.ArgumentParser:
         help="N Demo-Agenturen anlegen (vorhandene bleiben, außer mit --force)",
     )
 
-    sub.add_parser(
-        "index", help="rebuild reports/index.html", description="Rebuild reports/index.html."
+    index = sub.add_parser(
+        "index",
+        help="rebuild reports/index.html",
+        description="Rebuild reports/index.html (of each selected agency).",
     )
+    _agencies(index)
     sub.add_parser(
         "ingest",
         help="read agency exports into a validated, pseudonymised snapshot (see ingest --help)",
@@ -423,9 +426,17 @@ def _dispatch(argv: list[str]) -> int:
         )
         return EXIT_OK
     if args.command == "index":
+        from evaluation.agencies import AgencyError
+        from evaluation.paths import paths
         from evaluation.report import write_index
 
-        print(write_index())
+        try:
+            chosen = _chosen_agencies(args, paths())
+        except AgencyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        for agency in chosen:
+            print(write_index(agency.paths))
         return EXIT_OK
     return EXIT_USAGE
 

@@ -314,6 +314,9 @@ def test_the_command_line_selects_agencies(project, monkeypatch, capsys):
     assert main(["status", "--all-agencies"]) == 0
     out = capsys.readouterr().out
     assert "== a: Agentur A" in out and "== b: Agentur B" in out
+    assert main(["index", "--agency", "a"]) == 0
+    assert capsys.readouterr().out.strip() == str(project.root / "agencies/a/reports/index.html")
+    assert not (project.root / "agencies/b/reports/index.html").exists()
     with pytest.raises(SystemExit):
         main(["plan", "--agency", "a", "--all-agencies"])  # argparse: mutually exclusive
 
