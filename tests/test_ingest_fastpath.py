@@ -475,3 +475,12 @@ def test_the_final_shape_check_still_refuses_a_wrong_frame():
         _finalise("followups", good.assign(extra=1))  # strict: no other column
     with pytest.raises(ContractBug):
         _finalise("followups", good[list(reversed(good.columns))])  # ordered
+
+
+def test_a_record_longer_than_a_block_is_still_read_by_arrow(monkeypatch):
+    monkeypatch.setattr(read, "ARROW_BLOCK_BYTES", 64)
+    text = "h0;h1\r\n" + '"' + "x;\r\n" * 100 + '";y\r\n' + "a;b\r\n"
+    fast = read._records_arrow(text, ";", ["h0", "h1"])  # no fall-back to the csv module
+    careful = read._records_python(text, ";", 2)
+    pd.testing.assert_frame_equal(fast[0].astype(object), careful[0].astype(object))
+    assert fast[1].tolist() == careful[1].tolist() == [2, 3]

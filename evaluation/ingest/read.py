@@ -545,9 +545,14 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
     # thread, and it drops the LF of a quoted CR LF that falls on a block boundary (pyarrow
     # 26): a file with a bad record or a line break inside a quoted cell is read again in
     # one thread and one block.
-    table = read(threads=True)
-    if bad or ('"' in text and _line_break_in_cells(table)):
-        table = read(threads=False, block=min(len(data) + 1, 2**31 - 1))
+    whole = min(len(data) + 1, 2**31 - 1)
+    try:
+        table = read(threads=True)
+    except _FallBack:  # e.g. a record longer than a block: one block may still read it
+        table = read(threads=False, block=whole)
+    else:
+        if bad or ('"' in text and _line_break_in_cells(table)):
+            table = read(threads=False, block=whole)
     if any(number is None or "\n" in t or "\r" in t for number, _, t in bad):
         raise _FallBack
     frame = pd.DataFrame(
