@@ -317,3 +317,55 @@ def test_a_new_table_may_not_make_an_earlier_hidden_cell_recomputable() -> None:
     release = Release(earlier + year + half)
     _, added, final = protect(release, threshold=5, open_for_change=lambda c: c.table == "h2")
     assert [c.table for c in added] == ["h2"] and final.passed
+
+
+# --------------------------------------------------------------------------------------------
+# The vectorised atoms equal the plain construction
+# --------------------------------------------------------------------------------------------
+
+
+def plain_atoms(release: Release, include=None):
+    """The partition as first written: a dictionary of membership signatures."""
+    signature: dict[str, list[int]] = {}
+    chosen = range(len(release.cells)) if include is None else np.flatnonzero(include)
+    for j in chosen:
+        for unit in release.cells[j].units:
+            signature.setdefault(unit, []).append(int(j))
+    groups: dict[tuple[int, ...], int] = {}
+    group_of: dict[str, int] = {}
+    sizes: list[float] = []
+    members: list[tuple[int, ...]] = []
+    for unit, cells in signature.items():
+        k = groups.get(tuple(cells))
+        if k is None:
+            k = groups[tuple(cells)] = len(sizes)
+            sizes.append(0.0)
+            members.append(tuple(cells))
+        sizes[k] += release.weights.get(unit, 1)
+        group_of[unit] = k
+    return sizes, members, group_of
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_atoms_equal_the_plain_construction_on_random_releases(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_units = int(rng.integers(1, 300))
+    names = [f"person:{rng.integers(10**6)}-{i}" for i in range(n_units)]
+    cells = []
+    for t in range(int(rng.integers(1, 40))):
+        size = int(rng.integers(0, n_units + 1))
+        units = frozenset(rng.choice(names, size=size, replace=False).tolist())
+        cells.append(
+            Cell(f"t{t % 5}", (str(t),), len(units), units, shown=bool(rng.random() < 0.7))
+        )
+    weights = {u: int(rng.integers(1, 9)) for u in names if rng.random() < 0.1}
+    release = Release(cells, weights)
+    for include in (None, np.array([c.shown for c in cells], dtype=bool)):
+        atoms = release.atoms(include)
+        sizes, members, group_of = plain_atoms(release, include)
+        assert atoms.sizes.tolist() == sizes
+        assert atoms.members == members
+        assert atoms.group_of == group_of
+        dense = atoms.matrix.toarray()
+        for k, sig in enumerate(members):
+            assert np.flatnonzero(dense[:, k]).tolist() == sorted(sig)

@@ -16,6 +16,7 @@ every small atom.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -92,32 +93,96 @@ class Release:
         """The partition of the units into atoms: same membership in every cell.
 
         ``include`` (a boolean per cell) limits the cells that tell units apart, e.g. to the
-        shown ones: then the atoms are the groups a reader can distinguish.
+        shown ones: then the atoms are the groups a reader can distinguish. Atoms are numbered
+        in the order their first unit appears (cells in order, each cell's units in order).
         """
-        signature: dict[str, list[int]] = {}
-        chosen = range(len(self.cells)) if include is None else np.flatnonzero(include)
-        for j in chosen:
-            for unit in self.cells[j].units:
-                signature.setdefault(unit, []).append(int(j))
-        groups: dict[tuple[int, ...], int] = {}
-        group_of: dict[str, int] = {}
-        sizes: list[float] = []
-        members: list[tuple[int, ...]] = []
-        for unit, cells in signature.items():
-            sig = tuple(cells)
-            k = groups.get(sig)
-            if k is None:
-                k = groups[sig] = len(sizes)
-                sizes.append(0.0)
-                members.append(sig)
-            sizes[k] += self.weights.get(unit, 1)
-            group_of[unit] = k
+        chosen = np.arange(len(self.cells)) if include is None else np.flatnonzero(include)
+        lists = [_unit_ids(self.cells[j]) for j in chosen]
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        if not lengths.sum():
+            empty = sparse.csr_matrix((len(self.cells), 0))
+            return Atoms(np.zeros(0), empty, [], {})
+        units = np.concatenate(lists)
+        cell_of = np.repeat(chosen.astype(np.int64), lengths)
+        # each unit's cells (sorted by unit, then cell) and its signature: two independent
+        # random 64-bit sums over its cells and their number (a collision would need
+        # 2^-128 luck; tests compare with the plain construction)
+        order = np.lexsort((cell_of, units))
+        units_sorted, cells_sorted = units[order], cell_of[order]
+        unique, start, count = np.unique(units_sorted, return_index=True, return_counts=True)
+        r1, r2 = _signature_keys(len(self.cells))
+        signature = np.stack(
+            [
+                np.add.reduceat(r1[cells_sorted], start).view(np.int64),
+                np.add.reduceat(r2[cells_sorted], start).view(np.int64),
+                count,
+            ],
+            axis=1,
+        )
+        _, kind = np.unique(signature, axis=0, return_inverse=True)
+        kind = kind.ravel()
+        # number atoms by first appearance, as a reader scanning the cells would
+        _, first_seen = np.unique(units, return_index=True)  # aligned with ``unique``
+        first_of_kind = np.full(kind.max() + 1, np.iinfo(np.int64).max)
+        np.minimum.at(first_of_kind, kind, first_seen)
+        rank = np.empty_like(first_of_kind)
+        rank[np.argsort(first_of_kind, kind="stable")] = np.arange(first_of_kind.size)
+        group = rank[kind]
+        weight = np.ones(unique.size)
+        if self.weights:
+            for name, w in self.weights.items():
+                i = _INTERNED.get(name)
+                if i is None:
+                    continue
+                at = np.searchsorted(unique, i)
+                if at < unique.size and unique[at] == i:
+                    weight[at] = w
+        sizes = np.bincount(group, weights=weight, minlength=first_of_kind.size)
+        representative = np.empty(first_of_kind.size, dtype=np.int64)
+        representative[group] = np.arange(unique.size)
+        members = [
+            tuple(cells_sorted[start[u] : start[u] + count[u]].tolist()) for u in representative
+        ]
         rows = [j for sig in members for j in sig]
         cols = [k for k, sig in enumerate(members) for _ in sig]
         matrix = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(sizes))
+            (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(members))
         )
-        return Atoms(np.asarray(sizes, dtype=float), matrix, members, group_of)
+        group_of = dict(zip([_NAMES[i] for i in unique.tolist()], group.tolist(), strict=True))
+        return Atoms(sizes.astype(float), matrix, members, group_of)
+
+
+_INTERNED: dict[str, int] = {}
+_NAMES: list[str] = []
+_PROCESS = uuid.uuid4().hex  # a cached id array is valid only in the process that made it
+_KEYS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _unit_ids(cell: Cell) -> np.ndarray:
+    """The cell's units as process-wide integer ids (interned once, cached on the cell)."""
+    cached = cell.__dict__.get("_unit_ids")
+    if cached is not None and cached[0] == _PROCESS:
+        return cached[1]
+    ids = np.empty(len(cell.units), dtype=np.int64)
+    for i, unit in enumerate(cell.units):
+        k = _INTERNED.get(unit)
+        if k is None:
+            k = _INTERNED[unit] = len(_NAMES)
+            _NAMES.append(unit)
+        ids[i] = k
+    object.__setattr__(cell, "_unit_ids", (_PROCESS, ids))
+    return ids
+
+
+def _signature_keys(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two fixed random 64-bit keys per cell position (grown as releases grow)."""
+    size = 1 << max(10, (n - 1).bit_length())
+    keys = _KEYS.get(size)
+    if keys is None:
+        rng = np.random.default_rng(20261202)
+        draw = rng.integers(0, np.iinfo(np.uint64).max, size=(2, size), dtype=np.uint64)
+        keys = _KEYS[size] = (draw[0], draw[1])
+    return keys
 
 
 @dataclass(frozen=True)
