@@ -76,6 +76,7 @@ def write_snapshot(
     source: Mapping[str, Any],
     root: Paths | None = None,
     make_latest: bool = True,
+    snapshot_id: str | None = None,
 ) -> SnapshotInfo:
     """Write ``tables`` as an immutable snapshot and return its info.
 
@@ -90,6 +91,9 @@ def write_snapshot(
         Workspace paths; the default workspace when omitted.
     make_latest
         Point ``LATEST`` at this snapshot.
+    snapshot_id
+        ``content_id(tables)`` when the caller has computed it already (hashing 1M rows takes
+        0.6 s); never anything else.
 
     Notes
     -----
@@ -97,7 +101,7 @@ def write_snapshot(
     either complete or absent. A snapshot with the same content id is not written again.
     """
     p = root or paths()
-    snap_id = content_id(tables)
+    snap_id = snapshot_id or content_id(tables)
     target = p.snapshots / snap_id
     if not (target / MANIFEST).exists():
         p.snapshots.mkdir(parents=True, exist_ok=True)

@@ -251,7 +251,7 @@ def _ingest(
     info = None
     if write:
         q_file = _write_quarantine(q_file, quarantine, warnings)
-        info = write_snapshot(tables, source=source, root=p)
+        info = write_snapshot(tables, source=source, root=p, snapshot_id=snap_id)
     return IngestResult(
         info,
         reconciliation,
