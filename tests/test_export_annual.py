@@ -198,6 +198,7 @@ def test_the_agencys_texts_appear_in_html_docx_and_pdf_and_a_missing_one_is_name
     assert "<strong>besonderes</strong>" in html and "Die Ziele kommen aus der" in html
     assert "&lt;script&gt;alert" in html and "<script>alert" not in html
     assert "Text fehlt: texte/2024/ausblick.md" in html
+    assert "WARNING" not in html, "the run log's lines stay out of the report"
     word = Document(written["docx"])
     paragraphs = [(p.style.name, p.text) for p in word.paragraphs]
     assert ("Heading 1", "Besonderheiten des Jahres") in paragraphs
