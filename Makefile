@@ -39,6 +39,7 @@ $(DATA): | $(STAMP)
 demo-data: $(STAMP)
 	$(PY) -m evaluation.demo_exports data/raw/demo
 	$(PY) -m evaluation ingest data/raw/demo
+	$(PY) -m evaluation.texts demo
 
 # N synthetic agencies of different sizes, each with its own key, exports and snapshot.
 N ?= 20

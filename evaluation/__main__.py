@@ -418,9 +418,11 @@ def _dispatch(argv: list[str]) -> int:
         print(f"{len(made)} Demo-Agenturen in {made[0].paths.root.parent}")
         return EXIT_OK
     if args.command == "demo":
+        from evaluation import texts
         from evaluation.data import ensure_demo
 
         info = ensure_demo(force=args.force)
+        texts.write_demo(texts.demo_years())  # marked demo texts; never overwrites a text
         print(
             f"Data snapshot {info.id} ({info.source}) with {len(info.tables)} tables in {info.path}"
         )

@@ -713,7 +713,9 @@ def _cadence(root: Paths, manifest: Mapping[str, Any], language: str) -> str:
     params_file = manifest.get("params_file")
     if params_file:
         try:
-            plan = yaml.safe_load((root.root / params_file).read_text(encoding="utf-8")) or {}
+            plan = (
+                yaml.safe_load((root.project_root / params_file).read_text(encoding="utf-8")) or {}
+            )
             for schedule in plan.get("schedules", []) or []:
                 if schedule.get("name") == name and schedule.get("cadence"):
                     cadence = schedule["cadence"]
