@@ -36,6 +36,7 @@ import shutil
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,6 +199,12 @@ def _discard_hook(run_key: str, run_id: str, root: Paths | None = None) -> None:
 
 def execute(job: Job) -> Outcome:
     """Run one job under its lock; never raises for a failing notebook."""
+    return under_lock(job, _execute_locked)
+
+
+def under_lock(job: Job, body: Callable[[Job, Paths], Outcome]) -> Outcome:
+    """``body(job, root)`` while holding the run key's lock, unless the run is up to date
+    (``skipped``) or held by another process (``locked``)."""
     from filelock import FileLock, Timeout
 
     from evaluation import history
@@ -223,21 +230,30 @@ def execute(job: Job) -> Outcome:
             )
         ):
             return Outcome(job.run_key, "skipped", output_dir=run_dir(root, job.run_key))
-        return _execute_locked(job, root)
+        return body(job, root)
     finally:
         lock.release()
 
 
 def _execute_locked(job: Job, root: Paths) -> Outcome:
     staging = open_staging(root, job)
+    return conclude(job, root, staging, *run_and_render(job, root, staging))
+
+
+def run_and_render(
+    job: Job, root: Paths, staging: Path
+) -> tuple[dict[str, Any], float, dict[str, Any] | None, Rendered | None]:
+    """:func:`run_notebook`, then :func:`render` if it succeeded: ``(manifest, start, error,
+    rendered)``, the arguments of :func:`conclude` after the job, workspace and staging."""
     manifest, start, error = run_notebook(job, root, staging)
     rendered = None
     if error is None:
         try:
             rendered = render(job, staging, manifest, start)
+            manifest = rendered.manifest
         except Exception as exc:
             error = _error(job, exc, "report not published: ")
-    return conclude(job, root, staging, manifest, start, error, rendered)
+    return manifest, start, error, rendered
 
 
 def open_staging(root: Paths, job: Job) -> Path:

@@ -382,26 +382,7 @@ def figures_digest(run_keys: Iterable[str], *, db: Path | None = None) -> str:
     A plan that reads other plans' figures is fingerprinted on this, so it is re-run when
     a figure it reads, or its suppression, changes (and not when only their runs changed).
     """
-    import hashlib
-
-    keys = sorted(set(run_keys))
-    digest = hashlib.sha256(json.dumps(keys).encode())
-    path = Path(db) if db is not None else paths().history
-    if keys and path.exists():
-        with closing(connect(path)) as con:
-            try:
-                con.execute("CREATE TEMP TABLE wanted (run_key TEXT PRIMARY KEY)")
-                con.executemany("INSERT INTO wanted VALUES (?)", [(k,) for k in keys])
-                rows = con.execute(
-                    "SELECT r.run_key, indicator_id, period, group_var, group_value, value, n, "
-                    "ci_low, ci_high, suppressed FROM results r JOIN wanted w USING (run_key) "
-                    "ORDER BY r.run_key, indicator_id, period, group_var, group_value"
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise _history_error(path, exc) from None
-        for row in rows:
-            digest.update(json.dumps(row, default=str).encode())
-    return digest.hexdigest()[:24]
+    return figures_digests({"": run_keys}, db=db)[""]
 
 
 def figures_digests(

@@ -26,8 +26,6 @@ fingerprint and a worker with other code refuses it in one line.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -42,14 +40,10 @@ from evaluation.execute import (
     Job,
     Outcome,
     Rendered,
-    _error,
     conclude,
-    is_current,
-    lock_path,
     open_staging,
-    render,
-    run_dir,
-    run_notebook,
+    run_and_render,
+    under_lock,
 )
 from evaluation.paths import Paths, paths
 
@@ -168,19 +162,16 @@ def run_bundle(bundle: Bundle, warm: bool = True) -> Result:
         root = paths(base)
         job = replace(bundle.job, root=base, notebook=base / "notebooks" / bundle.job.notebook.name)
         staging = open_staging(root, job)
-        manifest, start, error = run_notebook(job, root, staging)
-        rendered = None
-        if error is None:
-            try:
-                made = render(job, staging, manifest, start)
-                manifest = made.manifest
-                rendered = {
-                    "figures": made.figures,
-                    "formats": made.formats,
-                    "manifest_name": made.manifest_name,
-                }
-            except Exception as exc:
-                error = _error(job, exc, "report not published: ")
+        manifest, start, error, made = run_and_render(job, root, staging)
+        rendered = (
+            None
+            if made is None
+            else {
+                "figures": made.figures,
+                "formats": made.formats,
+                "manifest_name": made.manifest_name,
+            }
+        )
         return Result(
             job=bundle.job,
             manifest=manifest,
@@ -240,14 +231,6 @@ def publish_result(
     )
 
 
-def bundle_digest(bundle: Bundle) -> str:
-    """A short digest of a bundle's inputs (for logs: two attempts on the same inputs)."""
-    digest = hashlib.sha256(json.dumps(sorted(bundle.files)).encode())
-    for name in sorted(bundle.files):
-        digest.update(bundle.files[name])
-    return digest.hexdigest()[:12]
-
-
 def execute_remote(
     job: Job, submit: Callable[[Bundle], Result], *, attempts: int = ATTEMPTS
 ) -> Outcome:
@@ -257,30 +240,8 @@ def execute_remote(
     A commit refused by the final release audit (another run published meanwhile) is
     retried with a new bundle, at most ``attempts`` times in all.
     """
-    from filelock import FileLock, Timeout
 
-    from evaluation import history
-
-    root = paths(job.root)
-    lock_file = lock_path(root, job.run_key)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_file))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return Outcome(job.run_key, "locked")
-    try:
-        if (
-            not job.force
-            and not job.adhoc
-            and is_current(
-                root,
-                job.run_key,
-                job.manifest["fingerprint"],
-                history.published_run_ids(db=root.history),
-            )
-        ):
-            return Outcome(job.run_key, "skipped", output_dir=run_dir(root, job.run_key))
+    def body(job: Job, root: Paths) -> Outcome:
         outcome = Outcome(job.run_key, "failed")
         for attempt in range(1, attempts + 1):
             current = job if attempt == 1 else _again(job)
@@ -289,8 +250,8 @@ def execute_remote(
             if not (outcome.error or {}).get("refused"):
                 return outcome
         return outcome
-    finally:
-        lock.release()
+
+    return under_lock(job, body)
 
 
 def _again(job: Job) -> Job:
@@ -306,7 +267,6 @@ __all__ = [
     "Bundle",
     "Result",
     "WorkerMismatch",
-    "bundle_digest",
     "execute_remote",
     "pack",
     "publish_result",
