@@ -161,6 +161,15 @@ class KernelSetupError(RuntimeError):
     """A warm kernel could not be prepared (preload or per-run setup failed)."""
 
 
+class KernelStartError(KernelSetupError):
+    """A new kernel died or did not answer before it was ready (e.g. its port was taken by
+    another process between being chosen and bound: jupyter_client's port race)."""
+
+
+START_ATTEMPTS = 3
+"""How often a kernel is started before its run fails (each attempt on new ports)."""
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     try:
@@ -284,6 +293,17 @@ class KernelPool:
             self.kernel = None
 
     def _start(self, kernel_name: str, startup_timeout: float) -> WarmKernel:
+        """A new warm kernel; a start that fails is tried again (:data:`START_ATTEMPTS`)."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start_once(kernel_name, startup_timeout)
+            except KernelStartError as exc:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.retired.append(f"start failed, tried again: {exc}")
+        raise AssertionError("unreachable")
+
+    def _start_once(self, kernel_name: str, startup_timeout: float) -> WarmKernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
@@ -319,7 +339,7 @@ class KernelPool:
             )
         except Exception as exc:
             kernel.shutdown()
-            raise KernelSetupError(f"warm kernel did not start: {exc}") from exc
+            raise KernelStartError(f"warm kernel did not start: {exc}") from exc
         finally:
             client.stop_channels()
         if reply["content"].get("status") != "ok":

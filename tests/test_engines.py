@@ -216,6 +216,50 @@ def test_a_dead_kernel_and_a_timeout_are_replaced(tmp_path):
     assert pool.started == 3
 
 
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):
+    """E.g. its port was taken between being chosen and bound (seen with two plans at once)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    original = AsyncKernelManager.start_kernel
+    calls = []
+
+    async def start_kernel(self, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the first kernel exits before it answers
+            kwargs["extra_arguments"] = [
+                *kwargs.get("extra_arguments", []),
+                "--IPKernelApp.exec_lines=['import os; os._exit(7)']",
+            ]
+        return await original(self, **kwargs)
+
+    monkeypatch.setattr(AsyncKernelManager, "start_kernel", start_kernel)
+    pool = small_pool()
+    fine = notebook(tmp_path / "fine.ipynb", "print('ok')")
+    assert stdout(run(fine, tmp_path / "1.ipynb", engine="warm"), 0).strip() == "ok"
+    assert len(calls) == 2 and pool.started == 2
+    assert pool.retired and pool.retired[0].startswith("start failed, tried again")
+
+
+def test_a_kernel_that_never_starts_fails_its_run_after_the_attempts(tmp_path, monkeypatch):
+    from jupyter_client.manager import AsyncKernelManager
+
+    original = AsyncKernelManager.start_kernel
+
+    async def start_kernel(self, **kwargs):
+        kwargs["extra_arguments"] = [
+            *kwargs.get("extra_arguments", []),
+            "--IPKernelApp.exec_lines=['import os; os._exit(7)']",
+        ]
+        return await original(self, **kwargs)
+
+    monkeypatch.setattr(AsyncKernelManager, "start_kernel", start_kernel)
+    pool = small_pool()
+    fine = notebook(tmp_path / "fine.ipynb", "print('ok')")
+    with pytest.raises(engines.KernelStartError, match="did not start"):
+        run(fine, tmp_path / "1.ipynb", engine="warm")
+    assert pool.started == engines.START_ATTEMPTS
+
+
 def test_a_kernel_is_replaced_after_max_runs_and_past_the_memory_limit(tmp_path):
     pool = small_pool(max_runs=2)
     fine = notebook(tmp_path / "fine.ipynb", "import os\nprint(os.getpid())")
