@@ -124,6 +124,20 @@ def probe_workspace(tmp_path: Path, session_home: Path) -> Paths:
     return paths(root)
 
 
+def yearly_figure(indicator, year, value, n, suppressed=False, **extra) -> dict:
+    """A recorded figure of a calendar year, as the history holds it (for annual-report tests)."""
+    return {
+        "indicator_id": indicator,
+        "period": str(year),
+        "period_start": f"{year}-01-01",
+        "period_end": f"{year}-12-31",
+        "value": value,
+        "n": n,
+        "suppressed": suppressed,
+        **extra,
+    }
+
+
 def set_probe_failure(ws: Paths, period_start: str) -> None:
     (ws.params / "probe.yml").write_text(PROBE_PLAN.format(fail_in=period_start))
 

@@ -14,19 +14,11 @@ from evaluation import annual, history
 from evaluation.disclosure import SuppressionRule
 from evaluation.paths import paths
 from evaluation.runner import run_plan
-from tests.conftest import REPO, _copy_data
+from tests.conftest import REPO, _copy_data, yearly_figure
 
 
 def fig(indicator, year, value, n, suppressed=False):
-    return {
-        "indicator_id": indicator,
-        "period": str(year),
-        "period_start": f"{year}-01-01",
-        "period_end": f"{year}-12-31",
-        "value": value,
-        "n": n,
-        "suppressed": suppressed,
-    }
+    return yearly_figure(indicator, year, value, n, suppressed)
 
 
 def test_numbers_are_written_as_german_readers_expect():

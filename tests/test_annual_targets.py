@@ -9,22 +9,13 @@ import pytest
 from evaluation import annual, history
 from evaluation.disclosure import SuppressionRule
 from evaluation.indicators.catalogue import load_catalogue
-from tests.conftest import REPO
+from tests.conftest import REPO, yearly_figure
 
 RULE = SuppressionRule(threshold=5)
 
 
 def fig(indicator, year, value, n, suppressed=False, **extra):
-    return {
-        "indicator_id": indicator,
-        "period": str(year),
-        "period_start": f"{year}-01-01",
-        "period_end": f"{year}-12-31",
-        "value": value,
-        "n": n,
-        "suppressed": suppressed,
-        **extra,
-    }
+    return yearly_figure(indicator, year, value, n, suppressed, **extra)
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -19,7 +19,7 @@ from evaluation import annual, export, history, report
 from evaluation.export import model
 from evaluation.paths import paths
 from tests import browser
-from tests.conftest import REPO, _copy_data
+from tests.conftest import REPO, _copy_data, yearly_figure
 
 YEAR = 2024
 COVER = {
@@ -71,16 +71,7 @@ def test_cover_facts_include_authority_contact_and_place_and_leave_the_settings_
 
 
 def fig(indicator, value, n, suppressed=False, year=YEAR, **extra):
-    return {
-        "indicator_id": indicator,
-        "period": str(year),
-        "period_start": f"{year}-01-01",
-        "period_end": f"{year}-12-31",
-        "value": value,
-        "n": n,
-        "suppressed": suppressed,
-        **extra,
-    }
+    return yearly_figure(indicator, year, value, n, suppressed, **extra)
 
 
 FIGURES = [
