@@ -272,3 +272,29 @@ def test_a_refusal_that_persists_fails_the_run_after_the_attempts(linked_workspa
     assert not (ws.reports / second.run_key / "report.html").exists()
     assert (ws.reports / second.run_key / "failed.json").exists()
     assert set(shown_cells(ws, first.run_key).values()) == {True}
+
+
+@pytest.mark.slow
+def test_a_submitter_crash_after_the_cells_were_staged_leaves_nothing_after_recovery(
+    linked_workspace: Paths,
+) -> None:
+    from evaluation.execute import open_staging, recover
+
+    ws = linked_workspace
+    job = jobs_of(ws)["alle"]
+    result = local(pack(job))
+    assert result.error is None
+    # what publish_result does before the commit point, then the process dies
+    staging = open_staging(ws, job)
+    for name, content in result.files.items():
+        (staging / name).write_bytes(content)
+    store.import_run(job.run_id, result.release_rows, ws)
+    with store._connect(store.store_path(ws)) as con:
+        assert con.execute("SELECT COUNT(*) FROM cells WHERE status = 'staged'").fetchone() == (1,)
+    repairs = recover(ws)
+    assert any("staging of an interrupted run removed" in line for line in repairs), repairs
+    assert not staging.exists() and not (ws.reports / job.run_key).exists()
+    with store._connect(store.store_path(ws)) as con:
+        assert con.execute("SELECT COUNT(*) FROM cells").fetchone() == (0,)
+    # and the next call publishes the run normally
+    assert execute_remote(job, local).status == "ok"
