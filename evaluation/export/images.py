@@ -111,7 +111,10 @@ def _start_server(kaleido: Any) -> None:
     worker renders many): its start is most of the first image's 2–3 s. Stopped at exit."""
     if _SERVER["running"]:
         return
-    kaleido.start_sync_server(silence_warnings=True)
+    # mathjax=False: kaleido's page would otherwise load MathJax from a CDN on every
+    # figure (it reloads the page per figure); offline that costs seconds per report and
+    # the reports use no LaTeX
+    kaleido.start_sync_server(mathjax=False, silence_warnings=True)
     _SERVER["running"] = True
     if not _SERVER.get("atexit"):
         import atexit
