@@ -36,7 +36,7 @@ import shutil
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,7 +103,68 @@ class CommitRefused(Exception):
 
 
 class StaleInputs(Exception):
-    """The figures a run read changed in the history while it ran."""
+    """The figures a run read changed in the history while it ran.
+
+    For a project-level run (the Träger overview), which reads other workspaces: an
+    agency's published report it reads, or the figures that report read, changed
+    (:func:`agency_inputs`).
+    """
+
+
+#: Manifest key of what a project-level run read from the agencies (:func:`agency_inputs`).
+AGENCY_INPUTS = "agency_inputs"
+
+
+def agency_inputs(project: Paths, reads: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Any]]:
+    """What a project-level run reads from the agencies' workspaces, as it is now.
+
+    Parameters
+    ----------
+    project
+        The project's workspace (the agencies are ``project.agencies/<id>``).
+    reads
+        Per agency id, the run keys of the reports the run reads there (the Träger
+        overview: the annual report of its year).
+
+    Returns
+    -------
+    dict
+        Per agency: ``reports`` – each run key with the run id published for it (``None``
+        when none is), and ``figures`` – :func:`evaluation.history.figures_digest` of the
+        runs those published reports read (their manifests' ``depends_on``), i.e. the
+        released figures a report shows. Recorded when the run is finalised and compared
+        again by :func:`publish`: any difference means an agency republished a report or its
+        figures changed meanwhile.
+    """
+    from evaluation import history
+
+    out: dict[str, dict[str, Any]] = {}
+    for agency_id, run_keys in sorted(reads.items()):
+        ws = Paths(project.agencies / agency_id, project=project.project_root)
+        if not agency_id:
+            ws = Paths(project.project_root)
+        reports: dict[str, str | None] = {}
+        read: set[str] = set()
+        for run_key in sorted(set(run_keys)):
+            manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
+            ok = manifest.get("status") == "ok"
+            reports[run_key] = str(manifest.get("run_id")) if ok else None
+            if ok and isinstance(manifest.get("depends_on"), dict):
+                prefix = f"{agency_id}:" if agency_id else ""
+                read |= {k.removeprefix(prefix) for k in manifest["depends_on"]}
+        out[agency_id] = {
+            "reports": reports,
+            "figures": history.figures_digest(sorted(read), db=ws.history),
+        }
+    return out
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_dir(root: Paths, run_key: str) -> Path:
@@ -470,6 +531,15 @@ def publish(job: Job, root: Paths, staging: Path, rendered: Rendered) -> Outcome
             raise StaleInputs(
                 f"{job.run_key}: figures of its inputs changed in the history while it ran; "
                 "not published"
+            )
+    recorded = job.manifest.get(AGENCY_INPUTS)
+    if recorded:
+        now = agency_inputs(root, {a: list(r["reports"]) for a, r in recorded.items()})
+        changed = [a for a in recorded if now.get(a) != recorded[a]]
+        if changed:
+            raise StaleInputs(
+                f"{job.run_key}: reports or figures it reads changed while it ran in "
+                f"{', '.join(changed)}; not published"
             )
     commit_hook = _hook("commit_run")
     if commit_hook is not None:

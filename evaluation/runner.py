@@ -585,9 +585,8 @@ class _Plan:
             digest = self._digests.pop(key, None) or history.figures_digest(
                 by_agency[own_agency], db=self.roots.get(own_agency, self.root).history
             )
-        else:  # project level: one digest per agency would open every agency's history;
-            # the annual reports it depends on carry their inputs' figures in their
-            # fingerprints (depends_on), which is what the overview reads
+        else:  # project level: the annual reports it depends on carry their inputs'
+            # figures in their fingerprints (depends_on), which is what the overview reads
             digest = provenance.fingerprint(agencies=sorted(by_agency))
         manifest = dict(job.manifest)
         manifest["depends_on"] = {d: self.jobs[d].manifest["fingerprint"] for d in deps}
@@ -602,7 +601,10 @@ class _Plan:
                 depends_on=tuple(by_agency[own_agency]),
                 inputs_digest=digest,
             )
-        else:  # a project-level run reads other workspaces' histories (see README)
+        else:  # a project-level run reads other workspaces: what it reads there now (the
+            # published report of each agency, the figures that report read), checked
+            # again when it publishes (execute.publish -> StaleInputs)
+            manifest[ex.AGENCY_INPUTS] = ex.agency_inputs(self.root, by_agency)
             job = replace(job, manifest=manifest)
         self.jobs[key] = job
         return job

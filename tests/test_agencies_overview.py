@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 from html import unescape
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from evaluation import agencies, history
+from evaluation import execute as ex
 from evaluation.disclosure import SuppressionRule
 from evaluation.paths import Paths, paths
 from evaluation.views import overview
@@ -83,6 +85,7 @@ def project(tmp_path: Path, session_home: Path) -> Paths:
                         "run_id": f"annual-{agency_id}",
                         "status": "ok",
                         "parameters": {"suppression_threshold": THRESHOLDS[agency_id]},
+                        "depends_on": {f"{agency_id}:labour_market/jahr/2024": "fp"},
                     }
                 )
             )
@@ -178,3 +181,157 @@ def test_the_overview_report_shows_no_hidden_figure_nor_anything_it_follows_from
         assert f"{derived / 3:.1f}".replace(".", ",") not in cells
     for word in ("Gesamt", "Summe", "Insgesamt", "Mittelwert"):
         assert not any(word in c for r in _cells(html) for c in r), word
+
+
+# ---- the overview's inputs are checked again when it publishes ---------------------------
+
+ANNUAL = "annual_report/jahr/2024"
+
+
+def _republish(project: Paths, agency_id: str, participants: int, run_id: str) -> None:
+    """Another process publishes a new annual report of ``agency_id`` with a new figure."""
+    ws = paths(project.agencies / agency_id)
+    history.commit_figures(
+        [_figure("lm_participants", participants), _figure("lm_entries", 83)],
+        run_id=f"lm-{run_id}",
+        run_key="labour_market/jahr/2024",
+        snapshot_id="x",
+        db=ws.history,
+    )
+    file = ex.run_dir(ws, ANNUAL) / "manifest.json"
+    manifest = json.loads(file.read_text(encoding="utf-8"))
+    manifest["run_id"] = run_id
+    tmp = file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest), encoding="utf-8")
+    os.replace(tmp, file)
+
+
+def test_what_the_overview_reads_is_recorded_per_agency_and_any_change_is_seen(project):
+    reads = {x: [ANNUAL] for x in "abcd"}
+    before = ex.agency_inputs(project, reads)
+    assert before["a"]["reports"] == {ANNUAL: "annual-a"}
+    assert before["d"]["reports"] == {ANNUAL: None}  # no published annual report
+    assert ex.agency_inputs(project, reads) == before  # nothing changed: the same
+    # a figure the annual report read changes (without a new annual report) ...
+    history.commit_figures(
+        [_figure("lm_participants", 112), _figure("lm_entries", 83)],
+        run_id="run-a",
+        run_key="labour_market/jahr/2024",
+        snapshot_id="x",
+        db=paths(project.agencies / "a").history,
+    )
+    now = ex.agency_inputs(project, reads)
+    assert now["a"]["figures"] != before["a"]["figures"]
+    assert now["a"]["reports"] == before["a"]["reports"]
+    assert {k: v for k, v in now.items() if k != "a"} == {
+        k: v for k, v in before.items() if k != "a"
+    }
+    # ... a hidden figure becomes visible (only its suppression changes) ...
+    history.commit_figures(
+        [_figure("lm_participants", 151), _figure("lm_entries", None, True)],
+        run_id="run-b",
+        run_key="labour_market/jahr/2024",
+        snapshot_id="x",
+        db=paths(project.agencies / "b").history,
+    )
+    assert ex.agency_inputs(project, reads)["b"] == before["b"]  # the same figures again
+    history.commit_figures(
+        [_figure("lm_participants", 151), _figure("lm_entries", 6)],
+        run_id="run-b",
+        run_key="labour_market/jahr/2024",
+        snapshot_id="x",
+        db=paths(project.agencies / "b").history,
+    )
+    assert ex.agency_inputs(project, reads)["b"]["figures"] != before["b"]["figures"]
+    # ... an annual report is republished, withdrawn (failed manifest), or appears
+    _republish(project, "c", 97, "annual-c2")
+    assert ex.agency_inputs(project, reads)["c"]["reports"] == {ANNUAL: "annual-c2"}
+    folder = ex.run_dir(paths(project.agencies / "d"), ANNUAL)
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"run_id": "annual-d", "status": "ok"}))
+    assert ex.agency_inputs(project, reads)["d"]["reports"] == {ANNUAL: "annual-d"}
+
+
+def _key_figure_rows(folder: Path) -> dict[str, list[str]]:
+    """The rows of the first table (key figures; the sources table follows) by agency."""
+    rows: dict[str, list[str]] = {}
+    for r in _cells((folder / "report.html").read_text(encoding="utf-8")):
+        if r and r[0].startswith("Agentur "):
+            rows.setdefault(r[0], r[1:])
+    return rows
+
+
+REPUBLISH_LIMIT = "republish-limit"
+
+
+def republishing_executor(job):
+    """Executor: after the overview's notebook ran and before it publishes, agency ``a``
+    publishes a new annual report with a new figure (at most ``republish-limit`` times)."""
+    if not job.run_key.startswith("traeger_overview/"):
+        return ex.execute(job)
+    project = paths(job.root)
+    counter = project.root / "republished"
+    original = ex.run_notebook
+
+    def run_then_republish(*args, **kwargs):
+        result = original(*args, **kwargs)
+        count = int(counter.read_text()) if counter.exists() else 0
+        if count < int((project.root / REPUBLISH_LIMIT).read_text()):
+            counter.write_text(str(count + 1))
+            _republish(project, "a", 222 + count, f"annual-a{count + 2}")
+        return result
+
+    ex.run_notebook = run_then_republish
+    try:
+        return ex.execute(job)
+    finally:
+        ex.run_notebook = original
+
+
+def _overview_run(project: Paths, executor=None, *, force: bool = False):
+    from evaluation.runner import run_plan
+
+    out = io.StringIO()
+    summary = run_plan(
+        root=project,
+        only=["traeger_overview/jahr/2024"],
+        agencies=agencies.discover(project),
+        out=out,
+        force=force,
+        **({"executor": executor} if executor else {}),
+    )
+    return summary, out.getvalue()
+
+
+@pytest.mark.slow
+def test_an_annual_report_republished_while_the_overview_runs_stops_its_publication(project):
+    folder = project.reports / "traeger_overview" / "jahr" / "2024"
+    # every attempt: a changes its annual report while the overview runs -> never published
+    (project.root / REPUBLISH_LIMIT).write_text("3")
+    summary, out = _overview_run(project, republishing_executor)
+    assert (project.root / "republished").read_text() == "3", out  # three attempts
+    assert "inputs changed while it ran; running it again" in out
+    assert [o.status for o in summary.outcomes] == ["deferred"], out
+    assert "changed while it ran in a; not published" in summary.outcomes[0].error["summary"]
+    assert not (folder / "manifest.json").exists() and not (folder / "report.html").exists()
+    assert not list(project.state.glob("staging/*")), "the stale attempts left nothing"
+    # the next call publishes it, with a's newest figure and its newest annual report
+    summary, out = _overview_run(project)
+    assert [o.status for o in summary.outcomes] == ["ok"], out
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["agency_inputs"]["a"]["reports"] == {ANNUAL: "annual-a4"}
+    assert manifest["agency_inputs"]["d"]["reports"] == {ANNUAL: None}
+    rows = _key_figure_rows(folder)
+    assert rows["Agentur A"][:2] == ["Träger A", "224"]
+    # once: a's report changes during the first attempt only -> the retry publishes
+    (project.root / "republished").unlink()
+    (project.root / REPUBLISH_LIMIT).write_text("1")
+    _republish(project, "b", 150, "annual-b2")
+    summary, out = _overview_run(project, republishing_executor, force=True)
+    assert [o.status for o in summary.outcomes] == ["ok"], out
+    assert "inputs changed while it ran; running it again" in out
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["agency_inputs"]["a"]["reports"] == {ANNUAL: "annual-a2"}
+    rows = _key_figure_rows(folder)
+    assert rows["Agentur A"][:2] == ["Träger A", "222"]
+    assert rows["Agentur B"][:2] == ["Träger B", "150"]
