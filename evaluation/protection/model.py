@@ -138,8 +138,8 @@ class Release:
                 if at < unique.size and unique[at] == i:
                     weight[at] = w
         sizes = np.bincount(group, weights=weight, minlength=first_of_kind.size)
-        representative = np.empty(first_of_kind.size, dtype=np.int64)
-        representative[group] = np.arange(unique.size)
+        representative = np.full(first_of_kind.size, unique.size, dtype=np.int64)
+        np.minimum.at(representative, group, np.arange(unique.size))
         members = [
             tuple(cells_sorted[start[u] : start[u] + count[u]].tolist()) for u in representative
         ]
@@ -149,7 +149,7 @@ class Release:
             (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(members))
         )
         group_of = dict(zip([_NAMES[i] for i in unique.tolist()], group.tolist(), strict=True))
-        return Atoms(sizes.astype(float), matrix, members, group_of)
+        return Atoms(sizes.astype(float), matrix, members, group_of, unique[representative])
 
 
 _INTERNED: dict[str, int] = {}
@@ -196,6 +196,9 @@ class Atoms:
     members: list[tuple[int, ...]]
     #: each unit's atom
     group_of: dict[str, int] = field(default_factory=dict)
+    #: per atom, the process-wide id of its first unit (the same atom in another release of
+    #: this process has the same id; a witness of an earlier audit is found by it)
+    representatives: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------

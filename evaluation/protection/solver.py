@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -175,6 +176,141 @@ class _Programme:
         )
 
 
+class _Witnesses:
+    """Feasible points of ``A x = b, x >= 0`` that give many groups at least ``cap`` at once.
+
+    One programme maximises ``sum_k min(x_k, cap)`` over the target groups (auxiliary
+    columns ``y_k <= x_k``, ``0 <= y_k <= cap``); every optimal ``x`` is a possible truth for
+    the reader and certifies each target it gives ``cap``. The targets so certified leave the
+    objective and the programme is solved again from the last basis, until a round
+    certifies none. What is left needs its own programme (:meth:`_Programme.solve`): a
+    witness only ever proves safety, never a disclosure, so the findings stay exactly those
+    of one programme per group.
+    """
+
+    def __init__(self, a: sparse.csr_matrix, b: np.ndarray, targets: np.ndarray, cap: float):
+        import highspy
+
+        self._highs = h = _quiet_highs(highspy)
+        for option, value in (
+            ("output_flag", False),
+            ("presolve", "off"),
+            ("simplex_strategy", 4),
+            ("threads", 1),
+        ):
+            h.setOptionValue(option, value)
+        self._highspy = highspy
+        self.n = n = a.shape[1]
+        self.targets = targets = np.asarray(targets, dtype=np.int32)
+        m = targets.size
+        h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+        h.addVars(m, np.zeros(m), np.full(m, float(cap)))
+        a = a.tocsr()
+        h.addRows(
+            a.shape[0],
+            b,
+            b,
+            a.nnz,
+            a.indptr[:-1].astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(float),
+        )
+        # y_i - x_{k_i} <= 0
+        index = np.empty(2 * m, dtype=np.int32)
+        index[0::2] = targets
+        index[1::2] = n + np.arange(m, dtype=np.int32)
+        value = np.tile(np.array([-1.0, 1.0]), m)
+        h.addRows(
+            m,
+            np.full(m, -highspy.kHighsInf),
+            np.zeros(m),
+            2 * m,
+            np.arange(0, 2 * m, 2, dtype=np.int32),
+            index,
+            value,
+        )
+        self._y = n + np.arange(m, dtype=np.int32)
+
+    def solve(self, active: np.ndarray) -> np.ndarray | None:
+        """An optimal ``x`` for ``max sum min(x_k, cap)`` over the active targets."""
+        h, highspy = self._highs, self._highspy
+        h.changeColsCost(self._y.size, self._y, np.where(active, -1.0, 0.0))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(h.getSolution().col_value, dtype=float)[: self.n]
+
+
+#: capped programmes are solved for at least this many groups, and again while a round
+#: certifies at least ``_BATCH_GAIN`` more (below that, one programme per group is cheaper)
+_BATCH_MIN = 8
+_BATCH_GAIN = 4
+#: a stored solution is a witness for another release only if it satisfies that release's
+#: equations to this tolerance (absolute, plus relative to the count) and is non-negative
+_FEASIBLE_TOL = 1e-6
+
+
+class _WitnessCache:
+    """Solutions of earlier audits in this process, by the groups of their component.
+
+    Successive audits of one run see almost the same release (a new table adds a few
+    equations, often none a reader did not have). A solution of an earlier audit over the
+    same groups (found by their representative units) is a possible truth for the reader
+    of this release if it satisfies this release's equations: then it certifies what it
+    shows without a programme. It is checked (``A x = b``, ``x >= 0``) before each use, so
+    a stored solution never proves anything about a release it does not fit.
+
+    Only in memory, never written anywhere; bounded in components and solutions.
+    """
+
+    def __init__(self, components: int = 256, per_component: int = 400) -> None:
+        self._store: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.components = components
+        self.per_component = per_component
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    def feasible(
+        self, representatives: np.ndarray, a: sparse.csr_matrix, b: np.ndarray
+    ) -> list[np.ndarray]:
+        """Stored solutions over these groups (in column order) that solve ``a x = b``."""
+        order = np.argsort(representatives, kind="stable")
+        key = representatives[order].tobytes()
+        stored = self._store.get(key)
+        if stored is None or not stored.size:
+            return []
+        self._store.move_to_end(key)
+        x = np.empty_like(stored)
+        x[:, order] = stored
+        residual = np.abs(a @ x.T - b[:, None])
+        ok = (residual <= _FEASIBLE_TOL * (1.0 + np.abs(b))[:, None]).all(axis=0)
+        ok &= x.min(axis=1) >= -_FEASIBLE_TOL
+        return list(x[ok])
+
+    def keep(self, representatives: np.ndarray, solutions: list[np.ndarray]) -> None:
+        """Remember solutions over these groups (in column order); the newest are kept."""
+        order = np.argsort(representatives, kind="stable")
+        key = representatives[order].tobytes()
+        block = np.vstack(solutions)[:, order]
+        have = self._store.pop(key, None)
+        if have is not None and have.size:
+            block = np.vstack([have, block])
+        _, first = np.unique(block, axis=0, return_index=True)
+        block = block[np.sort(first)][-self.per_component :]
+        self._store[key] = block
+        while len(self._store) > self.components:
+            self._store.popitem(last=False)
+
+
+_WITNESSES = _WitnessCache()
+
+
+def forget_witnesses() -> None:
+    """Drop the solutions kept from earlier audits (a cold start, e.g. for a benchmark)."""
+    _WITNESSES.clear()
+
+
 def _reader_atoms(
     release: Release, shown: np.ndarray
 ) -> tuple[np.ndarray, sparse.csr_matrix, dict[str, int]]:
@@ -184,6 +320,26 @@ def _reader_atoms(
     """
     atoms = release.atoms(shown)
     return atoms.sizes, atoms.matrix, atoms.group_of
+
+
+def _distinct_rows(matrix: sparse.csr_matrix) -> np.ndarray:
+    """The first of every set of equal, non-empty rows (a 0/1 matrix, sorted indices).
+
+    Cells of different tables often hold the same groups (the same count published twice);
+    their equations are the same, and one of them says all a reader learns.
+    """
+    matrix.sort_indices()
+    seen: set[bytes] = set()
+    keep = []
+    indptr, indices = matrix.indptr, matrix.indices
+    for i in range(matrix.shape[0]):
+        if indptr[i] == indptr[i + 1]:
+            continue
+        key = indices[indptr[i] : indptr[i + 1]].tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
 
 
 def _components(matrix: sparse.csr_matrix) -> np.ndarray:
@@ -223,7 +379,9 @@ def audit(
     if not cells:
         return result
     shown = np.array([c.shown for c in cells], dtype=bool)
-    sizes, matrix, group_of = _reader_atoms(release, shown)
+    atoms = release.atoms(shown)
+    sizes, matrix, group_of = atoms.sizes, atoms.matrix, atoms.group_of
+    representatives = atoms.representatives
     labels = _components(matrix)
     b_all = matrix @ sizes
     focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
@@ -250,50 +408,54 @@ def audit(
     def system(component: int) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
         if component not in systems:
             cols = np.flatnonzero(labels == component)
-            sub = matrix[:, cols]
-            rows = np.flatnonzero(sub.getnnz(axis=1))
+            sub = matrix[:, cols].tocsr()
+            rows = _distinct_rows(sub)
             systems[component] = (sub[rows], b_all[rows], cols)
         return systems[component]
 
     # Every solution of a programme is a possible truth for the reader: it certifies every
     # group it gives at least the threshold, and every hidden cell it gives two values
     # apart. Solutions are pooled per component, so most checks need no programme at all.
+    # A pool starts with the true sizes and the solutions of earlier audits in this process
+    # over the same groups that satisfy this release's equations (see _WitnessCache).
     pools: dict[int, list[np.ndarray]] = {}
+    reused: dict[int, int] = {}
 
-    def programme(component: int) -> tuple[_Programme, np.ndarray]:
-        a, b, cols = system(component)
+    def seed(component: int) -> list[np.ndarray]:
+        if component not in pools:
+            a, b, cols = system(component)
+            found = _WITNESSES.feasible(representatives[cols], a, b)
+            reused[component] = len(found)
+            pools[component] = [sizes[cols], *found]
+        return pools[component]
+
+    def programme(component: int) -> _Programme:
         if component not in programmes:
+            a, b, _ = system(component)
             programmes[component] = _Programme(a, b)
-            pools[component] = []
-        return programmes[component], cols
+        return programmes[component]
 
     def extreme(component: int, weights: np.ndarray, sense: int) -> float:
         """max (sense=+1) or min (sense=-1) of ``weights @ x`` over the reader's system."""
-        prog, _ = programme(component)
-        value, x = prog.solve(-sense * weights)
+        value, x = programme(component).solve(-sense * weights)
         result.programmes += 1
         if x is not None:
-            pools[component].append(x)
+            seed(component).append(x)
         return -sense * value
 
     stacked: dict[int, np.ndarray] = {}
 
     def pool(component: int) -> np.ndarray:
-        rows = pools.get(component, [])
+        rows = seed(component)
         have = stacked.get(component)
         if have is None or have.shape[0] != len(rows):
-            new = rows[have.shape[0] if have is not None and have.size else 0 :]
-            block = np.vstack(new) if new else np.zeros((0, 0))
-            stacked[component] = (
-                block if have is None or not have.size else np.vstack([have, block])
-            )
+            start = 0 if have is None else have.shape[0]
+            block = np.vstack(rows[start:])
+            stacked[component] = block if have is None else np.vstack([have, block])
         return stacked[component]
 
     def pooled(component: int, weights: np.ndarray) -> tuple[float, float]:
-        solutions = pool(component)
-        if solutions.shape[0] == 0:
-            return -math.inf, math.inf
-        values = solutions @ weights
+        values = pool(component) @ weights
         return float(values.max()), float(values.min())
 
     def cells_of(k: int) -> np.ndarray:
@@ -302,15 +464,41 @@ def audit(
 
     small = np.flatnonzero((sizes > 0) & (sizes < threshold))
     small = [k for k in small if focused[cells_of(k)].any()]
+    # groups that only a programme can certify (every cell holding them is large) and that
+    # no pooled solution certifies, by component: a few capped programmes certify most of
+    # them at once (see _Witnesses)
+    open_groups: dict[int, list[int]] = {}
+    for k in small:
+        if min(cells[j].value for j in cells_of(k)) >= threshold:
+            open_groups.setdefault(int(labels[k]), []).append(int(k))
+    for comp, ks in open_groups.items():
+        cols = system(comp)[2]
+        targets = np.searchsorted(cols, ks)
+        best = pool(comp)[:, targets].max(axis=0)
+        targets = targets[best < threshold - _EPS]
+        if targets.size < _BATCH_MIN:
+            continue
+        a, b, _ = system(comp)
+        witnesses = _Witnesses(a, b, targets, float(threshold))
+        active = np.ones(targets.size, dtype=bool)
+        while active.sum() >= _BATCH_MIN:
+            x = witnesses.solve(active)
+            result.programmes += 1
+            if x is None:
+                break
+            seed(comp).append(x)
+            newly = active & (x[targets] >= threshold - _EPS)
+            active &= ~newly
+            if newly.sum() < _BATCH_GAIN:
+                break
     for k in small:
         members = cells_of(k)
         cap = min(cells[j].value for j in members)
         high = float(cap)
         if cap >= threshold:
-            _, cols = programme(labels[k])
+            cols = system(labels[k])[2]
             i = int(np.searchsorted(cols, k))
-            solutions = pool(labels[k])
-            high = float(solutions[:, i].max()) if solutions.shape[0] else -math.inf
+            high = float(pool(labels[k])[:, i].max())
             if high < threshold - _EPS:
                 weights = np.zeros(cols.size)
                 weights[i] = 1.0
@@ -339,7 +527,7 @@ def audit(
         sensitive = 0 < cell.value < threshold
         parts = []
         for comp in sorted({labels[k] for k in inside}):
-            _, cols = programme(comp)
+            cols = system(comp)[2]
             touched = [k for k in inside if labels[k] == comp]
             full = [k for k in touched if inside[k] >= sizes[k]]
             upper = np.zeros(cols.size)
@@ -360,6 +548,9 @@ def audit(
             result.findings.append(Finding("cell", cell, low, high, cell.value))
         elif high - low < 1:
             result.findings.append(Finding("pinned", cell, low, high, cell.value))
+    for comp, rows in pools.items():
+        if len(rows) > 1 + reused[comp]:  # this audit found new solutions: keep them
+            _WITNESSES.keep(representatives[system(comp)[2]], rows[1 + reused[comp] :])
     return result
 
 
