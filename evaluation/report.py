@@ -14,6 +14,7 @@ from a CDN. Every chart carries a generated text alternative and its data table.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -277,12 +278,30 @@ def figure_from_spec(spec: Mapping[str, Any]) -> Any:
 
     HTML, PDF and DOCX all draw their charts from this one figure.
     """
-    import plotly.io as pio
+    import plotly.graph_objects as go
 
     from evaluation import plots
 
-    fig = pio.from_json(json.dumps(spec), skip_invalid=True)
+    spec = dict(spec)
+    layout = dict(spec.get("layout") or {})
+    if isinstance(layout.get("template"), Mapping):
+        # every figure of a report carries the same theme; validating it once per process
+        # instead of once per figure is two thirds of building the figure
+        layout["template"] = _template(json.dumps(layout["template"], sort_keys=True))
+        spec["layout"] = layout
+    fig = go.Figure(spec, skip_invalid=True)
     return plots.finish(fig)
+
+
+@functools.lru_cache(maxsize=8)
+def _template(template_json: str) -> Any:
+    """The validated plotly template of a figure's theme, built once per process.
+
+    A figure copies the template it is given, so the cached object is never changed.
+    """
+    import plotly.graph_objects as go
+
+    return go.layout.Template(json.loads(template_json), skip_invalid=True)
 
 
 def _table_html(frame: Any, caption: str) -> str:
@@ -479,45 +498,28 @@ def _required_classes(selector: list[Any]) -> set[str]:
 def trim_css(css: str, classes: set[str]) -> str:
     """Keep the CSS a page uses: rules whose selectors need only ``classes``, and the variables.
 
-    Parses with tinycss2. A selector is kept when every class it names at its top level is
-    in ``classes`` (so element selectors and ``:not(...)`` stay); ``@media`` and
+    Parses with tinycss2 (once per process for the same stylesheet: every report carries
+    nbconvert's same 266 kB). A selector is kept when every class it names at its top level
+    is in ``classes`` (so element selectors and ``:not(...)`` stay); ``@media`` and
     ``@supports`` blocks are trimmed the same way; ``@font-face`` and ``@keyframes`` are
     dropped; custom properties (``--jp-...``) are kept where a kept declaration uses them,
     directly or through other custom properties.
     """
-    import tinycss2
 
-    def rules(nodes: list[Any]) -> list[tuple[str, Any]]:
+    def keep(items: tuple[_CssItem, ...]) -> list[tuple[str, Any]]:
         kept: list[tuple[str, Any]] = []
-        for node in nodes:
-            if node.type == "qualified-rule":
-                selectors = [
-                    sel
-                    for sel in _top_level_selectors(node.prelude)
-                    if _required_classes(sel) <= classes
-                ]
-                if selectors:
-                    prelude = ",".join(tinycss2.serialize(sel).strip() for sel in selectors)
-                    declarations = [
-                        d
-                        for d in tinycss2.parse_declaration_list(
-                            node.content, skip_comments=True, skip_whitespace=True
-                        )
-                        if d.type == "declaration"
-                    ]
-                    kept.append((prelude, declarations))
-            elif node.type == "at-rule" and node.lower_at_keyword in ("media", "supports"):
-                inner = rules(
-                    tinycss2.parse_rule_list(
-                        node.content or [], skip_comments=True, skip_whitespace=True
-                    )
-                )
+        for head, body in items:
+            if isinstance(head, str):  # @media / @supports
+                inner = keep(body)
                 if inner:
-                    head = tinycss2.serialize(node.prelude).strip()
-                    kept.append((f"@{node.at_keyword} {head}", inner))
+                    kept.append((head, inner))
+                continue
+            selectors = [text for text, needs in head if needs <= classes]
+            if selectors:
+                kept.append((",".join(selectors), body))
         return kept
 
-    tree = rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
+    tree = keep(_css_rules(css))
 
     def walk(items: list[tuple[str, Any]]) -> Any:
         for prelude, body in items:
@@ -528,10 +530,9 @@ def trim_css(css: str, classes: set[str]) -> str:
 
     definitions: dict[str, set[str]] = {}
     used: set[str] = set()
-    for declaration in walk(tree):
-        refs = set(_VAR.findall(tinycss2.serialize(declaration.value)))
-        if declaration.name.startswith("--"):
-            definitions.setdefault(declaration.name, set()).update(refs)
+    for name, _, refs in walk(tree):
+        if name.startswith("--"):
+            definitions.setdefault(name, set()).update(refs)
         else:
             used |= refs
     pending = list(used)
@@ -550,16 +551,57 @@ def trim_css(css: str, classes: set[str]) -> str:
                     out.append(f"{prelude}{{{inner}}}")
                 continue
             text = ";".join(
-                f"{d.name}:{tinycss2.serialize(d.value).strip()}"
-                + ("!important" if d.important else "")
-                for d in body
-                if not d.name.startswith("--") or d.name in used
+                declaration
+                for name, declaration, _ in body
+                if not name.startswith("--") or name in used
             )
             if text:
                 out.append(f"{prelude}{{{text}}}")
         return "\n".join(out)
 
     return write(tree)
+
+
+#: a parsed rule: its selectors (text, classes each needs) and its declarations (name,
+#: serialised ``name:value``, custom properties it uses), or an ``@media``/``@supports``
+#: head and the rules inside
+_CssItem = tuple[Any, tuple[Any, ...]]
+
+
+@functools.lru_cache(maxsize=4)
+def _css_rules(css: str) -> tuple[_CssItem, ...]:
+    """The stylesheet parsed by tinycss2 into what :func:`trim_css` filters."""
+    import tinycss2
+
+    def rules(nodes: list[Any]) -> tuple[_CssItem, ...]:
+        out: list[_CssItem] = []
+        for node in nodes:
+            if node.type == "qualified-rule":
+                selectors = tuple(
+                    (tinycss2.serialize(sel).strip(), frozenset(_required_classes(sel)))
+                    for sel in _top_level_selectors(node.prelude)
+                )
+                declarations = []
+                for d in tinycss2.parse_declaration_list(
+                    node.content, skip_comments=True, skip_whitespace=True
+                ):
+                    if d.type != "declaration":
+                        continue
+                    value = tinycss2.serialize(d.value)
+                    text = f"{d.name}:{value.strip()}" + ("!important" if d.important else "")
+                    declarations.append((d.name, text, frozenset(_VAR.findall(value))))
+                out.append((selectors, tuple(declarations)))
+            elif node.type == "at-rule" and node.lower_at_keyword in ("media", "supports"):
+                inner = rules(
+                    tinycss2.parse_rule_list(
+                        node.content or [], skip_comments=True, skip_whitespace=True
+                    )
+                )
+                head = tinycss2.serialize(node.prelude).strip()
+                out.append((f"@{node.at_keyword} {head}", inner))
+        return tuple(out)
+
+    return rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
 
 
 def _trim_notebook_css(body: str) -> str:
@@ -981,6 +1023,271 @@ def write_index(root: Paths | None = None, *, language: Literal["de", "en"] = "d
     return target
 
 
+# ---- the project-level start page over agencies ---------------------------------------
+
+PROJECT_TEXT: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Berichte der Agenturen",
+        "nav": "Seitenbereiche",
+        "agencies": "Agenturen",
+        "caption": "Agenturen des Projekts ({count}) – Berichte und Läufe",
+        "agency": "Agentur",
+        "traeger": "Träger",
+        "published": "Veröffentlichte Berichte",
+        "failed": "Fehlgeschlagene Läufe",
+        "last": "Zuletzt veröffentlicht",
+        "annual": "Jahresbericht {year}",
+        "annual_none": "Jahresbericht",
+        "not_published": "nicht veröffentlicht",
+        "no_start_page": "noch keine Startseite",
+        "not_an_agency": "keine Agentur",
+        "overview": "Träger-Übersicht",
+        "overview_none": "Noch keine Träger-Übersicht veröffentlicht.",
+        "overview_failed": "letzter Lauf fehlgeschlagen",
+        "none_found": "Unter agencies/ ist keine Agentur.",
+        "note": (
+            "Diese Seite zeigt keine Kennzahlen, nur Anzahl und Zeitpunkt der Berichte; die "
+            "Zahlen stehen in den Berichten der Agenturen und in der Träger-Übersicht."
+        ),
+    },
+    "en": {
+        "title": "Reports of the agencies",
+        "nav": "Sections of this page",
+        "agencies": "Agencies",
+        "caption": "Agencies of the project ({count}) – reports and runs",
+        "agency": "Agency",
+        "traeger": "Provider",
+        "published": "Published reports",
+        "failed": "Failed runs",
+        "last": "Last published",
+        "annual": "Annual report {year}",
+        "annual_none": "Annual report",
+        "not_published": "not published",
+        "no_start_page": "no start page yet",
+        "not_an_agency": "not an agency",
+        "overview": "Provider overview",
+        "overview_none": "No provider overview published yet.",
+        "overview_failed": "last run failed",
+        "none_found": "There is no agency below agencies/.",
+        "note": (
+            "This page shows no figures, only the number and time of the reports; the figures "
+            "are in the agencies' reports and in the provider overview."
+        ),
+    },
+}
+#: The plan of the agencies' annual report, whose latest year the project page links.
+ANNUAL_PLAN = "annual_report"
+
+PROJECT_INDEX_CSS = (
+    INDEX_CSS
+    + """
+nav ul { list-style: none; padding: 0; display: flex; gap: 1.2rem; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+th[scope="row"] { font-weight: 600; }
+.reason { color: #52606d; }
+"""
+)
+
+
+def has_project_index(project: Paths) -> bool:
+    """Whether ``project/reports/index.html`` is the project-level page over agencies.
+
+    It is when the project root is not itself the agency: there are folders below
+    ``agencies/`` and the root has no data of its own (``data/snapshots/LATEST``; with data
+    the root is "the" agency of the single-agency layout and keeps its agency start page).
+    """
+    from evaluation.agencies import survey
+
+    return (
+        not project.is_agency
+        and not (project.snapshots / "LATEST").exists()
+        and bool(survey(project))
+    )
+
+
+def _href(target: Path, page_dir: Path) -> str:
+    """A relative link from a page in ``page_dir`` to ``target`` (works from file://)."""
+    import os
+    from urllib.parse import quote
+
+    return quote(Path(os.path.relpath(target, page_dir)).as_posix())
+
+
+def _links_from(folder: Path, page_dir: Path) -> str:
+    return " · ".join(
+        f'<a href="{html.escape(_href(path, page_dir))}">{FORMAT_LABELS[kind].split(" ")[0]}</a>'
+        for kind, path in formats_in(folder).items()
+    )
+
+
+def _year(manifest: Mapping[str, Any]) -> int | None:
+    start = str(manifest.get("period", {}).get("start", ""))
+    return int(start[:4]) if start[:4].isdigit() else None
+
+
+def _stamp(manifest: Mapping[str, Any]) -> str:
+    return str(manifest.get("ended_at") or manifest.get("started_at") or "")
+
+
+def _time_html(stamp: str, language: str) -> str:
+    if not stamp:
+        return "–"
+    return f'<time datetime="{html.escape(stamp)}">{html.escape(_when(stamp, language))}</time>'
+
+
+def agency_reports(reports: Path) -> dict[str, Any]:
+    """What the project page shows of one agency's ``reports/``: counts, dates, annual reports.
+
+    Returns
+    -------
+    dict
+        ``published`` (runs with a published report), ``failed`` (runs whose latest attempt
+        failed), ``last`` (time of the newest published run, ISO, ``""`` without one) and
+        ``annual`` (year -> folder of the published annual report of that year).
+    """
+    entries = _manifests(reports) if reports.is_dir() else []
+    ok = [e for e in entries if e["ok"] and e["ok"].get("status") == "ok"]
+    annual: dict[int, Path] = {}
+    for entry in ok:
+        year = _year(entry["ok"])
+        if entry["ok"].get("plan") == ANNUAL_PLAN and year is not None:
+            annual[year] = entry["dir"]
+    return {
+        "published": len(ok),
+        "failed": sum(e["latest"].get("status") != "ok" for e in entries),
+        "last": max((_stamp(e["ok"]) for e in ok), default=""),
+        "annual": annual,
+    }
+
+
+def project_index_html(
+    project: Paths | None = None, *, language: Literal["de", "en"] = "de"
+) -> str:
+    """Build the project-level ``reports/index.html``: one row per agency, the overviews.
+
+    Per agency (every folder below ``agencies/``): name (linking to its own start page),
+    Träger, the number of published reports and of failed runs, the time of the last
+    published run and the annual report of the latest year any agency published; a folder
+    that is no agency (no or a broken ``agency.yml``) is listed with the one-line reason.
+    Then the Träger overviews published at project level. It shows **no figure** – only
+    counts of reports and runs and dates – so it needs no release audit. Only relative
+    links (it works from ``file://``); German by default.
+    """
+    from babel.dates import format_datetime
+    from babel.numbers import format_decimal
+
+    from evaluation.agencies import survey
+
+    p = project or paths()
+    w = PROJECT_TEXT["en" if language == "en" else "de"]
+    locale = "de_DE" if language == "de" else "en_GB"
+    page_dir = p.reports
+    listed = survey(p)
+    facts = {
+        item.folder.name: agency_reports(item.agency.paths.reports)
+        for item in listed
+        if item.agency is not None
+    }
+    years = [y for f in facts.values() for y in f["annual"]]
+    latest_year = max(years) if years else None
+    annual_head = w["annual"].format(year=latest_year) if latest_year else w["annual_none"]
+    rows = []
+    for item in listed:
+        agency = item.agency
+        if agency is None:
+            rows.append(
+                f'<tr><th scope="row">{html.escape(item.folder.name)}</th>'
+                f'<td colspan="5" class="reason"><span class="status-failed">'
+                f"{w['not_an_agency']}:</span> {html.escape(item.problem)}</td></tr>"
+            )
+            continue
+        f = facts[item.folder.name]
+        start_page = agency.paths.reports / "index.html"
+        name = html.escape(agency.name)
+        name_cell = (
+            f'<a href="{html.escape(_href(start_page, page_dir))}">{name}</a>'
+            if start_page.is_file()
+            else f'{name} <span class="reason">({w["no_start_page"]})</span>'
+        )
+        annual = f["annual"].get(latest_year) if latest_year else None
+        annual_cell = (
+            _links_from(annual, page_dir) or w["not_published"] if annual else w["not_published"]
+        )
+        failed = f["failed"]
+        rows.append(
+            f'<tr><th scope="row">{name_cell}</th>'
+            f"<td>{html.escape(str(agency.facts.get('traeger', '') or '–'))}</td>"
+            f'<td class="num">{format_decimal(f["published"], locale=locale)}</td>'
+            f'<td class="num{" status-failed" if failed else ""}">'
+            f"{format_decimal(failed, locale=locale)}</td>"
+            f"<td>{_time_html(f['last'], language)}</td>"
+            f"<td>{annual_cell}</td></tr>"
+        )
+    table = (
+        f"<table><caption>{html.escape(w['caption'].format(count=len(listed)))}</caption>"
+        f'<thead><tr><th scope="col">{w["agency"]}</th><th scope="col">{w["traeger"]}</th>'
+        f'<th scope="col" class="num">{w["published"]}</th>'
+        f'<th scope="col" class="num">{w["failed"]}</th>'
+        f'<th scope="col">{w["last"]}</th><th scope="col">{html.escape(annual_head)}</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else f"<p>{w['none_found']}</p>"
+    )
+    overviews = []
+    for entry in sorted(
+        _manifests(p.reports) if p.reports.is_dir() else [],
+        key=lambda e: (e["latest"].get("period", {}).get("start", ""), str(e["dir"])),
+        reverse=True,
+    ):
+        ok, latest = entry["ok"], entry["latest"]
+        shown = ok or latest
+        label = f"{shown.get('title') or w['overview']} {shown.get('period', {}).get('label', '')}"
+        parts = [f"<strong>{html.escape(label.strip())}</strong>"]
+        if ok and ok.get("status") == "ok":
+            parts.append(_time_html(_stamp(ok), language))
+            parts.append(_links_from(entry["dir"], page_dir))
+        if latest.get("status") != "ok":
+            parts.append(
+                f'<span class="status-failed">{w["overview_failed"]}</span> '
+                + _time_html(str(latest.get("started_at", "")), language)
+            )
+        overviews.append(f"<li>{' – '.join(x for x in parts if x)}</li>")
+    overview_block = (
+        f"<ul>{''.join(overviews)}</ul>" if overviews else f"<p>{w['overview_none']}</p>"
+    )
+    stamp = format_datetime(datetime.now().astimezone(), "dd.MM.yyyy, HH:mm", locale=locale)
+    return f"""<!DOCTYPE html>
+<html lang="{language}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{w["title"]}</title>
+<style>{PROJECT_INDEX_CSS}</style></head>
+<body>
+<header><h1>{w["title"]}</h1><p>{TEXT[language]["runs_at"]}: {stamp}</p>
+<nav aria-label="{w["nav"]}"><ul><li><a href="#agenturen">{w["agencies"]}</a></li>
+<li><a href="#uebersicht">{w["overview"]}</a></li></ul></nav></header>
+<main>
+<h2 id="agenturen">{w["agencies"]}</h2>
+{table}
+<h2 id="uebersicht">{w["overview"]}</h2>
+{overview_block}
+</main>
+<footer><p>{html.escape(w["note"])}</p></footer>
+</body></html>
+"""
+
+
+def write_project_index(
+    project: Paths | None = None, *, language: Literal["de", "en"] = "de"
+) -> Path:
+    """Write the project-level ``reports/index.html`` atomically and return its path."""
+    from evaluation.data import atomic_write_text
+
+    p = project or paths()
+    target = p.reports / "index.html"
+    atomic_write_text(target, project_index_html(p, language=language))
+    return target
+
+
 def period_text(start: str, end: str, label: str, language: str = "de") -> str:
     """Reader-facing period, e.g. ``2024 (01.01.2024–31.12.2024)``."""
     return f"{label} ({_format_date(start, language)}–{_format_date(end, language)})"
@@ -994,6 +1301,9 @@ __all__: Sequence[str] = [
     "write_shared_plotly",
     "index_html",
     "write_index",
+    "has_project_index",
+    "project_index_html",
+    "write_project_index",
     "prepare_notebook",
     "period_text",
 ]

@@ -375,6 +375,39 @@ def test_css_is_trimmed_to_the_rules_and_variables_the_page_uses():
     assert "--unused:" not in out
 
 
+def test_the_parsed_stylesheet_is_reused_but_every_page_gets_its_own_trim():
+    """The parse is cached per stylesheet; the trim depends on the page's classes only."""
+    css = ".jp-A { color: red; } .jp-B { color: blue; } .jp-A.jp-B { margin: var(--m); } :root { --m: 0; }"
+    report._css_rules.cache_clear()
+    only_a = report.trim_css(css, {"jp-A"})
+    both = report.trim_css(css, {"jp-A", "jp-B"})
+    assert report._css_rules.cache_info().hits == 1
+    assert ".jp-B" not in only_a and "--m" not in only_a
+    assert ".jp-A.jp-B{margin:var(--m)}" in both and "--m:0" in both
+    assert report.trim_css(css, {"jp-A"}) == only_a, "a later page is not changed by an earlier one"
+    report._css_rules.cache_clear()
+    assert report.trim_css(css, {"jp-A", "jp-B"}) == both
+
+
+def test_a_figure_built_with_the_cached_theme_equals_one_built_from_its_json():
+    """Charts are drawn from figures whose theme is validated once per process; the figure is
+    the one plotly builds from the notebook output, and changing it leaves the cache alone."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[3, 4]), layout={"template": "plotly_white"})
+    spec = json.loads(pio.to_json(fig))
+    from evaluation import plots
+
+    reference = plots.finish(pio.from_json(json.dumps(spec), skip_invalid=True))
+    first = report.figure_from_spec(spec)
+    assert first.to_plotly_json() == reference.to_plotly_json()
+    first.layout.template.layout.font.size = 99
+    again = report.figure_from_spec(spec)
+    assert again.layout.template.layout.font.size != 99
+    assert again.to_plotly_json() == reference.to_plotly_json()
+    assert "template" in spec["layout"] and isinstance(spec["layout"]["template"], dict)
+
+
 def test_a_report_embeds_only_the_jupyterlab_css_it_uses(tmp_path):
     html = _html(probe_notebook(tmp_path))
     styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
