@@ -181,9 +181,17 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser(
         "index",
         help="rebuild reports/index.html",
-        description="Rebuild reports/index.html (of each selected agency).",
+        description="Rebuild reports/index.html (of each selected agency); with agencies also "
+        "the project's reports/index.html over all of them (agencies/ without data at the "
+        "root). A folder below agencies/ that is no agency is listed there with the reason.",
     )
     _agencies(index)
+    index.add_argument(
+        "--language",
+        choices=("de", "en"),
+        default="de",
+        help="Sprache der Startseiten (Standard: de)",
+    )
     sub.add_parser(
         "ingest",
         help="read agency exports into a validated, pseudonymised snapshot (see ingest --help)",
@@ -394,6 +402,49 @@ def _forward(name: str, function: str, argv: list[str]) -> int:
     return target(argv)
 
 
+def _index(args: argparse.Namespace) -> int:
+    """``index``: each selected agency's start page, then the project's over the agencies.
+
+    ``--all-agencies`` (or no selection in a project of agencies) writes the start page of
+    every agency that loads and lists the others on the project page, each with one line on
+    standard error (exit status 1); an unknown ``--agency`` is exit status 2.
+    """
+    from evaluation.agencies import AgencyError, survey
+    from evaluation.paths import paths
+    from evaluation.report import has_project_index, write_index, write_project_index
+
+    p = paths()
+    language = args.language
+    broken = []
+    if args.all_agencies or (not args.agency and not _root_is_the_agency(p)):
+        listed = survey(p)
+        if not listed:
+            print(f"error: --all-agencies: keine Agentur in {p.agencies}", file=sys.stderr)
+            return EXIT_USAGE
+        chosen = [item.agency for item in listed if item.agency is not None]
+        broken = [item for item in listed if item.agency is None]
+    else:
+        try:
+            chosen = _chosen_agencies(args, p)
+        except AgencyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    for agency in chosen:
+        print(write_index(agency.paths, language=language))
+    if not (chosen and chosen[0].is_root) and has_project_index(p):
+        print(write_project_index(p, language=language))
+    for item in broken:
+        print(f"warning: {item.folder.name}: keine Agentur: {item.problem}", file=sys.stderr)
+    return EXIT_FAILED if broken else EXIT_OK
+
+
+def _root_is_the_agency(p) -> bool:
+    """:func:`evaluation.agencies.uses_root`, without failing on a broken ``agency.yml``."""
+    from evaluation.agencies import survey
+
+    return (p.snapshots / "LATEST").exists() or not any(i.agency for i in survey(p))
+
+
 def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["ingest"]:
         return _forward("evaluation.ingest.cli", "main", argv[1:])
@@ -428,18 +479,7 @@ def _dispatch(argv: list[str]) -> int:
         )
         return EXIT_OK
     if args.command == "index":
-        from evaluation.agencies import AgencyError
-        from evaluation.paths import paths
-        from evaluation.report import write_index
-
-        try:
-            chosen = _chosen_agencies(args, paths())
-        except AgencyError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        for agency in chosen:
-            print(write_index(agency.paths))
-        return EXIT_OK
+        return _index(args)
     return EXIT_USAGE
 
 

@@ -226,6 +226,44 @@ def discover(project: Paths | None = None) -> list[Agency]:
     ]
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A folder below ``agencies/``: the agency, or why it is none (``problem``, one line)."""
+
+    folder: Path
+    agency: Agency | None
+    problem: str = ""
+
+    def reason(self, project: Paths) -> str:
+        """``problem`` with paths relative to the project (for a page)."""
+        return self.problem.replace(f"{project.project_root}/", "")
+
+
+def survey(project: Paths | None = None) -> list[Listed]:
+    """Every folder below ``agencies/``, by name: its agency, or the one-line reason it is none.
+
+    Unlike :func:`discover`, never raises for one agency: a folder without ``agency.yml``
+    or with a broken one is listed with the reason (what a project-level page shows, so
+    that no agency is left out silently). Hidden folders (``.name``) and files are skipped.
+    """
+    p = project or paths()
+    folder = p.project_root / AGENCIES_DIR
+    if not folder.is_dir():
+        return []
+    out: list[Listed] = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith(".") or not child.is_dir():
+            continue
+        if not (child / AGENCY_FILE).is_file():
+            out.append(Listed(child, None, f"{child / AGENCY_FILE}: fehlt"))
+            continue
+        try:
+            out.append(Listed(child, load_agency(child, p)))
+        except AgencyError as exc:
+            out.append(Listed(child, None, " ".join(str(exc).split())))
+    return out
+
+
 def uses_root(project: Paths) -> bool:
     """Whether calls without ``--agency`` mean the project root (the single-agency layout).
 
@@ -265,8 +303,8 @@ def select(
         raise AgencyError("--agency und --all-agencies schließen einander aus")
     if not ids and not all_agencies:
         return [root_agency(p)] if uses_root(p) else discover(p)
-    found = {a.id: a for a in discover(p)}
     if all_agencies:
+        found = {a.id: a for a in discover(p)}
         if not found:
             raise AgencyError(
                 f"--all-agencies: keine Agentur in {p.project_root / AGENCIES_DIR} "
@@ -274,17 +312,23 @@ def select(
                 "legt Demo-Agenturen an)"
             )
         return list(found.values())
+    # only the named agencies must load: a broken agency.yml elsewhere does not stop them
+    listed = {item.folder.name: item for item in survey(p)}
     out: list[Agency] = []
     for agency_id in ids or ():
-        if agency_id not in found:
-            close = get_close_matches(agency_id, list(found), n=1)
+        item = listed.get(agency_id)
+        if item is None or (item.agency is None and not (item.folder / AGENCY_FILE).exists()):
+            known_ids = [i for i, x in listed.items() if x.agency is not None]
+            close = get_close_matches(agency_id, known_ids, n=1)
             hint = f" – meinten Sie {close[0]!r}?" if close else ""
-            known = ", ".join(found) or "keine"
+            known = ", ".join(known_ids) or "keine"
             raise AgencyError(
                 f"--agency {agency_id}: keine solche Agentur{hint} (Agenturen: {known})"
             )
-        if found[agency_id] not in out:
-            out.append(found[agency_id])
+        if item.agency is None:
+            raise AgencyError(item.problem)
+        if item.agency not in out:
+            out.append(item.agency)
     return out
 
 

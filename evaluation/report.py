@@ -1198,7 +1198,7 @@ def project_index_html(
             rows.append(
                 f'<tr><th scope="row">{html.escape(item.folder.name)}</th>'
                 f'<td colspan="5" class="reason"><span class="status-failed">'
-                f"{w['not_an_agency']}:</span> {html.escape(item.problem)}</td></tr>"
+                f"{w['not_an_agency']}:</span> {html.escape(item.reason(p))}</td></tr>"
             )
             continue
         f = facts[item.folder.name]

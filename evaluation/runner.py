@@ -1238,6 +1238,8 @@ def _run_plan(
         for _, root in _used_roots(plan) if plan.selected else ():
             if not (root.reports / "index.html").exists():
                 _write_index(root)
+        if plan.selected:
+            _write_project_index(plan, missing_only=True)
         return summary
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     skipped = summary.count("skipped")
@@ -1272,14 +1274,42 @@ def _run_plan(
                 _write_index(root)
             except Exception as exc:  # noqa: BLE001 - the summary is still printed
                 log.error("%s not written: %s", root.reports / "index.html", ex.describe_error(exc))
+        _write_project_index(plan)
         _print_summary(summary, p, [root for _, root in _used_roots(plan)])
     return summary
 
 
 def _write_index(p: Paths) -> None:
-    from evaluation.report import write_index
+    """Write a workspace's ``reports/index.html``; the project root's over its agencies is
+    the project-level page (:func:`evaluation.report.write_project_index`)."""
+    from evaluation.report import has_project_index, write_index, write_project_index
 
-    write_index(p)
+    if has_project_index(p):
+        write_project_index(p)
+    else:
+        write_index(p)
+
+
+def _write_project_index(plan: _Plan, *, missing_only: bool = False) -> None:
+    """After a plan over agencies: the project-level ``reports/index.html`` (one line on error).
+
+    It is written when the plan's runs belong to agencies and the project root is no
+    agency itself (:func:`evaluation.report.has_project_index`); its own runs (the Träger
+    overview) already wrote it through :func:`_write_index`.
+    """
+    from evaluation.report import has_project_index, write_project_index
+
+    project = plan.roots.get("", plan.root)
+    if "" in plan.agency_of.values() or not any(plan.agency_of.values()):
+        return  # runs at project level wrote it with their workspace; no agency in the plan
+    target = project.reports / "index.html"
+    if missing_only and target.exists():
+        return
+    try:
+        if has_project_index(project):
+            write_project_index(project)
+    except Exception as exc:  # noqa: BLE001 - the summary is still printed
+        log.error("%s not written: %s", target, ex.describe_error(exc))
 
 
 def _print_summary(summary: Summary, p: Paths, roots: Sequence[Paths] = ()) -> None:

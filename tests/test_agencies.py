@@ -314,9 +314,21 @@ def test_the_command_line_selects_agencies(project, monkeypatch, capsys):
     assert main(["status", "--all-agencies"]) == 0
     out = capsys.readouterr().out
     assert "== a: Agentur A" in out and "== b: Agentur B" in out
-    assert main(["index", "--agency", "a"]) == 0
-    assert capsys.readouterr().out.strip() == str(project.root / "agencies/a/reports/index.html")
+    assert main(["index", "--agency", "a"]) == 0  # a's start page and the project's
+    assert capsys.readouterr().out.split() == [
+        str(project.root / "agencies/a/reports/index.html"),
+        str(project.root / "reports/index.html"),
+    ]
     assert not (project.root / "agencies/b/reports/index.html").exists()
+    # a broken agency.yml of another agency does not stop a command for this one ...
+    (project.root / "agencies" / "c").mkdir()
+    (project.root / "agencies" / "c" / "agency.yml").write_text("name: C\nfarbe: blau\n")
+    assert main(["plan", "--agency", "b", "--today", "2026-11-24"]) == 0
+    assert "b:probe/jahr/2023" in capsys.readouterr().out
+    # ... but stops one over all agencies, with its one line
+    assert main(["plan", "--all-agencies", "--today", "2026-11-24"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "agencies/c/agency.yml:2: farbe: unbekannter Schlüssel" in err[0]
     with pytest.raises(SystemExit):
         main(["plan", "--agency", "a", "--all-agencies"])  # argparse: mutually exclusive
 
