@@ -2,9 +2,10 @@
 
 All formats are made from the rendered HTML report (:mod:`evaluation.export.model`) and
 the notebook's figure data (:func:`evaluation.report.figure_specs`), so tables, marks and
-charts agree with the HTML. Engines: headless Chromium prints the PDF (CSS paged media) and
-kaleido (plotly's static export, driving the same Chromium) draws the chart images;
-python-docx writes the Word file, openpyxl the workbook.
+charts agree with the HTML. Engines: one headless Chromium per process
+(:mod:`evaluation.export.browser`, kept for the next report) draws the chart images with
+the reports' own plotly.js and prints the PDF (CSS paged media); python-docx writes the
+Word file, openpyxl the workbook.
 """
 
 from __future__ import annotations

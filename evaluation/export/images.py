@@ -1,16 +1,16 @@
-"""Chart images for PDF and DOCX, drawn by plotly's static export (kaleido) in Chromium.
+"""Chart images for PDF and DOCX, drawn by plotly.js in the process's headless Chromium.
 
-kaleido 1.x drives an installed Chrome/Chromium over the DevTools protocol (choreographer);
-on Debian that is the ``chromium`` package. The images are made from the same finished
-figures the HTML report draws (:func:`evaluation.report.figure_from_spec`).
+The images are made from the same finished figures the HTML report draws
+(:func:`evaluation.report.figure_from_spec`), by the same plotly.js the reports embed
+(:func:`evaluation.report.plotly_js_source`), with plotly.js's own ``Plotly.toImage`` – in
+one page of one browser per process (:mod:`evaluation.export.browser`), loaded once and
+kept for the next report. On Debian the browser is the ``chromium`` package.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,83 +48,74 @@ def chart_images(
     Raises
     ------
     ExportUnavailable
-        When kaleido or Chromium is missing or cannot draw.
+        When Chromium is missing or cannot draw (:class:`~evaluation.export.browser.ChartError`
+        when one figure cannot be drawn).
     """
     return chart_image_sets(specs, {fmt: {"width": width, "height": height, "scale": scale}})[fmt]
 
 
 def chart_image_sets(
-    specs: Iterable[Mapping[str, Any]], kinds: Mapping[str, Mapping[str, float]]
+    specs: Iterable[Mapping[str, Any]],
+    kinds: Mapping[str, Mapping[str, float]],
+    *,
+    timeout: float | None = None,
+    call_timeout: float | None = None,
 ) -> dict[str, list[bytes]]:
-    """Several image sets of the same figures in one browser session.
+    """Several image sets of the same figures, drawn in the process's browser.
 
-    ``kinds`` maps a format (``png``, ``svg``) to its ``width``, ``height`` and ``scale``.
-    A figure that fails to draw is tried once more (a loaded machine can time out).
+    ``kinds`` maps a format (``png``, ``svg``) to its ``width``, ``height`` and ``scale``
+    (SVG is always drawn at scale 1); a figure's own ``layout.height`` wins over the
+    height given. ``timeout`` bounds the whole set (default
+    :data:`~evaluation.export.browser.JOB_TIMEOUT`), ``call_timeout`` one image (default
+    :data:`~evaluation.export.browser.CALL_TIMEOUT`). A browser that crashes or hangs is
+    started again once.
+
+    Raises
+    ------
+    ExportUnavailable
+        Chromium is missing, failed twice, or the time ran out; its subclass
+        :class:`~evaluation.export.browser.ChartError` when plotly.js cannot draw a figure.
     """
     specs = list(specs)
     result: dict[str, list[bytes]] = {k: [] for k in kinds}
     if not specs:
         return result
-    binary = chromium()
-    if binary is None:
+    if chromium() is None:
         raise ExportUnavailable(INSTALL_HINT)
-    try:
-        import kaleido
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ExportUnavailable("kaleido fehlt: `pip install kaleido`") from exc
     import plotly.io as pio
 
+    from evaluation.export import browser
     from evaluation.report import figure_from_spec
 
-    os.environ.setdefault("BROWSER_PATH", binary)
-    _start_server(kaleido)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The kopts argument")
-            for spec in specs:
-                fig = figure_from_spec(spec)
-                for fmt, size in kinds.items():
-                    options = {
-                        "format": fmt,
-                        "width": int(size.get("width", 900)),
-                        "height": int(fig.layout.height or size.get("height", 480)),
-                        "scale": float(size.get("scale", 1)) if fmt == "png" else 1,
-                    }
-                    try:
-                        image = pio.to_image(fig, **options)
-                    except Exception:  # one retry on a new browser; kaleido fails under load
-                        _stop_server(kaleido)
-                        _start_server(kaleido)
-                        image = pio.to_image(fig, **options)
-                    result[fmt].append(image)
-    except Exception as exc:
-        _stop_server(kaleido)
-        raise ExportUnavailable(f"Diagramme konnten nicht gezeichnet werden: {exc}") from exc
+    figures = []
+    titles = []
+    for spec in specs:
+        fig = figure_from_spec(spec)
+        options = [
+            (
+                fmt,
+                {
+                    "format": fmt,
+                    "width": int(size.get("width", 900)),
+                    "height": int(fig.layout.height or size.get("height", 480)),
+                    "scale": float(size.get("scale", 1)) if fmt == "png" else 1,
+                },
+            )
+            for fmt, size in kinds.items()
+        ]
+        figures.append((pio.to_json(fig, validate=False), options))
+        titles.append(str(fig.layout.title.text or ""))
+
+    def job(chrome: browser.Browser, deadline: float) -> dict[str, list[bytes]]:
+        return chrome.images(
+            figures,
+            deadline=deadline,
+            call_timeout=call_timeout or browser.CALL_TIMEOUT,
+            titles=titles,
+        )
+
+    drawn = browser.run_job(
+        job, what="Diagramme nicht gezeichnet", timeout=timeout or browser.JOB_TIMEOUT
+    )
+    result.update(drawn)
     return result
-
-
-_SERVER: dict[str, bool] = {"running": False}
-
-
-def _start_server(kaleido: Any) -> None:
-    """kaleido's browser, started once per process and kept for the next report (a runner
-    worker renders many): its start is most of the first image's 2–3 s. Stopped at exit."""
-    if _SERVER["running"]:
-        return
-    # mathjax=False: kaleido's page would otherwise load MathJax from a CDN on every
-    # figure (it reloads the page per figure); offline that costs seconds per report and
-    # the reports use no LaTeX
-    kaleido.start_sync_server(mathjax=False, silence_warnings=True)
-    _SERVER["running"] = True
-    if not _SERVER.get("atexit"):
-        import atexit
-
-        atexit.register(_stop_server, kaleido)
-        _SERVER["atexit"] = True
-
-
-def _stop_server(kaleido: Any) -> None:
-    if _SERVER["running"]:
-        _SERVER["running"] = False
-        with contextlib.suppress(Exception):  # a browser that died is gone either way
-            kaleido.stop_sync_server(silence_warnings=True)

@@ -1,12 +1,13 @@
 """The report as an A4 PDF, printed by headless Chromium from a print version of the HTML.
 
 The print version is the HTML report itself with: a cover page; the charts as static SVG
-images drawn by kaleido from the same figures (no plotly toolbar, no script, fitted to the
-page width) carrying their text alternative; the data tables behind the charts hidden; and
-CSS paged media (``@page`` margin boxes) for A4 margins, the running header (agency and
-report) and page numbers "Seite n von m". Chromium prints it with ``--print-to-pdf`` and
-``--no-pdf-header-footer`` (so no ``file://`` path or browser date appears) and writes a
-document outline from the headings.
+images drawn by plotly.js from the same figures (no plotly toolbar, no script, fitted to
+the page width) carrying their text alternative; the data tables behind the charts hidden;
+and CSS paged media (``@page`` margin boxes) for A4 margins, the running header (agency and
+report) and page numbers "Seite n von m". The process's headless Chromium
+(:mod:`evaluation.export.browser`) prints it with ``Page.printToPDF`` and the options of
+``--print-to-pdf --no-pdf-header-footer --generate-pdf-document-outline`` (so no
+``file://`` path or browser date appears, a document outline from the headings, tagged PDF).
 """
 
 from __future__ import annotations
@@ -156,8 +157,45 @@ def print_html(
     return str(soup)
 
 
-def write_pdf(page_html: str, target: Path, *, timeout: int = 180) -> Path:
-    """Print ``page_html`` to ``target`` with headless Chromium (A4 from the page's CSS)."""
+def write_pdf(
+    page_html: str, target: Path, *, timeout: float = 180, call_timeout: float | None = None
+) -> Path:
+    """Print ``page_html`` to ``target`` (A4 from the page's CSS) in the process's browser.
+
+    ``timeout`` bounds the whole print, a restart of a crashed or hung browser included;
+    ``call_timeout`` one step (page load, print).
+
+    Raises
+    ------
+    ExportUnavailable
+        Chromium is missing, or it failed twice or ran out of time (one German line).
+    """
+    from evaluation.export import browser
+
+    if images.chromium() is None:
+        raise ExportUnavailable(INSTALL_HINT)
+
+    def job(chrome: browser.Browser, deadline: float) -> bytes:
+        return chrome.pdf(
+            page_html, deadline=deadline, call_timeout=call_timeout or browser.CALL_TIMEOUT
+        )
+
+    data = browser.run_job(job, what="PDF nicht gedruckt", timeout=timeout)
+    if not data.startswith(b"%PDF"):
+        raise ExportUnavailable("PDF nicht gedruckt: Chromium lieferte keine PDF-Datei")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def write_pdf_cli(page_html: str, target: Path, *, timeout: int = 180) -> Path:
+    """The former way: a new Chromium per PDF with ``--print-to-pdf`` (1–2 s for its start).
+
+    Kept as the reference that tests and ``benchmarks/bench_export.py`` compare
+    :func:`write_pdf` with; the export itself does not use it.
+    """
     binary = images.chromium()
     if binary is None:
         raise ExportUnavailable(INSTALL_HINT)
