@@ -215,8 +215,18 @@ def test_a_change_reruns_exactly_the_runs_it_affects(project, demo_tables):
         assert (ws.reports / "summary/jahr/2024/report.html").exists()
         assert (ws.reports / "index.html").exists()
         assert set(history.read("probe_reached", db=ws.history)["period"]) == {"2023", "2024"}
+    # the project's start page over both agencies (no run of its own at project level)
+    start = (project.reports / "index.html").read_text(encoding="utf-8")
+    assert "Berichte der Agenturen" in start
+    for agency in ("a", "b"):
+        assert f'href="../agencies/{agency}/reports/index.html"' in start
+    row_a = start.split(f"Agentur A {MARKER}</a>")[1].split("</tr>")[0]
+    assert '<td class="num">3</td><td class="num">0</td>' in row_a  # 3 published, 0 failed
+    (project.reports / "index.html").unlink()  # a no-op call writes it when it is missing
     chosen = agencies.discover(project)
     assert _to_run(_states(project, agencies=chosen)) == set()
+    summary, out = _run(project)
+    assert summary.count("skipped") == 6 and (project.reports / "index.html").exists(), out
     # a new snapshot of agency a: a's runs and a's summary, nothing of b
     a = paths(project.root / "agencies" / "a")
     tables = dict(demo_tables)

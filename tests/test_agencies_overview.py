@@ -181,6 +181,14 @@ def test_the_overview_report_shows_no_hidden_figure_nor_anything_it_follows_from
         assert f"{derived / 3:.1f}".replace(".", ",") not in cells
     for word in ("Gesamt", "Summe", "Insgesamt", "Mittelwert"):
         assert not any(word in c for r in _cells(html) for c in r), word
+    # the project's start page links the overview and lists the agencies, with no figure
+    start = (project.reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="traeger_overview/jahr/2024/report.html"' in start
+    # (the agencies ran nothing here, so none has a start page to link yet)
+    assert [r[0] for r in _cells(start)[1:]] == [
+        f"Agentur {x} (noch keine Startseite)" for x in "ABCD"
+    ]
+    assert {c for r in _cells(start) for c in r} & {"111", "151", "97", "83", "555"} == set()
 
 
 # ---- the overview's inputs are checked again when it publishes ---------------------------
