@@ -36,7 +36,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation import schemas
-from evaluation.data import MANIFEST, SnapshotInfo, content_id, snapshot_info, write_snapshot
+from evaluation.data import (
+    MANIFEST,
+    SnapshotInfo,
+    arrow_tables,
+    content_id,
+    snapshot_info,
+    write_snapshot,
+)
 from evaluation.ingest.language import Language, say, speaking
 from evaluation.ingest.mapping import Mapping, load_mapping
 from evaluation.ingest.parse import concat_issues, parse_part
@@ -235,7 +242,8 @@ def _ingest(
         warnings.append(say(
             f"neuer Schlüssel (--new-key): Tabellen des vorigen Schnappschusses {previous.id} werden nicht übernommen; alle Pseudonyme sind neu",
             f"new key (--new-key): tables of the previous snapshot {previous.id} are not carried over; all pseudonyms are new"))  # fmt: skip
-    snap_id = content_id(tables)
+    arrow = arrow_tables(tables)  # once: for the content id and the Parquet files
+    snap_id = content_id(tables, arrow=arrow)
     q_file = p.quarantine / f"{snap_id}.csv"
     skipped = skipped_references([t for t in tables])
     columns = _column_accounts(rows)
@@ -251,7 +259,7 @@ def _ingest(
     info = None
     if write:
         q_file = _write_quarantine(q_file, quarantine, warnings)
-        info = write_snapshot(tables, source=source, root=p, snapshot_id=snap_id)
+        info = write_snapshot(tables, source=source, root=p, snapshot_id=snap_id, arrow=arrow)
     return IngestResult(
         info,
         reconciliation,
