@@ -7,11 +7,16 @@ the folder is only read, everything is written to a temporary folder):
    size and time to render;
 2. the time to make XLSX, the chart images (kaleido in Chromium), DOCX and PDF
    (``report.export_formats``), median of ``--repeat`` runs, and the size of each file;
-3. the time headless Chromium needs to load and draw each HTML variant.
+3. the time headless Chromium needs to load and draw each HTML variant;
+4. chart images and PDF per report, the former way (kaleido, which reloads its page with
+   plotly.js per figure, and a new ``chromium --print-to-pdf`` per PDF) against the
+   process's one browser (:mod:`evaluation.export.browser`): each in a fresh process, the
+   first report (which pays the browser's start) and the next ``--reports - 1``.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_export.py [RUN_FOLDER] [--repeat 3]
+    .venv/bin/python benchmarks/bench_export.py [RUN_FOLDER] [--repeat 3] [--reports 5]
+    .venv/bin/python benchmarks/bench_export.py reports/sozialraum/jahr/2024 --only-browser
 
 Prints a markdown table and writes ``benchmarks/results/export.json``.
 """
@@ -71,18 +76,138 @@ def draw_time(page: Path) -> float:
     return time.perf_counter() - start
 
 
+KINDS = {"png": {"width": 900, "height": 480, "scale": 2}, "svg": {"width": 680, "height": 420}}
+
+
+def _kaleido_images(specs: list, kinds: dict) -> dict[str, list[bytes]]:
+    """The former chart images: kaleido's sync server, ``pio.to_image`` per image."""
+    import os
+
+    import kaleido
+    import plotly.io as pio
+
+    from evaluation.export import images
+    from evaluation.report import figure_from_spec
+
+    os.environ.setdefault("BROWSER_PATH", images.chromium() or "")
+    if not getattr(_kaleido_images, "started", False):
+        kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+        _kaleido_images.started = True  # type: ignore[attr-defined]
+    out: dict[str, list[bytes]] = {k: [] for k in kinds}
+    for spec in specs:
+        fig = figure_from_spec(spec)
+        for fmt, size in kinds.items():
+            out[fmt].append(
+                pio.to_image(
+                    fig,
+                    format=fmt,
+                    width=int(size["width"]),
+                    height=int(fig.layout.height or size["height"]),
+                    scale=float(size.get("scale", 1)) if fmt == "png" else 1,
+                )
+            )
+    return out
+
+
+def browser_child(folder: Path, way: str, reports: int) -> None:
+    """In a fresh process: images and PDF of ``reports`` reports, one way; prints JSON."""
+    import nbformat
+
+    from evaluation import report
+    from evaluation.export import browser, chart_image_sets, cover_facts, pdf, read_document
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    specs = report.figure_specs(nbformat.read(folder / "notebook.ipynb", as_version=4))
+    html_text = (folder / "report.html").read_text(encoding="utf-8")
+    doc = read_document(html_text)
+    facts = cover_facts(manifest)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
+        for i in range(reports):
+            t = time.perf_counter()
+            sets = (_kaleido_images if way == "before" else chart_image_sets)(specs, KINDS)
+            images_s = time.perf_counter() - t
+            page = pdf.print_html(
+                html_text,
+                sets["svg"],
+                cover=facts,
+                title=doc.title,
+                agency=doc.agency,
+                subtitle=doc.subtitle,
+            )
+            t = time.perf_counter()
+            target = Path(tmp) / f"r{i}.pdf"
+            (pdf.write_pdf_cli if way == "before" else pdf.write_pdf)(page, target)
+            pdf_s = time.perf_counter() - t
+            rows.append({"images_s": images_s, "pdf_s": pdf_s, "pdf_bytes": target.stat().st_size})
+    memory = browser.current().memory() if way == "after" else 0
+    print(json.dumps({"figures": len(specs), "rows": rows, "browser_memory": memory}))
+
+
+def browser_comparison(folder: Path, reports: int) -> dict[str, object]:
+    import subprocess
+
+    out: dict[str, object] = {}
+    for way in ("before", "after"):
+        done = subprocess.run(
+            [sys.executable, __file__, str(folder), "--child", way, "--reports", str(reports)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        )
+        out[way] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def print_browser_table(comparison: dict) -> None:
+    print(
+        f"\nChart images ({comparison['after']['figures']} figures, PNG + SVG) and PDF per report:\n"
+    )
+    print("| way | images, 1st report | images, next (median) | PDF, 1st | PDF, next (median) |")
+    print("| --- | --- | --- | --- | --- |")
+    for way, label in (
+        ("before", "kaleido + chromium --print-to-pdf"),
+        ("after", "one browser per process"),
+    ):
+        rows = comparison[way]["rows"]
+        nxt = rows[1:] or rows
+        print(
+            f"| {label} | {rows[0]['images_s']:.2f} s | "
+            f"{statistics.median(r['images_s'] for r in nxt):.2f} s | {rows[0]['pdf_s']:.2f} s | "
+            f"{statistics.median(r['pdf_s'] for r in nxt):.2f} s |"
+        )
+    memory = comparison["after"].get("browser_memory", 0)
+    if memory:
+        print(f"\nBrowser memory after the run (PSS): {memory / 2**20:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reports", type=int, default=5)
+    parser.add_argument("--only-browser", action="store_true")
+    parser.add_argument("--child", choices=("before", "after"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     from evaluation import export
 
     folder = args.folder or newest_annual(REPO / "reports")
+    if args.child:
+        browser_child(folder, args.child, args.reports)
+        return
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     results: dict[str, object] = {
         "folder": str(folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder)
     }
+    if args.only_browser:
+        results["browser"] = comparison = browser_comparison(folder, args.reports)
+        print(f"Run folder: {results['folder']}")
+        print_browser_table(comparison)
+        target = REPO / "benchmarks" / "results" / "export_browser.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        return
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         out = Path(tmp)
         sizes, render_times, draw_times = {}, {}, {}
@@ -122,13 +247,15 @@ def main() -> None:
         f"| HTML, basic bundle | {sizes['basic'] / 1e6:.2f} MB, drawn in {draw_times['basic']:.2f} s |"
     )
     for key, value in results["export_s"].items():  # type: ignore[union-attr]
-        label = {"images": "chart images (PNG+SVG, kaleido)"}.get(key, key.upper())
+        label = {"images": "chart images (PNG+SVG)"}.get(key, key.upper())
         size = results["format_bytes"].get(key)  # type: ignore[union-attr]
         each = ", ".join(f"{v:.2f}" for v in results["export_s_each"][key])  # type: ignore[index]
         print(
             f"| {label} | {value:.2f} s (each: {each})"
             + (f", {size / 1e3:.0f} kB |" if size else " |")
         )
+    results["browser"] = comparison = browser_comparison(folder, args.reports)
+    print_browser_table(comparison)
     target = REPO / "benchmarks" / "results" / "export.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -359,6 +359,7 @@ def test_no_chromium_is_one_line_to_install(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The kopts argument")
 def test_same_pdf_and_chart_text_as_the_former_path_on_a_real_demo_report(tmp_path, monkeypatch):
     """The former path: kaleido for the images, a new ``chromium --print-to-pdf`` per PDF."""
     import nbformat

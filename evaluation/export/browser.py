@@ -172,6 +172,7 @@ class Browser:
     async def _open(self) -> None:
         import choreographer
 
+        _quiet_logs()
         self._browser = choreographer.Browser(
             self.binary,
             browser_cls=_chromium_class(),
@@ -361,6 +362,8 @@ class Browser:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._browser.close(), self._loop).result(5)
         if self._loop.is_running():
+            with contextlib.suppress(Exception):  # no task left pending (asyncio would warn)
+                asyncio.run_coroutine_threadsafe(_cancel_tasks(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
         if not self._loop.is_running() and not self._loop.is_closed():
@@ -369,6 +372,26 @@ class Browser:
         import shutil
 
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+async def _cancel_tasks() -> None:
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=3)
+
+
+def _quiet_logs() -> None:
+    """choreographer's warnings about a browser that was killed on purpose, and the
+    browser's own stderr, are not news to a reader (unless logging is set up for them)."""
+    import logging
+
+    for name in ("choreographer", "browser_proc", "chrome_wrapper", "logistro"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
 
 
 async def _check(pending: Any) -> dict[str, Any]:
