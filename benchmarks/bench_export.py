@@ -125,7 +125,11 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
         for i in range(reports):
             t = time.perf_counter()
-            sets = (_kaleido_images if way == "before" else chart_image_sets)(specs, KINDS)
+            parts: dict[str, float] = {}
+            if way == "before":
+                sets = _kaleido_images(specs, KINDS)
+            else:
+                sets = chart_image_sets(specs, KINDS, timings=parts)
             images_s = time.perf_counter() - t
             page = pdf.print_html(
                 html_text,
@@ -139,7 +143,15 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
             target = Path(tmp) / f"r{i}.pdf"
             (pdf.write_pdf_cli if way == "before" else pdf.write_pdf)(page, target)
             pdf_s = time.perf_counter() - t
-            rows.append({"images_s": images_s, "pdf_s": pdf_s, "pdf_bytes": target.stat().st_size})
+            rows.append(
+                {
+                    "images_s": images_s,
+                    "images_prepare_s": parts.get("prepare"),
+                    "images_draw_s": parts.get("draw"),
+                    "pdf_s": pdf_s,
+                    "pdf_bytes": target.stat().st_size,
+                }
+            )
     memory = browser.current().memory() if way == "after" else 0
     print(json.dumps({"figures": len(specs), "rows": rows, "browser_memory": memory}))
 
@@ -177,6 +189,12 @@ def print_browser_table(comparison: dict) -> None:
             f"{statistics.median(r['images_s'] for r in nxt):.2f} s | {rows[0]['pdf_s']:.2f} s | "
             f"{statistics.median(r['pdf_s'] for r in nxt):.2f} s |"
         )
+    nxt = comparison["after"]["rows"][1:] or comparison["after"]["rows"]
+    print(
+        "\nOf the images, next reports (median): figures prepared in Python "
+        f"{statistics.median(r['images_prepare_s'] for r in nxt):.2f} s, drawn in the browser "
+        f"{statistics.median(r['images_draw_s'] for r in nxt):.2f} s"
+    )
     memory = comparison["after"].get("browser_memory", 0)
     if memory:
         print(f"\nBrowser memory after the run (PSS): {memory / 2**20:.0f} MiB")

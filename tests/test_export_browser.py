@@ -225,6 +225,26 @@ def test_a_figure_that_never_finishes_times_out_restarts_once_then_fails_in_one_
     assert png_size(images.chart_images([spec()])[0]) == (1800, 960), "the next report draws"
 
 
+def test_a_print_page_that_hangs_the_renderer_is_one_line_and_the_next_pdf_prints(tmp_path):
+    pdf.write_pdf("<h1>vorher</h1>", tmp_path / "before.pdf")
+    first = browser.current().pid
+    starts = browser.starts()
+    endless = "<html><body><h1>Endlos</h1><script>while (true) {}</script></body></html>"
+    started = time.monotonic()
+    with pytest.raises(images.ExportUnavailable) as caught:
+        pdf.write_pdf(endless, tmp_path / "endless.pdf", call_timeout=2, timeout=30)
+    message = str(caught.value)
+    assert message.startswith("PDF nicht gedruckt: Chromium ist ausgefallen, auch nach einem")
+    assert "\n" not in message and "(PDF: keine Antwort nach 2 s)" in message
+    assert time.monotonic() - started < 25 and browser.starts() == starts + 1
+    assert not (tmp_path / "endless.pdf").exists(), "no half-written PDF"
+    assert not wait_gone(first)
+    import pypdf
+
+    after = pdf.write_pdf("<h1>Danach</h1>", tmp_path / "after.pdf")
+    assert "Danach" in pypdf.PdfReader(after).pages[0].extract_text()
+
+
 def test_the_whole_job_has_a_deadline_even_if_each_call_is_within_its_own(monkeypatch):
     monkeypatch.setattr(
         browser,

@@ -27,6 +27,8 @@ from evaluation.export.images import (
 from evaluation.export.model import Document, Figure, Heading, Paragraph, Table, read_document
 
 FORMATS = ("pdf", "docx", "xlsx")
+#: Seconds one report's chart images and PDF may take together (a browser restart included).
+REPORT_TIMEOUT = 360.0
 
 COVER_LABELS = {
     "de": {
@@ -208,6 +210,8 @@ def export_formats(
         t = time.perf_counter()
         written["xlsx"] = write_xlsx(doc, out_dir / "report.xlsx", language=lang)
         times["xlsx"] = time.perf_counter() - t
+    # one deadline for the report's browser work (images and PDF together)
+    deadline = time.monotonic() + REPORT_TIMEOUT
     need_images = bool(specs) and ("docx" in formats or "pdf" in formats)
     pngs: list[bytes] | None = None
     svgs: list[bytes] | None = None
@@ -220,7 +224,7 @@ def export_formats(
         if "pdf" in formats:
             kinds["svg"] = {"width": 680, "height": 420}
         try:
-            sets = chart_image_sets(specs, kinds)
+            sets = chart_image_sets(specs, kinds, timeout=_left(deadline))
             pngs, svgs = sets.get("png"), sets.get("svg")
         except ExportUnavailable as exc:
             unavailable = str(exc)
@@ -258,7 +262,7 @@ def export_formats(
                 language=lang,
             )
             try:
-                written["pdf"] = write_pdf(page, out_dir / "report.pdf")
+                written["pdf"] = write_pdf(page, out_dir / "report.pdf", timeout=_left(deadline))
             except ExportUnavailable as exc:
                 _note(out, f"PDF nicht erstellt – {exc}")
         times["pdf"] = time.perf_counter() - t
@@ -270,6 +274,11 @@ def export_formats(
         )
         html_path.write_text(linked, encoding="utf-8")
     return written
+
+
+def _left(deadline: float) -> float:
+    """Seconds left until ``deadline`` (at least one, so the job can say it ran out)."""
+    return max(deadline - time.monotonic(), 1.0)
 
 
 def _as_file(nb: Any, out_dir: Path) -> Path:

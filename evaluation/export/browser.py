@@ -315,6 +315,12 @@ class Browser:
                 page.unlink()
 
     async def _print(self, url: str, timeout: float) -> bytes:
+        try:
+            return await self._print_steps(url, timeout)
+        except TimeoutError:
+            raise BrowserFailure(f"PDF: keine Antwort nach {timeout:.0f} s") from None
+
+    async def _print_steps(self, url: str, timeout: float) -> bytes:
         tab = self._print_tab
         await asyncio.wait_for(_navigate(tab, url), timeout)
         # fonts loaded and the table-fitting load handler's zoom laid out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -60,6 +61,7 @@ def chart_image_sets(
     *,
     timeout: float | None = None,
     call_timeout: float | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, list[bytes]]:
     """Several image sets of the same figures, drawn in the process's browser.
 
@@ -68,7 +70,8 @@ def chart_image_sets(
     height given. ``timeout`` bounds the whole set (default
     :data:`~evaluation.export.browser.JOB_TIMEOUT`), ``call_timeout`` one image (default
     :data:`~evaluation.export.browser.CALL_TIMEOUT`). A browser that crashes or hangs is
-    started again once.
+    started again once. ``timings`` (if given) receives the seconds spent preparing the
+    figures in Python (``prepare``) and drawing them in the browser (``draw``).
 
     Raises
     ------
@@ -87,6 +90,7 @@ def chart_image_sets(
     from evaluation.export import browser
     from evaluation.report import figure_from_spec
 
+    started = time.perf_counter()
     figures = []
     titles = []
     for spec in specs:
@@ -114,8 +118,12 @@ def chart_image_sets(
             titles=titles,
         )
 
+    prepared = time.perf_counter()
     drawn = browser.run_job(
         job, what="Diagramme nicht gezeichnet", timeout=timeout or browser.JOB_TIMEOUT
     )
     result.update(drawn)
+    if timings is not None:
+        timings["prepare"] = prepared - started
+        timings["draw"] = time.perf_counter() - prepared
     return result
