@@ -366,6 +366,25 @@ def test_a_forked_child_starts_its_own_browser_and_leaves_the_parents_alone():
     assert proc.exitcode == 0 and child_pid != parent.pid
     assert not wait_gone(child_pid)
     assert parent.alive() and browser.current() is parent
+    profile = parent._browser._browser_impl.tmp_dir.path
+    assert profile.is_dir()
+
+    # a child that exits normally (its exit handlers run) leaves the parent's profile alone
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        import atexit
+        import gc
+
+        try:
+            images.chart_images([spec()], fmt="svg")
+            browser.shutdown()
+            gc.collect()
+            atexit._run_exitfuncs()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert profile.is_dir(), "the parent's browser profile is still there"
+    assert parent.alive() and browser.current() is parent
     assert images.chart_images([spec()], fmt="svg")[0].startswith(b"<svg")
 
 

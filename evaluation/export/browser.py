@@ -443,6 +443,32 @@ _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {"browser": None, "atexit": False, "starts": 0}
 
 
+#: Browsers of a parent process, seen by a forked child: kept referenced and disarmed,
+#: since collecting them would delete the parent's browser profile.
+_FOREIGN: list[Browser] = []
+
+
+def _after_fork_in_child() -> None:
+    global _LOCK
+    _LOCK = threading.RLock()  # the parent's thread may have held it at the fork
+    browser = _STATE["browser"]
+    _STATE["browser"] = None
+    if browser is None:
+        return
+    _FOREIGN.append(browser)
+    impl = getattr(browser._browser, "_browser_impl", None)
+    if impl is not None:
+        impl.clean = lambda: None  # choreographer's __del__ would remove the profile
+        temp = getattr(getattr(impl, "tmp_dir", None), "temp_dir", None)
+        finalizer = getattr(temp, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()  # and so would tempfile's at exit
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def current(binary: str | None = None) -> Browser:
     """The process's browser: started on first use, started afresh when it died, is worn
     out (:data:`MAX_JOBS`, :data:`MAX_MEMORY`) or belongs to the parent of a forked process.
