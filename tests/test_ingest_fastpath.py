@@ -274,11 +274,16 @@ def test_blank_rows_are_those_python_strip_finds_blank(rows, storage):
 
 @SETTINGS
 @given(
-    rows=st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", None]), st.sampled_from([6, 12, None]),
-                            st.sampled_from(["a", "b"])), max_size=25),
+    rows=st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", "e1", "", None, math.nan]),
+                            st.sampled_from([6, 12, None]), st.sampled_from(["a", "b"])), max_size=25),
     ok_share=st.floats(0.3, 1.0),
+    not_text=st.booleans(),
 )  # fmt: skip
-def test_duplicate_issues_equal_the_comparison_of_every_row(rows, ok_share):
+def test_duplicate_issues_equal_the_comparison_of_every_row(rows, ok_share, not_text):
+    # missing ids as None and as NaN, an empty id, ids that differ in case only, and a
+    # number among the ids (a column that is not all text)
+    if not_text and rows:
+        rows = [(7, *rows[0][1:]), *rows]
     frame = pd.DataFrame(rows, columns=["enrolment_id", "months_after_exit", "status"])
     frame = frame.astype({"enrolment_id": object, "months_after_exit": "Int64", "status": object})
     for c in schemas.TABLES["followups"].names:
