@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -81,8 +82,6 @@ KINDS = {"png": {"width": 900, "height": 480, "scale": 2}, "svg": {"width": 680,
 
 def _kaleido_images(specs: list, kinds: dict) -> dict[str, list[bytes]]:
     """The former chart images: kaleido's sync server, ``pio.to_image`` per image."""
-    import os
-
     import kaleido
     import plotly.io as pio
 
@@ -109,6 +108,22 @@ def _kaleido_images(specs: list, kinds: dict) -> dict[str, list[bytes]]:
     return out
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and all its descendants (live, and reaped ones) so far:
+    a figure that a loaded machine does not inflate the way it inflates wall time."""
+    import psutil
+
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            c = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += c.user + c.system + c.children_user + c.children_system
+    return total
+
+
 def browser_child(folder: Path, way: str, reports: int) -> None:
     """In a fresh process: images and PDF of ``reports`` reports, one way; prints JSON."""
     import nbformat
@@ -124,6 +139,7 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
         for i in range(reports):
+            cpu = cpu_seconds()
             t = time.perf_counter()
             parts: dict[str, float] = {}
             if way == "before":
@@ -143,6 +159,7 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
             target = Path(tmp) / f"r{i}.pdf"
             (pdf.write_pdf_cli if way == "before" else pdf.write_pdf)(page, target)
             pdf_s = time.perf_counter() - t
+            cpu = cpu_seconds() - cpu
             rows.append(
                 {
                     "images_s": images_s,
@@ -150,6 +167,7 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
                     "images_draw_s": parts.get("draw"),
                     "pdf_s": pdf_s,
                     "pdf_bytes": target.stat().st_size,
+                    "cpu_s": cpu,
                 }
             )
     memory = browser.current().memory() if way == "after" else 0
@@ -159,7 +177,7 @@ def browser_child(folder: Path, way: str, reports: int) -> None:
 def browser_comparison(folder: Path, reports: int) -> dict[str, object]:
     import subprocess
 
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"load_before": os.getloadavg()[0]}
     for way in ("before", "after"):
         done = subprocess.run(
             [sys.executable, __file__, str(folder), "--child", way, "--reports", str(reports)],
@@ -169,6 +187,7 @@ def browser_comparison(folder: Path, reports: int) -> dict[str, object]:
             cwd=REPO,
         )
         out[way] = json.loads(done.stdout.strip().splitlines()[-1])
+    out["load_after"] = os.getloadavg()[0]
     return out
 
 
@@ -176,8 +195,11 @@ def print_browser_table(comparison: dict) -> None:
     print(
         f"\nChart images ({comparison['after']['figures']} figures, PNG + SVG) and PDF per report:\n"
     )
-    print("| way | images, 1st report | images, next (median) | PDF, 1st | PDF, next (median) |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| way | images, 1st report | images, next (median) | PDF, 1st | PDF, next (median) "
+        "| CPU s per next report (median) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for way, label in (
         ("before", "kaleido + chromium --print-to-pdf"),
         ("after", "one browser per process"),
@@ -187,13 +209,18 @@ def print_browser_table(comparison: dict) -> None:
         print(
             f"| {label} | {rows[0]['images_s']:.2f} s | "
             f"{statistics.median(r['images_s'] for r in nxt):.2f} s | {rows[0]['pdf_s']:.2f} s | "
-            f"{statistics.median(r['pdf_s'] for r in nxt):.2f} s |"
+            f"{statistics.median(r['pdf_s'] for r in nxt):.2f} s | "
+            f"{statistics.median(r['cpu_s'] for r in nxt):.2f} s |"
         )
     nxt = comparison["after"]["rows"][1:] or comparison["after"]["rows"]
     print(
         "\nOf the images, next reports (median): figures prepared in Python "
         f"{statistics.median(r['images_prepare_s'] for r in nxt):.2f} s, drawn in the browser "
         f"{statistics.median(r['images_draw_s'] for r in nxt):.2f} s"
+    )
+    print(
+        f"Load average (1 min) {comparison['load_before']:.1f} before, "
+        f"{comparison['load_after']:.1f} after, on {os.cpu_count()} cores"
     )
     memory = comparison["after"].get("browser_memory", 0)
     if memory:
