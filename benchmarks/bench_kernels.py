@@ -71,15 +71,18 @@ def by_hand(home: Path, runs: list, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def with_runner(home: Path, executor) -> tuple[float, list[float], int]:
-    """The runner on the yearly plan 2024 with ``executor``: wall time, per-run times, ok."""
+def with_runner(
+    home: Path, executor, period: list[str] | None = None
+) -> tuple[float, list[float], int]:
+    """The runner on the plan (``period``: e.g. ``["2024"]``; ``None`` the whole plan) with
+    ``executor``: wall time, per-run times, ok."""
     from evaluation.paths import paths
     from evaluation.runner import run_plan
 
     start = time.perf_counter()
     summary = run_plan(
         root=paths(home),
-        period=["2024"],
+        period=period,
         jobs=2,
         force=True,
         executor=executor,
@@ -122,6 +125,74 @@ def overhead(home: Path, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+TINY_PLAN = """
+notebook: tiny.ipynb
+title: Kleinster Bericht
+field: Testfeld
+schedules:
+  - name: jahr
+    cadence: yearly
+    start: {start}
+    end: 2024
+"""
+
+TINY_CELLS = (
+    '# Parameters\nperiod_start = "2024-01-01"\nperiod_end = "2024-12-31"\n'
+    'agency = "Demo"\nsnapshot = "latest"\nlanguage = "de"\nsuppression_threshold = 5',
+    "from evaluation.notebook import start\n\n"
+    "ctx = start(period_start=period_start, period_end=period_end, agency=agency,\n"
+    "            snapshot=snapshot, language=language,\n"
+    "            suppression_threshold=suppression_threshold)\n"
+    'ctx.record("tiny_persons", len(ctx.table("participants")), n=None)',
+)
+
+
+def runner_overhead(home: Path, runs: int = 10) -> dict[str, float]:
+    """Per-run cost of the runner for a notebook that does almost nothing (reads the
+    snapshot's participants, records one figure, shows no table and no chart): one warm
+    worker, ``runs + 1`` runs against 1 run (the kernel start), so the difference per run is
+    papermill, the HTML report, the PDF/DOCX/XLSX formats, the manifest and publishing."""
+    import nbformat
+
+    from evaluation import engines
+    from evaluation.paths import paths
+    from evaluation.runner import run_plan
+
+    tiny_home = home / "tiny-plan"
+    (tiny_home / "notebooks").mkdir(parents=True, exist_ok=True)
+    (tiny_home / "params").mkdir(exist_ok=True)
+    if not (tiny_home / "data").exists():
+        shutil.copytree(home / "data" / "snapshots", tiny_home / "data" / "snapshots")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(TINY_CELLS[0], metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(TINY_CELLS[1]),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tiny_home / "notebooks" / "tiny.ipynb")
+    walls = {}
+    for n in (1, runs + 1):
+        (tiny_home / "params" / "tiny.yml").write_text(TINY_PLAN.format(start=2025 - n))
+        start = time.perf_counter()
+        summary = run_plan(
+            root=paths(tiny_home),
+            jobs=1,
+            force=True,
+            executor=engines.execute_warm,
+            out=io.StringIO(),
+        )
+        walls[n] = time.perf_counter() - start
+        assert summary.count("ok") == n, summary
+    return {
+        "one run (kernel start included)": walls[1],
+        "per further run": (walls[runs + 1] - walls[1]) / runs,
+    }
+
+
 def memory(home: Path, runs: int, name: str = "labour_market") -> list[tuple[int, float, float]]:
     """Kernel RSS (MiB) and run time after each checkpoint of ``runs`` runs of a notebook."""
     from evaluation import engines
@@ -161,6 +232,15 @@ def main() -> int:
         "--memory-only", action="store_true", help="only the memory figure (no plan rounds)"
     )
     parser.add_argument(
+        "--plan",
+        choices=("2024", "all"),
+        default="2024",
+        help="the yearly plan 2024 (default) or the whole demo plan (40 runs)",
+    )
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="only the per-run overhead figures"
+    )
+    parser.add_argument(
         "--memory-notebook", default="labour_market", help="notebook of the memory figure"
     )
     args = parser.parse_args()
@@ -184,9 +264,16 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        period = None if args.plan == "all" else ["2024"]
         runs = sorted(
-            select(load_plan(None, root=paths(home)), None, ["2024"]), key=lambda r: r.order
+            select(load_plan(None, root=paths(home)), None, period), key=lambda r: r.order
         )
+        if args.overhead_only:
+            figures = {"runner": runner_overhead(home), "papermill": overhead(home, args.repeats)}
+            print(json.dumps(figures, indent=2))
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
+            return 0
         if args.memory_only:
             mem = memory(home, args.runs, args.memory_notebook)
             figures = {"memory": mem, "notebook": args.memory_notebook}
@@ -195,7 +282,7 @@ def main() -> int:
                 args.json.write_text(json.dumps(figures, indent=2))
             return 0
         # a first runner pass fills the history the annual report reads (not measured)
-        with_runner(home, execute)
+        with_runner(home, execute, period)
         walls: dict[str, list[float]] = {"by hand": [], "fresh kernels": [], "warm kernels": []}
         per_run: dict[str, list[float]] = {"fresh kernels": [], "warm kernels": []}
         ok: dict[str, int] = {}
@@ -205,15 +292,17 @@ def main() -> int:
                 ("fresh kernels", execute),
                 ("warm kernels", engines.execute_warm),
             ):
-                wall, durations, n_ok = with_runner(home, executor)
+                wall, durations, n_ok = with_runner(home, executor, period)
                 walls[label].append(wall)
                 per_run[label].extend(durations)
                 ok[label] = n_ok
         tiny = overhead(home, args.repeats)
-        mem = memory(home, args.runs)
+        tiny_runner = runner_overhead(home)
+        mem = memory(home, args.runs) if args.runs else []
 
     hand = statistics.median(walls["by hand"])
-    print(f"yearly plan 2024: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds")
+    what = "whole demo plan" if args.plan == "all" else "yearly plan 2024"
+    print(f"{what}: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds")
     print("| variant | wall time | × by hand | mean per run (runner) | runs ok |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, values in walls.items():
@@ -228,6 +317,11 @@ def main() -> int:
     for label, value in tiny.items():
         print(f"| {label} | {value:.2f} s |")
     print()
+    print("| almost empty notebook through the runner (1 warm worker) | time |")
+    print("| --- | ---: |")
+    for label, value in tiny_runner.items():
+        print(f"| {label} | {value:.2f} s |")
+    print()
     print("| labour-market 2024 on one warm kernel: run | kernel RSS | run time |")
     print("| ---: | ---: | ---: |")
     for i, rss, elapsed in mem:
@@ -235,7 +329,15 @@ def main() -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"walls": walls, "per_run": per_run, "overhead": tiny, "memory": mem}, indent=2
+                {
+                    "plan": args.plan,
+                    "walls": walls,
+                    "per_run": per_run,
+                    "overhead": tiny,
+                    "runner_overhead": tiny_runner,
+                    "memory": mem,
+                },
+                indent=2,
             )
         )
     return 0

@@ -127,3 +127,42 @@ def test_parameter_rows_and_period_text_for_readers():
     money = parameter_rows({"grant_eur": 180000.0, "staff_fte": 2.5, "trend_years": 5}, "de")
     assert [r["value"] for r in money] == ["180.000 €", "2,5", "5"]
     assert period_text("2024-04-01", "2024-06-30", "2024-Q2") == "2024-Q2 (01.04.2024–30.06.2024)"
+
+
+def test_a_reused_html_exporter_renders_each_report_as_a_new_one_would(tmp_path):
+    """The exporter is kept per process; a report rendered after another (in another
+    language too) is byte for byte what a fresh exporter renders."""
+    from evaluation import report
+    from tests.test_export import MANIFEST, probe_notebook
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = probe_notebook(tmp_path / "a")
+    second = tmp_path / "b" / "other.ipynb"
+    text = first.read_text(encoding="utf-8").replace("Austritte", "Eintritte")
+    second.write_text(text, encoding="utf-8")
+
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+    def render(path, language):  # plotly names each chart's div by a new uuid
+        return uuid.sub("id", _render(path, language))
+
+    def _render(path, language):
+        return report.export_html(
+            path,
+            provenance=MANIFEST,
+            title=path.stem,
+            field="Feld",
+            period_text="2024",
+            language=language,
+        )
+
+    fresh = {}
+    for path, language in ((first, "de"), (second, "en"), (second, "de")):
+        report._html_exporter.cache_clear()
+        fresh[path, language] = render(path, language)
+    report._html_exporter.cache_clear()
+    for path, language in ((first, "de"), (second, "en"), (second, "de"), (first, "de")):
+        assert render(path, language) == fresh.get((path, language), fresh[first, "de"])
+    assert report._html_exporter.cache_info().hits >= 2
+    assert "Eintritte" in fresh[second, "de"] and "Eintritte" not in fresh[first, "de"]
