@@ -149,7 +149,16 @@ class Release:
             (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(members))
         )
         group_of = dict(zip([_NAMES[i] for i in unique.tolist()], group.tolist(), strict=True))
-        return Atoms(sizes.astype(float), matrix, members, group_of, unique[representative])
+        return Atoms(
+            sizes.astype(float),
+            matrix,
+            members,
+            group_of,
+            unique[representative],
+            unique,
+            group,
+            weight,
+        )
 
 
 _INTERNED: dict[str, int] = {}
@@ -199,6 +208,19 @@ class Atoms:
     #: per atom, the process-wide id of its first unit (the same atom in another release of
     #: this process has the same id; a witness of an earlier audit is found by it)
     representatives: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: the process-wide ids of the units (sorted), and each one's atom and weight
+    unit_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unit_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unit_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For process-wide unit ids: whether each is in an atom, and its position in
+        ``unit_ids`` (meaningful where it is)."""
+        if not self.unit_ids.size:
+            return np.zeros(ids.size, dtype=bool), np.zeros(ids.size, dtype=np.int64)
+        pos = np.searchsorted(self.unit_ids, ids)
+        pos = np.minimum(pos, self.unit_ids.size - 1)
+        return self.unit_ids[pos] == ids, pos
 
 
 # --------------------------------------------------------------------------------------------

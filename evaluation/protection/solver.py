@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from evaluation.protection.model import Cell, Release
+from evaluation.protection.model import Cell, Release, _unit_ids
 
 _EPS = 1e-7
 
@@ -380,26 +380,38 @@ def audit(
         return result
     shown = np.array([c.shown for c in cells], dtype=bool)
     atoms = release.atoms(shown)
-    sizes, matrix, group_of = atoms.sizes, atoms.matrix, atoms.group_of
+    sizes, matrix = atoms.sizes, atoms.matrix
     representatives = atoms.representatives
     labels = _components(matrix)
     b_all = matrix @ sizes
     focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
+
+    def groups_of(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For cells ``chosen``: the row (index into ``chosen``), group and weight of each of
+        their units in a group, and per cell whether all its units are in one."""
+        id_lists = [_unit_ids(cells[j]) for j in chosen]
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+        ids = np.concatenate(id_lists) if id_lists else np.zeros(0, dtype=np.int64)
+        row_of = np.repeat(np.arange(len(id_lists)), lengths)
+        found, at_unit = atoms.locate(ids)
+        complete = np.bincount(row_of[~found], minlength=len(id_lists)) == 0
+        at_unit = at_unit[found]
+        return row_of[found], atoms.unit_group[at_unit], atoms.unit_weight[at_unit], complete
+
     if focus is not None:
         # a new cell changes what a reader can deduce about everything connected to it
         # through the shown cells (its component), hidden cells of that component included
-        touched = {
-            group_of[u] for j in np.flatnonzero(focused) for u in cells[j].units if u in group_of
-        }
-        if touched:
-            components = np.unique(labels[sorted(touched)])
-            linked = np.flatnonzero(np.isin(labels, components))
+        touched = np.unique(groups_of(np.flatnonzero(focused))[1])
+        if touched.size:
+            components = np.unique(labels[touched])
+            inside_component = np.zeros(labels.max() + 1, dtype=bool)
+            inside_component[components] = True
+            linked = np.flatnonzero(inside_component[labels])
             near = np.unique(matrix.tocsc()[:, linked].indices)
             focused[near] = True
-            inside = set(components.tolist())
-            for j in np.flatnonzero(~shown & ~focused):
-                if any(labels[group_of[u]] in inside for u in cells[j].units if u in group_of):
-                    focused[j] = True
+            others = np.flatnonzero(~shown & ~focused)
+            row, group, _, _ = groups_of(others)
+            focused[others[np.unique(row[inside_component[labels[group]]])]] = True
     by_group = matrix.tocsc()
 
     systems: dict[int, tuple[sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
@@ -462,14 +474,21 @@ def audit(
         """The cells group ``k`` belongs to (a column of the CSC matrix, without slicing)."""
         return by_group.indices[by_group.indptr[k] : by_group.indptr[k + 1]]
 
-    small = np.flatnonzero((sizes > 0) & (sizes < threshold))
-    small = [k for k in small if focused[cells_of(k)].any()]
+    values = np.array([c.value for c in cells], dtype=float)
+    starts = by_group.indptr[:-1]
+    if by_group.nnz:
+        cap_of = np.minimum.reduceat(values[by_group.indices], starts)
+        focused_group = np.logical_or.reduceat(focused[by_group.indices], starts)
+    else:
+        cap_of = np.zeros(sizes.size)
+        focused_group = np.zeros(sizes.size, dtype=bool)
+    small = np.flatnonzero((sizes > 0) & (sizes < threshold) & focused_group).tolist()
     # groups that only a programme can certify (every cell holding them is large) and that
     # no pooled solution certifies, by component: a few capped programmes certify most of
     # them at once (see _Witnesses)
     open_groups: dict[int, list[int]] = {}
     for k in small:
-        if min(cells[j].value for j in cells_of(k)) >= threshold:
+        if cap_of[k] >= threshold:
             open_groups.setdefault(int(labels[k]), []).append(int(k))
     for comp, ks in open_groups.items():
         cols = system(comp)[2]
@@ -493,7 +512,7 @@ def audit(
                 break
     for k in small:
         members = cells_of(k)
-        cap = min(cells[j].value for j in members)
+        cap = int(cap_of[k])
         high = float(cap)
         if cap >= threshold:
             cols = system(labels[k])[2]
@@ -510,38 +529,75 @@ def audit(
     # hidden cells: the reader does not know how a group splits between a hidden cell and the
     # rest, so the cell is at least the groups wholly inside it and at most every group it
     # touches
-    for j in np.flatnonzero(~shown & focused):
-        cell = cells[j]
-        if cell.value == 0 and zero_is_safe:
-            continue
-        inside: dict[int, float] = {}
-        outside_units = 0
-        for unit in cell.units:
-            k = group_of.get(unit)
-            if k is None:
-                outside_units += 1
+    hidden = [
+        int(j)
+        for j in np.flatnonzero(~shown & focused)
+        if not (cells[j].value == 0 and zero_is_safe)
+    ]
+    # every hidden cell's groups and the weight of its units in each, for all at once
+    row_of, group_of_unit, weight_of_unit, complete = groups_of(np.asarray(hidden, dtype=int))
+    lengths = np.fromiter((len(cells[j].units) for j in hidden), dtype=np.int64, count=len(hidden))
+    # a cell with a unit in no shown cell is unbounded above; one without units is empty
+    bounded = complete & (lengths > 0)
+    entries = sparse.coo_matrix(
+        (weight_of_unit, (row_of, group_of_unit)),
+        shape=(len(hidden), sizes.size),
+    ).tocsr()
+    entries.sum_duplicates()
+    entries = entries.tocoo()
+    entry_full = entries.data >= sizes[entries.col]
+    entry_comp = labels[entries.col]
+    # pooled bounds of every hidden cell: the sum over its components of the largest total
+    # of the groups it touches and the smallest total of the groups wholly inside it
+    pre_high = np.zeros(len(hidden))
+    pre_low = np.zeros(len(hidden))
+    for comp in np.unique(entry_comp).tolist():
+        cols = system(comp)[2]
+        solutions = pool(comp)
+        for mask, into, reduce in (
+            (entry_comp == comp, pre_high, np.max),
+            ((entry_comp == comp) & entry_full, pre_low, np.min),
+        ):
+            rows, where = np.unique(entries.row[mask], return_inverse=True)
+            if not rows.size:
                 continue
-            inside[k] = inside.get(k, 0.0) + release.weights.get(unit, 1)
-        if outside_units or not inside:
-            continue  # part of it is in no shown cell: unbounded above
+            pick = sparse.csr_matrix(
+                (
+                    np.ones(int(mask.sum())),
+                    (where.ravel(), np.searchsorted(cols, entries.col[mask])),
+                ),
+                shape=(rows.size, cols.size),
+            )
+            into[rows] += reduce(np.asarray(pick @ solutions.T), axis=1)
+    by_row = np.argsort(entries.row, kind="stable")
+    row_start = np.searchsorted(entries.row[by_row], np.arange(len(hidden) + 1))
+    for i, j in enumerate(hidden):
+        if not bounded[i]:
+            continue
+        cell = cells[j]
         sensitive = 0 < cell.value < threshold
-        parts = []
-        for comp in sorted({labels[k] for k in inside}):
-            cols = system(comp)[2]
-            touched = [k for k in inside if labels[k] == comp]
-            full = [k for k in touched if inside[k] >= sizes[k]]
-            upper = np.zeros(cols.size)
-            upper[np.searchsorted(cols, touched)] = 1.0
-            lower = np.zeros(cols.size)
-            lower[np.searchsorted(cols, full)] = 1.0
-            parts.append((comp, upper, lower))
-        high = sum(pooled(c, u)[0] for c, u, _ in parts)
-        low = sum(pooled(c, lo)[1] for c, _, lo in parts)
+        high, low = float(pre_high[i]), float(pre_low[i])
         need_high = threshold if sensitive else -math.inf
         if high - low < 1 - _EPS or high < need_high - _EPS:
-            high = sum(extreme(c, u, +1) for c, u, _ in parts)
-            if math.isfinite(high):  # an unbounded cell is never pinned
-                low = sum(extreme(c, lo, -1) for c, _, lo in parts)
+            mine = by_row[row_start[i] : row_start[i + 1]]
+            touched = entries.col[mine]
+            full = entry_full[mine]
+            parts = []
+            for comp in np.unique(labels[touched]).tolist():
+                cols = system(comp)[2]
+                here = labels[touched] == comp
+                upper = np.zeros(cols.size)
+                upper[np.searchsorted(cols, touched[here])] = 1.0
+                lower = np.zeros(cols.size)
+                lower[np.searchsorted(cols, touched[here & full])] = 1.0
+                parts.append((comp, upper, lower))
+            # solutions found since (for cells before this one) may certify it already
+            high = sum(pooled(c, u)[0] for c, u, _ in parts)
+            low = sum(pooled(c, lo)[1] for c, _, lo in parts)
+            if high - low < 1 - _EPS or high < need_high - _EPS:
+                high = sum(extreme(c, u, +1) for c, u, _ in parts)
+                if math.isfinite(high):  # an unbounded cell is never pinned
+                    low = sum(extreme(c, lo, -1) for c, _, lo in parts)
         low = math.ceil(low - _EPS) if math.isfinite(low) else low
         high = math.floor(high + _EPS) if math.isfinite(high) else high
         if sensitive and (high - low < 1 or high < threshold):
