@@ -341,10 +341,14 @@ def _figure_html(spec: Mapping[str, Any], index: int = 0, language: str = "de") 
             f'<div class="chart-as-text" data-chart="{index}"><p>{html.escape(alt)}</p>'
             f"{table}</div>"
         )
+    chart_id = f"abbildung-{index + 1}"
     drawing = pio.to_html(
         fig,
         include_plotlyjs=False,
         full_html=False,
+        # a fixed id instead of plotly's random uuid: the same report rendered twice is the
+        # same file
+        div_id=f"{chart_id}-zeichnung",
         config={
             "displaylogo": False,
             "displayModeBar": False,
@@ -353,7 +357,6 @@ def _figure_html(spec: Mapping[str, Any], index: int = 0, language: str = "de") 
         },
         default_width="100%",
     )
-    chart_id = f"abbildung-{index + 1}"
     table = _table_html(plots.figure_table(fig, language=lang), TEXT[lang]["chart_data"])
     return (
         f'<figure class="chart" data-chart="{index}" id="{chart_id}">'
