@@ -106,8 +106,8 @@ class StaleInputs(Exception):
     """The figures a run read changed in the history while it ran.
 
     For a project-level run (the Träger overview), which reads other workspaces: an
-    agency's published report it reads, or the figures that report read, changed
-    (:func:`agency_inputs`).
+    agency republished a report it reads, or the figures that report shows are no longer
+    those in the agency's history (:func:`stale_agencies`).
     """
 
 
@@ -115,8 +115,16 @@ class StaleInputs(Exception):
 AGENCY_INPUTS = "agency_inputs"
 
 
-def agency_inputs(project: Paths, reads: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Any]]:
-    """What a project-level run reads from the agencies' workspaces, as it is now.
+def _agency_workspace(project: Paths, agency_id: str) -> Paths:
+    if not agency_id:
+        return Paths(project.project_root)
+    return Paths(project.agencies / agency_id, project=project.project_root)
+
+
+def agency_inputs(
+    project: Paths, reads: Mapping[str, Iterable[str]]
+) -> dict[str, dict[str, str | None]]:
+    """The reports a project-level run reads in the agencies, as published now.
 
     Parameters
     ----------
@@ -129,33 +137,53 @@ def agency_inputs(project: Paths, reads: Mapping[str, Iterable[str]]) -> dict[st
     Returns
     -------
     dict
-        Per agency: ``reports`` – each run key with the run id published for it (``None``
-        when none is), and ``figures`` – :func:`evaluation.history.figures_digest` of the
-        runs those published reports read (their manifests' ``depends_on``), i.e. the
-        released figures a report shows. Recorded when the run is finalised and compared
-        again by :func:`publish`: any difference means an agency republished a report or its
-        figures changed meanwhile.
+        Per agency, each run key with the run id published for it (``None`` when none is).
+        The runner records this in the run's manifest (:data:`AGENCY_INPUTS`) when it
+        finalises the run, and :func:`publish` compares it again (:func:`stale_agencies`).
+    """
+    out: dict[str, dict[str, str | None]] = {}
+    for agency_id, run_keys in sorted(reads.items()):
+        ws = _agency_workspace(project, agency_id)
+        out[agency_id] = {}
+        for run_key in sorted(set(run_keys)):
+            manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
+            ok = manifest.get("status") == "ok" and manifest.get("run_id") is not None
+            out[agency_id][run_key] = str(manifest["run_id"]) if ok else None
+    return out
+
+
+def stale_agencies(project: Paths, recorded: Mapping[str, Mapping[str, str | None]]) -> list[str]:
+    """The agencies whose reports changed since ``recorded`` (:func:`agency_inputs`), each
+    with the reason: a report republished, withdrawn or newly published, or a published
+    report whose figures are no longer the history's.
+
+    The second is checked against the report's own manifest: the digest of the figures it
+    read when it was published (``inputs_digest`` over its ``depends_on``,
+    :func:`evaluation.history.figures_digest`) must still be the digest of those runs'
+    figures, so a project-level run never publishes a figure that the agency's own
+    report does not show. One history read per agency (only when publishing).
     """
     from evaluation import history
 
-    out: dict[str, dict[str, Any]] = {}
-    for agency_id, run_keys in sorted(reads.items()):
-        ws = Paths(project.agencies / agency_id, project=project.project_root)
-        if not agency_id:
-            ws = Paths(project.project_root)
-        reports: dict[str, str | None] = {}
-        read: set[str] = set()
-        for run_key in sorted(set(run_keys)):
+    now = agency_inputs(project, recorded)
+    out: list[str] = []
+    for agency_id, reports in sorted(recorded.items()):
+        if now.get(agency_id) != dict(reports):
+            out.append(f"{agency_id} (report republished)")
+            continue
+        ws = _agency_workspace(project, agency_id)
+        for run_key, run_id in sorted(reports.items()):
+            if run_id is None:
+                continue
             manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
-            ok = manifest.get("status") == "ok"
-            reports[run_key] = str(manifest.get("run_id")) if ok else None
-            if ok and isinstance(manifest.get("depends_on"), dict):
-                prefix = f"{agency_id}:" if agency_id else ""
-                read |= {k.removeprefix(prefix) for k in manifest["depends_on"]}
-        out[agency_id] = {
-            "reports": reports,
-            "figures": history.figures_digest(sorted(read), db=ws.history),
-        }
+            digest, depends_on = manifest.get("inputs_digest"), manifest.get("depends_on")
+            if not isinstance(digest, str) or not isinstance(depends_on, dict):
+                continue  # a report that reads no figures of other runs
+            prefix = f"{agency_id}:" if agency_id else ""
+            keys = sorted(k.removeprefix(prefix) for k in depends_on)
+            if history.figures_digest(keys, db=ws.history) != digest:
+                out.append(f"{agency_id} (figures of {run_key} changed)")
+                break
     return out
 
 
@@ -533,12 +561,11 @@ def publish(job: Job, root: Paths, staging: Path, rendered: Rendered) -> Outcome
                 "not published"
             )
     recorded = job.manifest.get(AGENCY_INPUTS)
-    if recorded:
-        now = agency_inputs(root, {a: list(r["reports"]) for a, r in recorded.items()})
-        changed = [a for a in recorded if now.get(a) != recorded[a]]
+    if recorded:  # a project-level run: the reports it read in the agencies
+        changed = stale_agencies(root, recorded)
         if changed:
             raise StaleInputs(
-                f"{job.run_key}: reports or figures it reads changed while it ran in "
+                f"{job.run_key}: what it reads changed while it ran in "
                 f"{', '.join(changed)}; not published"
             )
     commit_hook = _hook("commit_run")

@@ -601,10 +601,20 @@ class _Plan:
                 depends_on=tuple(by_agency[own_agency]),
                 inputs_digest=digest,
             )
-        else:  # a project-level run reads other workspaces: what it reads there now (the
-            # published report of each agency, the figures that report read), checked
-            # again when it publishes (execute.publish -> StaleInputs)
-            manifest[ex.AGENCY_INPUTS] = ex.agency_inputs(self.root, by_agency)
+        else:  # a project-level run reads other workspaces: the run id of each report it
+            # reads there as published now (ex.agency_inputs, read through the manifest
+            # indexes: no cost for a no-op), checked again when it publishes together with
+            # those reports' figures (ex.stale_agencies -> StaleInputs)
+            inputs: dict[str, dict[str, str | None]] = {}
+            for agency, run_keys in sorted(by_agency.items()):
+                if agency not in self._manifests:
+                    self._manifests[agency] = _Manifests(self.roots.get(agency, self.root))
+                inputs[agency] = {}
+                for run_key in sorted(set(run_keys)):
+                    facts = self._manifests[agency].facts(run_key)
+                    ok = facts is not None and facts[1] == "ok" and facts[2] is not None
+                    inputs[agency][run_key] = str(facts[2]) if ok else None
+            manifest[ex.AGENCY_INPUTS] = inputs
             job = replace(job, manifest=manifest)
         self.jobs[key] = job
         return job

@@ -86,6 +86,10 @@ def project(tmp_path: Path, session_home: Path) -> Paths:
                         "status": "ok",
                         "parameters": {"suppression_threshold": THRESHOLDS[agency_id]},
                         "depends_on": {f"{agency_id}:labour_market/jahr/2024": "fp"},
+                        # the figures it was published from (as the runner records them)
+                        "inputs_digest": history.figures_digest(
+                            ["labour_market/jahr/2024"], db=ws.history
+                        ),
                     }
                 )
             )
@@ -199,65 +203,64 @@ ANNUAL = "annual_report/jahr/2024"
 def _republish(project: Paths, agency_id: str, participants: int, run_id: str) -> None:
     """Another process publishes a new annual report of ``agency_id`` with a new figure."""
     ws = paths(project.agencies / agency_id)
-    history.commit_figures(
-        [_figure("lm_participants", participants), _figure("lm_entries", 83)],
-        run_id=f"lm-{run_id}",
-        run_key="labour_market/jahr/2024",
-        snapshot_id="x",
-        db=ws.history,
-    )
+    _new_figures(ws, participants)
     file = ex.run_dir(ws, ANNUAL) / "manifest.json"
     manifest = json.loads(file.read_text(encoding="utf-8"))
     manifest["run_id"] = run_id
+    manifest["inputs_digest"] = history.figures_digest(["labour_market/jahr/2024"], db=ws.history)
     tmp = file.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest), encoding="utf-8")
     os.replace(tmp, file)
 
 
+def _new_figures(ws: Paths, participants: int, entries: int | None = 83) -> None:
+    """New labour-market figures of 2024 in an agency's history (its field run published)."""
+    history.commit_figures(
+        [
+            _figure("lm_participants", participants),
+            _figure("lm_entries", entries, entries is None),
+        ],
+        run_id=f"lm-{participants}",
+        run_key="labour_market/jahr/2024",
+        snapshot_id="x",
+        db=ws.history,
+    )
+
+
 def test_what_the_overview_reads_is_recorded_per_agency_and_any_change_is_seen(project):
     reads = {x: [ANNUAL] for x in "abcd"}
-    before = ex.agency_inputs(project, reads)
-    assert before["a"]["reports"] == {ANNUAL: "annual-a"}
-    assert before["d"]["reports"] == {ANNUAL: None}  # no published annual report
-    assert ex.agency_inputs(project, reads) == before  # nothing changed: the same
-    # a figure the annual report read changes (without a new annual report) ...
-    history.commit_figures(
-        [_figure("lm_participants", 112), _figure("lm_entries", 83)],
-        run_id="run-a",
-        run_key="labour_market/jahr/2024",
-        snapshot_id="x",
-        db=paths(project.agencies / "a").history,
-    )
-    now = ex.agency_inputs(project, reads)
-    assert now["a"]["figures"] != before["a"]["figures"]
-    assert now["a"]["reports"] == before["a"]["reports"]
-    assert {k: v for k, v in now.items() if k != "a"} == {
-        k: v for k, v in before.items() if k != "a"
+    recorded = ex.agency_inputs(project, reads)
+    assert recorded == {
+        "a": {ANNUAL: "annual-a"},
+        "b": {ANNUAL: "annual-b"},
+        "c": {ANNUAL: "annual-c"},
+        "d": {ANNUAL: None},  # no published annual report
     }
-    # ... a hidden figure becomes visible (only its suppression changes) ...
-    history.commit_figures(
-        [_figure("lm_participants", 151), _figure("lm_entries", None, True)],
-        run_id="run-b",
-        run_key="labour_market/jahr/2024",
-        snapshot_id="x",
-        db=paths(project.agencies / "b").history,
-    )
-    assert ex.agency_inputs(project, reads)["b"] == before["b"]  # the same figures again
-    history.commit_figures(
-        [_figure("lm_participants", 151), _figure("lm_entries", 6)],
-        run_id="run-b",
-        run_key="labour_market/jahr/2024",
-        snapshot_id="x",
-        db=paths(project.agencies / "b").history,
-    )
-    assert ex.agency_inputs(project, reads)["b"]["figures"] != before["b"]["figures"]
-    # ... an annual report is republished, withdrawn (failed manifest), or appears
+    assert ex.stale_agencies(project, recorded) == []  # nothing changed
+    # a figure an annual report was published from changes (the report is not republished)
+    a, b = paths(project.agencies / "a"), paths(project.agencies / "b")
+    _new_figures(a, 112)
+    assert ex.stale_agencies(project, recorded) == [f"a (figures of {ANNUAL} changed)"]
+    _new_figures(a, 111)  # back as it was: the same figures again, nothing stale
+    assert ex.stale_agencies(project, recorded) == []
+    # only the suppression of a figure changes (b's hidden entries become a value)
+    _new_figures(b, 151, 6)
+    assert ex.stale_agencies(project, recorded) == [f"b (figures of {ANNUAL} changed)"]
+    _new_figures(b, 151, None)
+    assert ex.stale_agencies(project, recorded) == []
+    # an annual report is republished, withdrawn, or appears where there was none
     _republish(project, "c", 97, "annual-c2")
-    assert ex.agency_inputs(project, reads)["c"]["reports"] == {ANNUAL: "annual-c2"}
+    assert ex.stale_agencies(project, recorded) == ["c (report republished)"]
+    (ex.run_dir(paths(project.agencies / "c"), ANNUAL) / "manifest.json").unlink()
+    assert ex.stale_agencies(project, recorded) == ["c (report republished)"]
     folder = ex.run_dir(paths(project.agencies / "d"), ANNUAL)
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"run_id": "annual-d", "status": "ok"}))
-    assert ex.agency_inputs(project, reads)["d"]["reports"] == {ANNUAL: "annual-d"}
+    assert ex.stale_agencies(project, recorded) == [
+        "c (report republished)",
+        "d (report republished)",
+    ]
+    assert ex.agency_inputs(project, reads)["d"] == {ANNUAL: "annual-d"}
 
 
 def _key_figure_rows(folder: Path) -> dict[str, list[str]]:
@@ -320,15 +323,18 @@ def test_an_annual_report_republished_while_the_overview_runs_stops_its_publicat
     assert (project.root / "republished").read_text() == "3", out  # three attempts
     assert "inputs changed while it ran; running it again" in out
     assert [o.status for o in summary.outcomes] == ["deferred"], out
-    assert "changed while it ran in a; not published" in summary.outcomes[0].error["summary"]
+    assert (
+        "changed while it ran in a (report republished); not published"
+        in (summary.outcomes[0].error["summary"])
+    )
     assert not (folder / "manifest.json").exists() and not (folder / "report.html").exists()
     assert not list(project.state.glob("staging/*")), "the stale attempts left nothing"
     # the next call publishes it, with a's newest figure and its newest annual report
     summary, out = _overview_run(project)
     assert [o.status for o in summary.outcomes] == ["ok"], out
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["agency_inputs"]["a"]["reports"] == {ANNUAL: "annual-a4"}
-    assert manifest["agency_inputs"]["d"]["reports"] == {ANNUAL: None}
+    assert manifest["agency_inputs"]["a"] == {ANNUAL: "annual-a4"}
+    assert manifest["agency_inputs"]["d"] == {ANNUAL: None}
     rows = _key_figure_rows(folder)
     assert rows["Agentur A"][:2] == ["Träger A", "224"]
     # once: a's report changes during the first attempt only -> the retry publishes
@@ -339,7 +345,7 @@ def test_an_annual_report_republished_while_the_overview_runs_stops_its_publicat
     assert [o.status for o in summary.outcomes] == ["ok"], out
     assert "inputs changed while it ran; running it again" in out
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["agency_inputs"]["a"]["reports"] == {ANNUAL: "annual-a2"}
+    assert manifest["agency_inputs"]["a"] == {ANNUAL: "annual-a2"}
     rows = _key_figure_rows(folder)
     assert rows["Agentur A"][:2] == ["Träger A", "222"]
     assert rows["Agentur B"][:2] == ["Träger B", "150"]
