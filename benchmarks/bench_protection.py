@@ -14,23 +14,38 @@ time, the cells hidden by the tables alone, and the further cells the audit hide
 Part 2 reads ``data/release.sqlite`` after ``make report``: cells shown and hidden (primary:
 a sensitive count; secondary: any other hidden count; of those, hidden because of other
 tables) and the audit time per table.
+
+Part 3 (``--replay RUN_KEY``, e.g. ``labour_market/quartal/2025-Q1``) replays one run's
+release audits on the workspace's store: its tables one after another, each audited with
+everything else published (what ``Publisher.release`` does during the run), once with the
+audit of before issue #13 (the reference kept in ``tests/test_protection_speed_equivalence``)
+and once with the current one in a fresh process state; it prints programmes and CPU seconds
+of both and whether every audit gave the same cells to hide and the same findings. Part 4
+(``--sequence``) does the same for the synthetic tables of part 1 published one by one.
+Results go to ``benchmarks/results/protection.json`` as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sqlite3
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from evaluation.paths import paths
-from evaluation.protection import suppress_table
+from evaluation.protection import solver, suppress_table
 from evaluation.protection.model import Cell, Release
-from evaluation.protection.release import long_grid, store_path
+from evaluation.protection.release import _connect, _load, long_grid, store_path
 from evaluation.protection.solver import audit, protect
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the reference audit lives in the tests
 
 THRESHOLD = 5
 
@@ -141,13 +156,120 @@ def part_store() -> None:
         )
 
 
+def _compare(steps: list[tuple[Release, set[str]]], threshold: int) -> dict[str, object]:
+    """Audit each (release, open tables) with the reference and the current audit."""
+    from tests.test_protection_speed_equivalence import finding_key, reference_protect
+
+    out: dict[str, object] = {}
+    results = {}
+    for name, run in (("reference", reference_protect), ("current", protect)):
+        solver.forget_witnesses()
+        programmes = 0
+        began = time.process_time()
+        got = []
+        for release, tables in steps:
+            protected, added, final = run(
+                release,
+                threshold=threshold,
+                open_for_change=lambda c, t=tables: c.table in t,
+                max_rounds=1,
+            )
+            programmes += final.programmes
+            got.append(
+                (
+                    [(c.table, c.key) for c in added],
+                    [(c.table, c.key) for c in final.revealed],
+                    [finding_key(f) for f in final.findings],
+                )
+            )
+        results[name] = got
+        out[name] = {"programmes": programmes, "cpu_seconds": round(time.process_time() - began, 2)}
+    out["audits"] = len(steps)
+    out["same_decisions"] = results["reference"] == results["current"]
+    return out
+
+
+def _print_comparison(title: str, out: dict[str, object]) -> None:
+    ref, cur = out["reference"], out["current"]
+    print(title)
+    print(
+        f"  {out['audits']} audits: before {ref['programmes']} LPs, {ref['cpu_seconds']:.2f} s CPU;"
+        f" now {cur['programmes']} LPs, {cur['cpu_seconds']:.2f} s CPU "
+        f"({ref['cpu_seconds'] / max(cur['cpu_seconds'], 1e-9):.1f}x); "
+        f"same decisions: {out['same_decisions']}"
+    )
+
+
+def part_replay(run_key: str) -> dict[str, object]:
+    """The release audits of one run, replayed on the workspace's store."""
+    path = store_path(paths())
+    with sqlite3.connect(path) as con:
+        threshold = 5
+        row = con.execute(
+            "SELECT r.threshold FROM runs r JOIN cells c ON c.run_id = r.run_id "
+            "WHERE c.run_key = ? LIMIT 1",
+            (run_key,),
+        ).fetchone()
+        if row:
+            threshold = int(row[0])
+        order = [
+            r[0]
+            for r in con.execute(
+                "SELECT tab FROM cells WHERE run_key = ? GROUP BY tab ORDER BY MIN(rowid)",
+                (run_key,),
+            )
+        ]
+        runs = {r[0] for r in con.execute("SELECT run_id FROM cells WHERE run_key = ?", (run_key,))}
+    if not order:
+        raise SystemExit(f"no tables of run key {run_key!r} in {path}")
+    with _connect(path) as con:
+        everything = _load(con)
+        others = _load(con, runs)
+    mine = [c for c in everything.cells if c.table in set(order)]
+    steps = []
+    for i, table in enumerate(order):
+        shown_tables = set(order[: i + 1])
+        cells = [*others.cells, *[c for c in mine if c.table in shown_tables]]
+        steps.append((Release(cells, dict(everything.weights)), {table}))
+    out = _compare(steps, threshold)
+    out["run_key"] = run_key
+    _print_comparison(
+        f"Replay of {run_key}: {len(order)} tables against the workspace's store", out
+    )
+    return out
+
+
+def part_sequence() -> dict[str, object]:
+    """The synthetic release of part 1, published table by table."""
+    release = synthetic_release()
+    tables = list(dict.fromkeys(c.table for c in release.cells))
+    steps = []
+    for i, table in enumerate(tables):
+        keep = set(tables[: i + 1])
+        steps.append((Release([c for c in release.cells if c.table in keep]), {table}))
+    out = _compare(steps, THRESHOLD)
+    _print_comparison("Synthetic release published table by table (50 tables)", out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", action="store_true", help="also report the workspace's release")
+    parser.add_argument("--replay", metavar="RUN_KEY", help="replay one run's release audits")
+    parser.add_argument("--sequence", action="store_true", help="synthetic tables one by one")
     args = parser.parse_args()
-    part_synthetic()
+    results: dict[str, object] = {}
+    if not args.replay:
+        part_synthetic()
     if args.store:
         part_store()
+    if args.sequence:
+        results["sequence"] = part_sequence()
+    if args.replay:
+        results["replay"] = part_replay(args.replay)
+    if results:
+        out = Path(__file__).parent / "results" / "protection.json"
+        out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":
