@@ -1096,7 +1096,7 @@ PROJECT_INDEX_CSS = (
 nav ul { list-style: none; padding: 0; display: flex; gap: 1.2rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 th[scope="row"] { font-weight: 600; }
-.reason { color: #52606d; }
+.reason { color: #52606d; font-weight: 400; }
 """
 )
 
