@@ -176,14 +176,15 @@ def _add_table(word: Any, table: Table, language: str, align: Any, palign: Any, 
     t.style = "Table Grid"
     t.alignment = align.CENTER
     n_head = len(table.header)
+    size = pt(9)
     for r, (row, cells) in enumerate(zip(t.rows, rows, strict=True)):
         _row_flags(row, header=r < n_head)
-        for c, text in enumerate(cells):
-            cell = row.cells[c]
-            cell.text = text
+        # python-docx rebuilds ``row.cells`` on every access: once per row
+        for c, (cell, text) in enumerate(zip(row.cells, cells, strict=True)):
             para = cell.paragraphs[0]
-            for run in para.runs:
-                run.font.size = pt(9)
-                run.bold = r < n_head or c < table.row_headers
+            run = para.add_run(text)
+            run.font.size = size
+            if r < n_head or c < table.row_headers:
+                run.bold = True
             if c > 0 and (text == "*" or parse_number(text, language) is not None):
                 para.alignment = palign.RIGHT
