@@ -349,3 +349,46 @@ def test_an_annual_report_republished_while_the_overview_runs_stops_its_publicat
     rows = _key_figure_rows(folder)
     assert rows["Agentur A"][:2] == ["Träger A", "222"]
     assert rows["Agentur B"][:2] == ["Träger B", "150"]
+
+
+def figures_changing_executor(job):
+    """Executor: after the overview's notebook ran, a's labour-market figures of 2024 are
+    published anew (a's annual report is not rerun), at every attempt."""
+    if not job.run_key.startswith("traeger_overview/"):
+        return ex.execute(job)
+    project = paths(job.root)
+    original = ex.run_notebook
+
+    def run_then_change(*args, **kwargs):
+        result = original(*args, **kwargs)
+        counter = project.root / "changed"
+        count = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(count + 1))
+        _new_figures(paths(project.agencies / "a"), 300 + count)
+        return result
+
+    ex.run_notebook = run_then_change
+    try:
+        return ex.execute(job)
+    finally:
+        ex.run_notebook = original
+
+
+@pytest.mark.slow
+def test_figures_that_no_longer_match_an_agencys_annual_report_stop_the_overview(project):
+    folder = project.reports / "traeger_overview" / "jahr" / "2024"
+    summary, out = _overview_run(project, figures_changing_executor)
+    assert [o.status for o in summary.outcomes] == ["deferred"], out
+    assert (
+        f"in a (figures of {ANNUAL} changed); not published"
+        in (summary.outcomes[0].error["summary"])
+    )
+    assert not (folder / "manifest.json").exists()
+    # while a's annual report still shows the old figures, the overview stays unpublished
+    summary, out = _overview_run(project)
+    assert [o.status for o in summary.outcomes] == ["deferred"], out
+    # a's annual report published from the new figures: the next call publishes it
+    _republish(project, "a", 302, "annual-a-new")
+    summary, out = _overview_run(project)
+    assert [o.status for o in summary.outcomes] == ["ok"], out
+    assert _key_figure_rows(folder)["Agentur A"][:2] == ["Träger A", "302"]
