@@ -681,6 +681,7 @@ def export_formats(
     cover: Mapping[str, Any] | None = None,
     html_text: str | None = None,
     out: Any = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write the report as ``report.pdf``, ``report.docx`` and ``report.xlsx`` into ``out_dir``.
 
@@ -708,6 +709,9 @@ def export_formats(
         The rendered report, if the caller has it already.
     out
         Stream for the one-line notes (e.g. what to install for PDF); default ``sys.stderr``.
+    timings
+        If given, filled with the seconds each part took (``xlsx``, ``images``, ``docx``,
+        ``pdf``).
 
     Returns
     -------
@@ -726,6 +730,7 @@ def export_formats(
         cover=cover,
         html_text=html_text,
         out=out,
+        timings=timings,
     )
 
 

@@ -59,6 +59,9 @@ def test_runs_publish_reports_manifests_and_history(probe_workspace):
         assert manifest["code"]["source_fingerprint"] == provenance.source_fingerprint()
         assert {"pandas", "statsmodels", "plotly", "papermill"} <= set(manifest["environment"])
         assert manifest["duration_s"] > 0 and manifest["ended_at"] >= manifest["started_at"]
+        # where the time after the notebook went, one entry per format made
+        assert {"html", "xlsx", "docx"} <= set(manifest["render_s"])
+        assert all(seconds >= 0 for seconds in manifest["render_s"].values())
         html = (folder / "report.html").read_text()
         assert manifest["run_id"] in html, "the footer names the run"
     figures = history.read("probe_reached", db=ws.history)
