@@ -246,8 +246,11 @@ class _Witnesses:
 _BATCH_MIN = 8
 _BATCH_GAIN = 4
 #: a stored solution is a witness for another release only if it satisfies that release's
-#: equations to this tolerance (absolute, plus relative to the count) and is non-negative
-_FEASIBLE_TOL = 1e-6
+#: equations to this tolerance (relative to 1 + the count; solutions of the same equations
+#: meet it by orders of magnitude, those that break an equation miss it by far) and is
+#: non-negative to HiGHS's own primal feasibility tolerance
+_FEASIBLE_TOL = 1e-9
+_NONNEGATIVE_TOL = 1e-7
 
 
 class _WitnessCache:
@@ -285,7 +288,7 @@ class _WitnessCache:
         x[:, order] = stored
         residual = np.abs(a @ x.T - b[:, None])
         ok = (residual <= _FEASIBLE_TOL * (1.0 + np.abs(b))[:, None]).all(axis=0)
-        ok &= x.min(axis=1) >= -_FEASIBLE_TOL
+        ok &= x.min(axis=1) >= -_NONNEGATIVE_TOL
         return list(x[ok])
 
     def keep(self, representatives: np.ndarray, solutions: list[np.ndarray]) -> None:
