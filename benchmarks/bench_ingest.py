@@ -15,13 +15,16 @@ and, as baselines on the same follow-up file, reads it with
 * ``pyarrow.csv.read_csv`` (same, date parsed by Arrow),
 
 which only read (no validation, pseudonyms, quarantine or snapshot); the ratios of the
-ingest's time to theirs are printed (issue 13's goal: at most 1.5 x ``pandas.read_csv``).
+ingest's time to theirs are printed, wall and CPU (issue 13's goal: at most 1.5 x
+``pandas.read_csv``). CPU time counts every thread of the process, so Arrow's threads can
+make the wall time of a step lower than its CPU time on an idle machine (and higher on a
+busy one).
 
 The scenarios run interleaved ``--repeat`` times (default 3) and each figure is the median,
 so that a machine shared with others slows all of them alike; the load average before and
 after is printed with the table. ``--stages`` adds where the time of the follow-ups ingest
-goes (read, parse and pseudonymise, checks, snapshot), measured by timing the ingest's own
-steps in the child.
+goes (read, parse and pseudonymise, checks, Arrow conversion, snapshot id, Parquet), wall
+and CPU seconds, measured by timing the ingest's own steps in the child.
 
 Each ingest runs in its own subprocess, so its peak resident memory (``VmHWM`` of the
 child; ``ru_maxrss`` would carry over the parent's peak across ``exec``) is its own; the
