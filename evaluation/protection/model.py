@@ -109,7 +109,12 @@ class Release:
         # 2^-128 luck; tests compare with the plain construction)
         order = np.lexsort((cell_of, units))
         units_sorted, cells_sorted = units[order], cell_of[order]
-        unique, start, count = np.unique(units_sorted, return_index=True, return_counts=True)
+        new_unit = np.empty(units_sorted.size, dtype=bool)
+        new_unit[0] = True
+        np.not_equal(units_sorted[1:], units_sorted[:-1], out=new_unit[1:])
+        start = np.flatnonzero(new_unit)
+        unique = units_sorted[start]
+        count = np.diff(np.append(start, units_sorted.size))
         r1, r2 = _signature_keys(len(self.cells))
         signature = np.stack(
             [
@@ -119,10 +124,15 @@ class Release:
             ],
             axis=1,
         )
-        _, kind = np.unique(signature, axis=0, return_inverse=True)
-        kind = kind.ravel()
+        by_signature = np.lexsort(signature.T[::-1])
+        ordered = signature[by_signature]
+        step = np.empty(ordered.shape[0], dtype=np.int64)
+        step[0] = 0
+        step[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+        kind = np.empty_like(step)
+        kind[by_signature] = np.cumsum(step)
         # number atoms by first appearance, as a reader scanning the cells would
-        _, first_seen = np.unique(units, return_index=True)  # aligned with ``unique``
+        first_seen = np.minimum.reduceat(order, start)  # aligned with ``unique``
         first_of_kind = np.full(kind.max() + 1, np.iinfo(np.int64).max)
         np.minimum.at(first_of_kind, kind, first_seen)
         rank = np.empty_like(first_of_kind)
@@ -130,23 +140,31 @@ class Release:
         group = rank[kind]
         weight = np.ones(unique.size)
         if self.weights:
-            for name, w in self.weights.items():
-                i = _INTERNED.get(name)
-                if i is None:
-                    continue
-                at = np.searchsorted(unique, i)
-                if at < unique.size and unique[at] == i:
-                    weight[at] = w
+            ids = np.fromiter(
+                (_INTERNED.get(name, -1) for name in self.weights),
+                dtype=np.int64,
+                count=len(self.weights),
+            )
+            given = np.fromiter(self.weights.values(), dtype=float, count=len(self.weights))
+            at = np.minimum(np.searchsorted(unique, ids), unique.size - 1)
+            hit = (ids >= 0) & (unique[at] == ids)
+            weight[at[hit]] = given[hit]
         sizes = np.bincount(group, weights=weight, minlength=first_of_kind.size)
         representative = np.full(first_of_kind.size, unique.size, dtype=np.int64)
         np.minimum.at(representative, group, np.arange(unique.size))
+        # each atom's cells: those of its first unit
+        per_atom = count[representative]
+        ends = np.cumsum(per_atom)
+        at_entry = np.repeat(start[representative] - (ends - per_atom), per_atom)
+        rows = cells_sorted[at_entry + np.arange(int(ends[-1]))]
+        cols = np.repeat(np.arange(per_atom.size), per_atom)
+        row_list = rows.tolist()
         members = [
-            tuple(cells_sorted[start[u] : start[u] + count[u]].tolist()) for u in representative
+            tuple(row_list[a:b])
+            for a, b in zip((ends - per_atom).tolist(), ends.tolist(), strict=True)
         ]
-        rows = [j for sig in members for j in sig]
-        cols = [k for k, sig in enumerate(members) for _ in sig]
         matrix = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(members))
+            (np.ones(rows.size), (rows, cols)), shape=(len(self.cells), len(members))
         )
         group_of = dict(zip([_NAMES[i] for i in unique.tolist()], group.tolist(), strict=True))
         return Atoms(
