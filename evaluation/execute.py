@@ -319,6 +319,18 @@ def under_lock(job: Job, body: Callable[[Job, Paths], Outcome]) -> Outcome:
             )
         ):
             return Outcome(job.run_key, "skipped", output_dir=run_dir(root, job.run_key))
+        recorded = job.manifest.get(AGENCY_INPUTS)
+        changed = stale_agencies(root, recorded) if recorded else []
+        if changed:  # a project-level run whose inputs are already out of date: publish
+            # would refuse it, so it is not executed (the runner tries again, then defers)
+            return Outcome(
+                job.run_key,
+                "stale",
+                error={
+                    "summary": f"{job.run_key}: what it reads is not current in "
+                    f"{', '.join(changed)}; not run"
+                },
+            )
         return body(job, root)
     finally:
         lock.release()

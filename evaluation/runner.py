@@ -1058,7 +1058,9 @@ def _execute(
                 if outcome.status == "stale":
                     attempts[key] = attempts.get(key, 0) + 1
                     if attempts[key] < 3:
-                        log.info("%s: inputs changed while it ran; running it again", key)
+                        why = (outcome.error or {}).get("summary") or "inputs changed"
+                        why = why.removeprefix(f"{job.run_key}: ")
+                        log.info("%s: %s; running it again", key, why)
                         pending.insert(0, key)
                         continue
                     outcome = Outcome(key, "deferred", error=outcome.error)

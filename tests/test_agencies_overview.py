@@ -321,7 +321,7 @@ def test_an_annual_report_republished_while_the_overview_runs_stops_its_publicat
     (project.root / REPUBLISH_LIMIT).write_text("3")
     summary, out = _overview_run(project, republishing_executor)
     assert (project.root / "republished").read_text() == "3", out  # three attempts
-    assert "inputs changed while it ran; running it again" in out
+    assert "while it ran" in out and "not published; running it again" in out
     assert [o.status for o in summary.outcomes] == ["deferred"], out
     assert (
         "changed while it ran in a (report republished); not published"
@@ -343,7 +343,7 @@ def test_an_annual_report_republished_while_the_overview_runs_stops_its_publicat
     _republish(project, "b", 150, "annual-b2")
     summary, out = _overview_run(project, republishing_executor, force=True)
     assert [o.status for o in summary.outcomes] == ["ok"], out
-    assert "inputs changed while it ran; running it again" in out
+    assert "while it ran" in out and "not published; running it again" in out
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["agency_inputs"]["a"] == {ANNUAL: "annual-a2"}
     rows = _key_figure_rows(folder)
@@ -379,14 +379,26 @@ def test_figures_that_no_longer_match_an_agencys_annual_report_stop_the_overview
     folder = project.reports / "traeger_overview" / "jahr" / "2024"
     summary, out = _overview_run(project, figures_changing_executor)
     assert [o.status for o in summary.outcomes] == ["deferred"], out
+    assert "changed while it ran in a (figures of" in out, "the first attempt is refused"
+    assert "not current in a" in out and "not run; running it again" in out
+    # the next attempts see before executing that a's report no longer matches its figures
+    assert (project.root / "changed").read_text() == "1", "executed once, not three times"
     assert (
-        f"in a (figures of {ANNUAL} changed); not published"
-        in (summary.outcomes[0].error["summary"])
+        summary.outcomes[0]
+        .error["summary"]
+        .endswith(f"not current in a (figures of {ANNUAL} changed); not run")
     )
     assert not (folder / "manifest.json").exists()
-    # while a's annual report still shows the old figures, the overview stays unpublished
+    # while a's annual report still shows the old figures, the overview stays unpublished,
+    # and is not even executed (publishing it would be refused)
     summary, out = _overview_run(project)
     assert [o.status for o in summary.outcomes] == ["deferred"], out
+    assert (
+        summary.outcomes[0]
+        .error["summary"]
+        .endswith(f"not current in a (figures of {ANNUAL} changed); not run")
+    ), summary.outcomes[0].error
+    assert not list(project.state.glob("staging/*"))
     # a's annual report published from the new figures: the next call publishes it
     _republish(project, "a", 302, "annual-a-new")
     summary, out = _overview_run(project)
