@@ -49,8 +49,12 @@ demo-agencies: $(STAMP)
 report: $(STAMP) $(DATA)
 	$(PY) -m evaluation run
 
+# test processes for `make test` (pytest-xdist; a test module stays in one process, so its
+# fixtures are built once); TEST_WORKERS=0 runs everything in this process
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest --durations=25
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser" tests
