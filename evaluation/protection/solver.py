@@ -20,6 +20,16 @@ claims a cell safe that an LP-based attack recovers.
 :func:`protect` adds further suppression: for a failing finding it hides the cheapest shown
 cell of the tables still open for change that contains the failing group (smallest value,
 margins last), and audits again, until the release passes.
+
+Most bounds need no programme of their own. Any point of ``A x = b, x >= 0`` is a possible
+truth for the reader and proves safe what it shows (a group at least the threshold, a hidden
+cell two values apart); only what no such *witness* certifies gets its exact programme, and
+every finding comes from one. Witnesses: the true sizes; the solutions of the audit's
+programmes; capped programmes (``max sum min(x_k, threshold)``) that certify many small
+groups at once; and solutions of earlier audits in this process over the same groups, used
+only after checking that they solve this release's equations. Equal equations (the same
+count in two tables) are kept once. The findings are those of one programme per bound
+(``tests/test_protection_speed_equivalence.py`` compares with the audit before issue #13).
 """
 
 from __future__ import annotations
