@@ -755,6 +755,11 @@ def test_witness_cache_is_bounded() -> None:
         cache.keep(reps, [np.array([float(i), 1.0]) for i in range(5)])
     assert len(cache._store) == 2
     assert all(block.shape == (3, 2) for block in cache._store.values())
+    small = solver._WitnessCache(values=10)
+    for k in range(3):
+        small.keep(np.array([10 * k, 10 * k + 1]), [np.array([1.0, float(i)]) for i in range(4)])
+    # the newest component stays, the older ones went to keep at most 10 numbers
+    assert list(small._store) == [np.array([20, 21]).tobytes()]
 
 
 def test_unbounded_cell_is_never_pinned_as_in_the_reference() -> None:

@@ -276,10 +276,14 @@ class _WitnessCache:
     Only in memory, never written anywhere; bounded in components and solutions.
     """
 
-    def __init__(self, components: int = 256, per_component: int = 400) -> None:
+    def __init__(
+        self, components: int = 256, per_component: int = 400, values: int = 4_000_000
+    ) -> None:
         self._store: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self.components = components
         self.per_component = per_component
+        #: at most this many numbers in all (32 MB), the least recently used dropped first
+        self.values = values
 
     def clear(self) -> None:
         self._store.clear()
@@ -312,7 +316,9 @@ class _WitnessCache:
         _, first = np.unique(block, axis=0, return_index=True)
         block = block[np.sort(first)][-self.per_component :]
         self._store[key] = block
-        while len(self._store) > self.components:
+        while len(self._store) > self.components or (
+            len(self._store) > 1 and sum(b.size for b in self._store.values()) > self.values
+        ):
             self._store.popitem(last=False)
 
 
