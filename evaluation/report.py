@@ -1013,21 +1013,18 @@ def index_html(root: Paths | None = None, *, language: Literal["de", "en"] = "de
         if cards
         else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="{language}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{text["index_title"]}</title>
-<style>{INDEX_CSS}</style></head>
-<body>
-<header><h1>{text["index_title"]}</h1><p>{text["runs_at"]}: {stamp}</p></header>
-<main>
-{latest_block}
-<h2 id="alle">{text["all_reports"]}</h2>
-{"".join(sections) or "<p>–</p>"}
-</main>
-<footer><p>{html.escape(text["index_note"])}</p></footer>
-</body></html>
-"""
+    main = f'{latest_block}\n<h2 id="alle">{text["all_reports"]}</h2>\n' + (
+        "".join(sections) or "<p>–</p>"
+    )
+    return _start_page(
+        language,
+        text["index_title"],
+        INDEX_CSS,
+        f"{text['runs_at']}: {stamp}",
+        "",
+        main,
+        text["index_note"],
+    )
 
 
 def write_index(root: Paths | None = None, *, language: Literal["de", "en"] = "de") -> Path:
@@ -1273,22 +1270,41 @@ def project_index_html(
         f"<ul>{''.join(overviews)}</ul>" if overviews else f"<p>{w['overview_none']}</p>"
     )
     stamp = format_datetime(datetime.now().astimezone(), "dd.MM.yyyy, HH:mm", locale=locale)
+    nav = (
+        f'<nav aria-label="{w["nav"]}"><ul><li><a href="#agenturen">{w["agencies"]}</a></li>\n'
+        f'<li><a href="#uebersicht">{w["overview"]}</a></li></ul></nav>'
+    )
+    main = (
+        f'<h2 id="agenturen">{w["agencies"]}</h2>\n{table}\n'
+        f'<h2 id="uebersicht">{w["overview"]}</h2>\n{overview_block}'
+    )
+    return _start_page(
+        language,
+        w["title"],
+        PROJECT_INDEX_CSS,
+        f"{TEXT[language]['runs_at']}: {stamp}",
+        nav,
+        main,
+        w["note"],
+    )
+
+
+def _start_page(
+    language: str, title: str, css: str, stamp_line: str, nav: str, main: str, note: str
+) -> str:
+    """The frame of a start page: head, header (title, time, navigation), main, footer."""
+    header = f"<header><h1>{title}</h1><p>{stamp_line}</p>" + (f"\n{nav}" if nav else "")
     return f"""<!DOCTYPE html>
 <html lang="{language}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{w["title"]}</title>
-<style>{PROJECT_INDEX_CSS}</style></head>
+<title>{title}</title>
+<style>{css}</style></head>
 <body>
-<header><h1>{w["title"]}</h1><p>{TEXT[language]["runs_at"]}: {stamp}</p>
-<nav aria-label="{w["nav"]}"><ul><li><a href="#agenturen">{w["agencies"]}</a></li>
-<li><a href="#uebersicht">{w["overview"]}</a></li></ul></nav></header>
+{header}</header>
 <main>
-<h2 id="agenturen">{w["agencies"]}</h2>
-{table}
-<h2 id="uebersicht">{w["overview"]}</h2>
-{overview_block}
+{main}
 </main>
-<footer><p>{html.escape(w["note"])}</p></footer>
+<footer><p>{html.escape(note)}</p></footer>
 </body></html>
 """
 

@@ -145,16 +145,8 @@ def _cells(html: str) -> list[list[str]]:
 
 @pytest.mark.slow
 def test_the_overview_report_shows_no_hidden_figure_nor_anything_it_follows_from(project):
-    from evaluation.runner import run_plan
-
-    out = io.StringIO()
-    summary = run_plan(
-        root=project,
-        only=["traeger_overview/jahr/2024"],
-        agencies=agencies.discover(project),
-        out=out,
-    )
-    assert summary.exit_code == 0 and summary.count("ok") == 1, out.getvalue()
+    summary, out = _overview_run(project)
+    assert summary.exit_code == 0 and summary.count("ok") == 1, out
     folder = project.reports / "traeger_overview" / "jahr" / "2024"
     html = (folder / "report.html").read_text(encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text())
