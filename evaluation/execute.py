@@ -115,12 +115,6 @@ class StaleInputs(Exception):
 AGENCY_INPUTS = "agency_inputs"
 
 
-def _agency_workspace(project: Paths, agency_id: str) -> Paths:
-    if not agency_id:
-        return Paths(project.project_root)
-    return Paths(project.agencies / agency_id, project=project.project_root)
-
-
 def agency_inputs(
     project: Paths, reads: Mapping[str, Iterable[str]]
 ) -> dict[str, dict[str, str | None]]:
@@ -143,7 +137,7 @@ def agency_inputs(
     """
     out: dict[str, dict[str, str | None]] = {}
     for agency_id, run_keys in sorted(reads.items()):
-        ws = _agency_workspace(project, agency_id)
+        ws = project.agency(agency_id)
         out[agency_id] = {}
         for run_key in sorted(set(run_keys)):
             manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
@@ -171,7 +165,7 @@ def stale_agencies(project: Paths, recorded: Mapping[str, Mapping[str, str | Non
         if now.get(agency_id) != dict(reports):
             out.append(f"{agency_id} (report republished)")
             continue
-        ws = _agency_workspace(project, agency_id)
+        ws = project.agency(agency_id)
         for run_key, run_id in sorted(reports.items()):
             if run_id is None:
                 continue

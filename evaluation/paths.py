@@ -71,6 +71,12 @@ class Paths:
         """The agencies' workspaces (``agencies/<id>/``) of the project."""
         return self.project_root / AGENCIES_DIR
 
+    def agency(self, agency_id: str) -> Paths:
+        """The workspace of agency ``agency_id`` of this project (``""``: the project root)."""
+        if not agency_id:
+            return Paths(self.project_root)
+        return Paths(self.agencies / agency_id, project=self.project_root)
+
     @property
     def agency_file(self) -> Path:
         """The agency's description (name, Träger, parameters) of an agency workspace."""

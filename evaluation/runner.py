@@ -722,7 +722,7 @@ def _roots(runs: Sequence[Run], p: Paths, agencies: Sequence[Agency] | None) -> 
     roots.setdefault("", paths(p.project_root) if p.is_agency else p)
     for run in runs:
         if run.agency not in roots:
-            roots[run.agency] = Paths(p.agencies / run.agency, project=p.project_root)
+            roots[run.agency] = p.agency(run.agency)
     return roots
 
 
