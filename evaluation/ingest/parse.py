@@ -210,15 +210,23 @@ def _outcomes(
 
 
 def _id_outcomes(
-    texts: pa.Array, col: schemas.Column, pseudonymiser: Pseudonymiser
+    texts: pa.Array, col: schemas.Column, pseudonymiser: Pseudonymiser, *, unique: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonyms of distinct raw ids: the HMAC is computed once per distinct normalised id
     (``"007"`` and ``"7"`` are one id), not per row.
 
     Returns the pseudonym (``None`` for an invalid id) and the failed check (``None`` or
     ``"invalid_id"``) of each text, as object arrays.
+
+    ``unique``: the texts are known to differ from each other. When normalising changes
+    none of them (ids as the software writes them: upper case, no leading zeros), they are
+    the distinct normalised ids already and are not dictionary-encoded a second time.
     """
-    encoded = pc.dictionary_encode(normalise_id_array(texts))
+    normal = normalise_id_array(texts)
+    if unique and normal.null_count == 0 and pc.all(pc.equal(normal, texts)).as_py() is not False:
+        pseudonyms = pseudonymiser.pseudonymise_distinct(normal, col.pseudonym)
+        return pseudonyms, np.full(len(pseudonyms), None, dtype=object)
+    encoded = pc.dictionary_encode(normal)
     distinct = encoded.dictionary
     pseudonyms = np.append(pseudonymiser.pseudonymise_distinct(distinct, col.pseudonym), None)
     which = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
@@ -270,12 +278,23 @@ def distinct_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     texts : pyarrow.Array
         The distinct texts (``large_string``, no nulls).
     """
+    codes, texts, _ = _distinct_texts(values)
+    return codes, texts
+
+
+def _distinct_texts(values: pd.Series) -> tuple[np.ndarray, pa.Array, bool]:
+    """:func:`distinct_texts`, and whether the texts are unique (no two raw values became
+    one text by stripping)."""
     encoded = pc.dictionary_encode(pc.fill_null(_arrow_text(values), ""))
     if isinstance(encoded, pa.ChunkedArray):  # one dictionary for all chunks
         encoded = encoded.combine_chunks() if encoded.num_chunks else pc.dictionary_encode(
             pa.array([], type=pa.large_string()))  # fmt: skip
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-    return codes, pc.utf8_trim(encoded.dictionary, characters=WHITESPACE)
+    raw = encoded.dictionary
+    texts = pc.utf8_trim(raw, characters=WHITESPACE)
+    # the raw values are distinct; stripped, they stay so when stripping took nothing away
+    unique = len(texts) == 0 or pc.all(pc.equal(texts, raw)).as_py() is not False
+    return codes, texts, unique
 
 
 def parse_column(
@@ -303,8 +322,9 @@ def parse_column(
     formats
         Extra date formats (``strptime``) from the mapping.
     """
-    codes, texts = distinct_texts(values)
+    codes, texts, unique = _distinct_texts(values)
     if value_map:
+        unique = False
         mapped = [
             value_map.get(schemas.normalise(t) or t, t) if t else t for t in texts.to_pylist()
         ]
@@ -320,7 +340,7 @@ def parse_column(
     if col.pseudonym:
         if pseudonymiser is None:
             raise ValueError(f"column {col.name} needs a pseudonymiser")
-        parsed, failed = _id_outcomes(texts.take(todo), col, pseudonymiser)
+        parsed, failed = _id_outcomes(texts.take(todo), col, pseudonymiser, unique=unique)
         distinct = np.full(len(texts), None, dtype=object)
         distinct[todo] = parsed
         typed = (

@@ -58,6 +58,8 @@ FIELD_LIMIT = 2**31 - 1
 HEADER_SEARCH_LINES = 20
 #: Bytes per block of the Arrow reader (blocks are parsed in parallel).
 ARROW_BLOCK_BYTES = 1 << 22
+#: Whether the first (block-wise) Arrow read uses Arrow's threads.
+READ_THREADS = False
 #: Longest time the exact (Python) reader may take for one file.
 TIME_LIMIT_SECONDS = 300.0
 #: Excel's first line naming the separator, e.g. ``sep=;``.
@@ -343,6 +345,12 @@ _ASCII = bytes(range(0x80))
 def _mostly_utf8(data: bytes) -> bool:
     """More of the non-ASCII characters are valid UTF-8 than not: a UTF-8 file with a bad
     byte (in cp1252 text, umlauts are single bytes that UTF-8 rejects)."""
+    if not _adjacent_non_ascii(data):
+        # Every non-ASCII byte stands between ASCII bytes (German cp1252 text: an umlaut
+        # between letters). A valid non-ASCII UTF-8 character takes 2 to 4 such bytes, so
+        # none is valid and each byte decodes as one replacement: as many bad characters
+        # as non-ASCII ones, never more good than bad (what the decoding below counts).
+        return False
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     # ASCII bytes decode to themselves, never into a replacement (no UTF-8 sequence
@@ -350,6 +358,22 @@ def _mostly_utf8(data: bytes) -> bool:
     ascii_bytes = len(data) - len(data.translate(None, _ASCII))
     non_ascii = len(text) - ascii_bytes
     return non_ascii - bad > bad
+
+
+#: Bytes per step of :func:`_adjacent_non_ascii` (small steps stay in the CPU cache).
+_SCAN_BYTES = 1 << 18
+
+
+def _adjacent_non_ascii(data: bytes) -> bool:
+    """Two non-ASCII bytes (>= 0x80) follow each other somewhere in ``data``."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    previous = False
+    for start in range(0, len(codes), _SCAN_BYTES):
+        high = codes[start : start + _SCAN_BYTES] >= 0x80
+        if (previous and high[0]) or (high[1:] & high[:-1]).any():
+            return True
+        previous = bool(high[-1])
+    return False
 
 
 def _bad_bytes(name: str, data: bytes, offset: int, encoding: str) -> IngestError:
@@ -541,13 +565,14 @@ def _records_arrow(text: str, delimiter: str, header: list[str]) -> _Records:
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise _FallBack from exc
 
-    # In parallel first. Arrow names the rows of bad records only when reading in one
-    # thread, and it drops the LF of a quoted CR LF that falls on a block boundary (pyarrow
-    # 26): a file with a bad record or a line break inside a quoted cell is read again in
-    # one thread and one block.
+    # In blocks first, in one thread: Arrow's threads took more CPU time than they saved
+    # wall time on the shared 2-core machine (``benchmarks/bench_ingest.py``). Arrow names
+    # the rows of bad records only when reading in one thread and one block, and it drops
+    # the LF of a quoted CR LF that falls on a block boundary (pyarrow 26): a file with a
+    # bad record or a line break inside a quoted cell is read again in one block.
     whole = min(len(data) + 1, 2**31 - 1)
     try:
-        table = read(threads=True)
+        table = read(threads=READ_THREADS)
     except _FallBack:  # e.g. a record longer than a block: one block may still read it
         table = read(threads=False, block=whole)
     else:
