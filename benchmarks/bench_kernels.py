@@ -65,10 +65,13 @@ def by_hand(home: Path, runs: list, out: Path) -> float:
             stderr=subprocess.DEVNULL,
         )
 
+    cpu = cpu_seconds()
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(one, runs))
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    LAST_CPU["by hand"] = cpu_seconds() - cpu
+    return wall
 
 
 def with_runner(
@@ -79,6 +82,7 @@ def with_runner(
     from evaluation.paths import paths
     from evaluation.runner import run_plan
 
+    cpu = cpu_seconds()
     start = time.perf_counter()
     summary = run_plan(
         root=paths(home),
@@ -89,7 +93,128 @@ def with_runner(
         out=io.StringIO(),
     )
     wall = time.perf_counter() - start
+    LAST_CPU["runner"] = cpu_seconds() - cpu
     return wall, [o.duration_s for o in summary.outcomes], summary.count("ok")
+
+
+LAST_CPU: dict[str, float] = {}
+"""CPU seconds of the last measured variant (this process and its ended children)."""
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process and of all its children that ended (the
+    runner's workers, their kernels and browsers; the command lines of the by-hand variant)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+PROFILE_ENV = "BENCH_KERNELS_PROFILE"
+
+
+def _event(what: str, start: float, end: float, **extra) -> None:
+    """Append one phase (wall-clock start and end) to the profile file of this benchmark."""
+    target = os.environ.get(PROFILE_ENV)
+    if not target:
+        return
+    line = json.dumps({"what": what, "start": start, "end": end, "pid": os.getpid(), **extra})
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def _timed(owner, name: str, what: str) -> None:
+    """Wrap ``owner.name`` so that each call is a phase of the profile."""
+    original = getattr(owner, name)
+    if getattr(original, "_profiled", False):
+        return
+
+    def wrapper(*args, **kwargs):
+        start = time.time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _event(what, start, time.time())
+
+    wrapper._profiled = True
+    setattr(owner, name, wrapper)
+
+
+def profiled_warm(job):
+    """Executor for the phase profile: :func:`evaluation.runner.execute_warm` with the
+    worker's phases (engine import, kernel start, preload, notebook, formats, browser start)
+    written to the profile file."""
+    start = time.time()
+    from evaluation import engines
+
+    _event("import engines", start, time.time())
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+    from evaluation.export import browser
+
+    _timed(engines.KernelPool, "_start_once", "kernel start + preload")
+    _timed(BlockingKernelClient, "wait_for_ready", "kernel ready")
+    _timed(BlockingKernelClient, "execute_interactive", "preload")
+    _timed(browser, "Browser", "browser start")
+    begin = time.time()
+    outcome = engines.execute_warm(job)
+    end = time.time()
+    extra = {}
+    manifest = Path(outcome.output_dir or "") / "manifest.json"
+    if outcome.output_dir and manifest.exists():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        extra = {"notebook_s": data.get("duration_s"), "render_s": data.get("render_s")}
+    _event("run", begin, end, key=job.run_key, status=outcome.status, **extra)
+    return outcome
+
+
+def profile(home: Path, period: list[str] | None) -> dict:
+    """One warm runner pass with the phase profile: every phase of every worker, in seconds
+    from the call of ``run_plan``."""
+    from evaluation import execute, runner
+
+    target = home / "profile.jsonl"
+    target.unlink(missing_ok=True)
+    os.environ[PROFILE_ENV] = str(target)
+    parent = [
+        (runner, name)
+        for name in (
+            "load_plan",
+            "_build",
+            "assess",
+            "_execute",
+            "_write_index",
+            "_write_project_index",
+            "_print_summary",
+        )
+    ] + [(execute, "recover"), (runner._Worker, "wait_stopped")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name in parent]
+    for owner, name in parent:
+        _timed(owner, name, f"runner: {name}")
+    try:
+        zero = time.time()
+        wall, _, n_ok = with_runner(home, profiled_warm, period)
+    finally:
+        del os.environ[PROFILE_ENV]
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    events = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    workers = {os.getpid(): 0}
+    for e in events:
+        workers.setdefault(e["pid"], len(workers))
+    rows = []
+    for e in sorted(events, key=lambda e: e["start"]):
+        rows.append(
+            {
+                "worker": workers[e["pid"]],
+                "what": e["what"] + (f" {e['key']}" if "key" in e else ""),
+                "from_s": round(e["start"] - zero, 2),
+                "to_s": round(e["end"] - zero, 2),
+                **{k: e[k] for k in ("notebook_s", "render_s") if e.get(k) is not None},
+            }
+        )
+    return {"wall_s": wall, "cpu_s": LAST_CPU["runner"], "ok": n_ok, "phases": rows}
 
 
 def overhead(home: Path, repeats: int) -> dict[str, float]:
@@ -241,6 +366,11 @@ def main() -> int:
         "--overhead-only", action="store_true", help="only the per-run overhead figures"
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only the phase profile of one warm runner pass (who does what when)",
+    )
+    parser.add_argument(
         "--memory-notebook", default="labour_market", help="notebook of the memory figure"
     )
     args = parser.parse_args()
@@ -274,6 +404,22 @@ def main() -> int:
             if args.json:
                 args.json.write_text(json.dumps(figures, indent=2))
             return 0
+        if args.profile:
+            with_runner(home, execute, period)  # the history the annual report reads
+            figures = profile(home, period)
+            for row in figures["phases"]:
+                extra = {k: row[k] for k in ("notebook_s", "render_s") if k in row}
+                print(
+                    f"worker {row['worker']}  {row['from_s']:7.2f} – {row['to_s']:7.2f} s  "
+                    f"{row['what']}  {json.dumps(extra) if extra else ''}"
+                )
+            print(
+                f"wall {figures['wall_s']:.2f} s, CPU {figures['cpu_s']:.1f} s, "
+                f"{figures['ok']} ok, load average {os.getloadavg()[0]:.1f}"
+            )
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
+            return 0
         if args.memory_only:
             mem = memory(home, args.runs, args.memory_notebook)
             figures = {"memory": mem, "notebook": args.memory_notebook}
@@ -284,33 +430,47 @@ def main() -> int:
         # a first runner pass fills the history the annual report reads (not measured)
         with_runner(home, execute, period)
         walls: dict[str, list[float]] = {"by hand": [], "fresh kernels": [], "warm kernels": []}
+        cpus: dict[str, list[float]] = {label: [] for label in walls}
+        loads: list[float] = []
         per_run: dict[str, list[float]] = {"fresh kernels": [], "warm kernels": []}
         ok: dict[str, int] = {}
         for i in range(args.repeats):
+            loads.append(os.getloadavg()[0])
             walls["by hand"].append(by_hand(home, runs, home / f"hand-{i}"))
+            cpus["by hand"].append(LAST_CPU["by hand"])
             for label, executor in (
                 ("fresh kernels", execute),
                 ("warm kernels", engines.execute_warm),
             ):
+                loads.append(os.getloadavg()[0])
                 wall, durations, n_ok = with_runner(home, executor, period)
                 walls[label].append(wall)
+                cpus[label].append(LAST_CPU["runner"])
                 per_run[label].extend(durations)
                 ok[label] = n_ok
+            loads.append(os.getloadavg()[0])
         tiny = overhead(home, args.repeats)
         tiny_runner = runner_overhead(home)
         mem = memory(home, args.runs) if args.runs else []
 
     hand = statistics.median(walls["by hand"])
     what = "whole demo plan" if args.plan == "all" else "yearly plan 2024"
-    print(f"{what}: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds")
-    print("| variant | wall time | × by hand | mean per run (runner) | runs ok |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        f"{what}: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds, "
+        f"load average (1 min) {min(loads):.1f}–{max(loads):.1f}"
+    )
+    print("| variant | wall time | × by hand | CPU | mean per run (runner) | runs ok |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, values in walls.items():
         wall = statistics.median(values)
+        cpu = statistics.median(cpus[label])
         mean = (
             f"{statistics.mean(per_run[label]):.2f} s" if per_run.get(label) else "–"
         )  # runner manifests only
-        print(f"| {label} | {wall:.1f} s | {wall / hand:.2f} | {mean} | {ok.get(label, '–')} |")
+        print(
+            f"| {label} | {wall:.1f} s | {wall / hand:.2f} | {cpu:.1f} s | {mean} "
+            f"| {ok.get(label, '–')} |"
+        )
     print()
     print("| one-cell notebook through papermill | median per run |")
     print("| --- | ---: |")
@@ -332,6 +492,8 @@ def main() -> int:
                 {
                     "plan": args.plan,
                     "walls": walls,
+                    "cpu": cpus,
+                    "load": loads,
                     "per_run": per_run,
                     "overhead": tiny,
                     "runner_overhead": tiny_runner,

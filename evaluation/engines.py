@@ -41,13 +41,72 @@ import os
 import sys
 import threading
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import Engine, papermill_engines
+# ---- start-up: an import that costs two seconds and is (almost) never used ---------------
+
+LAZY_MODULE = "rfc3987_syntax"
+"""jsonschema (imported by nbformat, hence by papermill, nbconvert and plotly's notebook
+renderers) imports this IRI checker when it is installed, and the checker builds a Lark
+grammar at import time: about 2 s of CPU in every worker process and every kernel (jsonschema
+issue 1428). It is only needed to validate the ``iri`` and ``iri-reference`` formats, which
+no notebook schema uses; :func:`defer_slow_imports` makes it load on first use instead."""
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for :data:`LAZY_MODULE` until something uses it; then the real module is
+    imported (and replaces this one in ``sys.modules``) and does the work."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_load_deferred(self.__name__), name)
+
+
+def _load_deferred(name: str) -> types.ModuleType:
+    import importlib
+
+    if isinstance(sys.modules.get(name), _DeferredModule):
+        del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _deferred_function(module: str, name: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(_load_deferred(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def defer_slow_imports() -> bool:
+    """Make :data:`LAZY_MODULE` load on first use (the same checks, two seconds later or
+    never). Does nothing when it is not installed or is already imported; returns whether the
+    stand-in is in place. Called when this module is imported (worker and kernel alike),
+    before papermill pulls in jsonschema."""
+    import importlib.util
+
+    if LAZY_MODULE in sys.modules:
+        return isinstance(sys.modules[LAZY_MODULE], _DeferredModule)
+    try:
+        if importlib.util.find_spec(LAZY_MODULE) is None:
+            return False
+    except (ImportError, ValueError):
+        return False
+    stand_in = _DeferredModule(LAZY_MODULE, "loaded on first use by evaluation.engines")
+    stand_in.is_valid_syntax = _deferred_function(LAZY_MODULE, "is_valid_syntax")  # type: ignore[attr-defined]
+    sys.modules[LAZY_MODULE] = stand_in
+    return True
+
+
+defer_slow_imports()
+
+from papermill.clientwrap import PapermillNotebookClient  # noqa: E402 - after the stand-in
+from papermill.engines import Engine, papermill_engines  # noqa: E402
 
 ENGINE_NAME = "warm"
 ENV_MAX_RUNS = "EVALUATION_WARM_MAX_RUNS"

@@ -861,8 +861,16 @@ class _Worker:
         self.conn.send(job)
 
     def stop(self) -> None:
+        self.ask_to_stop()
+        self.wait_stopped()
+
+    def ask_to_stop(self) -> None:
+        """Tell the worker to end (it shuts its kernel and browser down); do not wait."""
         with contextlib.suppress(OSError):
             self.conn.send(None)
+
+    def wait_stopped(self) -> None:
+        """Wait for the worker to end (killed after 5 s) and close the pipe."""
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
@@ -984,6 +992,7 @@ def _execute(
     ctx = get_context("spawn")
     pool: list[_Worker] = []
     running: dict[str, _Worker] = {}
+    ending: list[_Worker] = []  # asked to stop, not yet waited for
 
     def finish(outcome: Outcome) -> None:
         summary.outcomes.append(outcome)
@@ -1025,6 +1034,13 @@ def _execute(
                 worker.submit(job)
                 running[key] = worker
                 progress.update(None, len(running))
+            if not pending:
+                # nothing left to hand out: an idle worker ends now (its kernel and browser
+                # shut down while the others still run), not after the last run
+                for worker in [w for w in pool if w.job is None]:
+                    pool.remove(worker)
+                    worker.ask_to_stop()
+                    ending.append(worker)
             if not running:
                 if pending:
                     time.sleep(0.5)  # only runs waiting for inputs running elsewhere
@@ -1066,10 +1082,12 @@ def _execute(
                     outcome = Outcome(key, "deferred", error=outcome.error)
                 finish(outcome)
     finally:
-        for worker in pool:
+        for worker in pool:  # all at once: the workers shut down side by side
             if worker.job is not None:
                 worker.process.kill()
-            worker.stop()
+            worker.ask_to_stop()
+        for worker in ending + pool:
+            worker.wait_stopped()
 
 
 def _dead_worker(p: Paths, job: Job, worker: _Worker) -> Outcome:
