@@ -83,15 +83,22 @@ def _outcome(decoder, data):
         return ("error", str(exc))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     st.lists(
         PIECES | st.sampled_from([b"\x81", b"\x8d", b"\x9d", b"\xef\xbb\xbf"]), max_size=40
-    ).map(b"".join)
+    ).map(b"".join),
+    st.sampled_from([1, 2, 3, 5, 1 << 16]),
 )
-def test_decode_gives_the_text_encoding_or_message_it_gave(data):
-    # cp1252 text, UTF-8 text, UTF-8 cut inside a character, bytes undefined in cp1252
-    assert _outcome(read.decode, data) == _outcome(defined_decode, data)
+def test_decode_gives_the_text_encoding_or_message_it_gave(data, probe):
+    # cp1252 text, UTF-8 text, UTF-8 cut inside a character, bytes undefined in cp1252;
+    # probes of 1 to 5 bytes end inside characters and before or after the first bad byte
+    original = read._UTF8_PROBE
+    read._UTF8_PROBE = probe
+    try:
+        assert _outcome(read.decode, data) == _outcome(defined_decode, data)
+    finally:
+        read._UTF8_PROBE = original
 
 
 from tests.test_ingest_fastpath import csv_texts  # noqa: E402 - the messy CSV of the fast-path tests

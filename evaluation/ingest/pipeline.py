@@ -28,7 +28,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,10 +183,39 @@ def ingest(
     evaluation.ingest.mapping.MappingError
         The mapping file is not valid.
     """
-    with speaking(language):
+    with speaking(language), arrow_memory_pool():
         return _ingest(
             paths, root or workspace_paths(), key_file, write, ignore_sheets, mapping, new_key
         )
+
+
+#: Arrow allocator during an ingest (``None``: keep Arrow's default). The C library's
+#: allocator took 0.7-1.0 CPU s less per million rows than Arrow's default (mimalloc) on
+#: the 2-core build machine, almost all of it kernel time (mimalloc gives freed memory back
+#: and faults it in again); the values are the same whichever allocator holds them.
+ARROW_POOL: str | None = "system"
+
+
+@contextmanager
+def arrow_memory_pool() -> Iterator[None]:
+    """Allocate Arrow memory from :data:`ARROW_POOL` while the block runs, then restore
+    the previous default (buffers made meanwhile stay valid: each keeps its pool)."""
+    import pyarrow as pa
+
+    if ARROW_POOL is None:
+        yield
+        return
+    try:
+        pool = getattr(pa, f"{ARROW_POOL}_memory_pool")()
+    except (AttributeError, NotImplementedError):  # an allocator this build lacks
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _mapping_for(p: Paths, mapping: Mapping | str | os.PathLike[str] | None) -> Mapping:

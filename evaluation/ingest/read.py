@@ -328,11 +328,14 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise _bad_bytes(name, data, exc.start, "UTF-16") from exc
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        if _mostly_utf8(data):
-            raise _bad_bytes(name, data, exc.start, "UTF-8") from exc
+    start = _early_utf8_error(data)
+    if start is None:
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as exc:
+            start = exc.start
+    if _mostly_utf8(data):
+        raise _bad_bytes(name, data, start, "UTF-8")
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
@@ -340,6 +343,26 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
 
 
 _ASCII = bytes(range(0x80))
+#: Bytes tried as UTF-8 before the whole file (:func:`_early_utf8_error`).
+_UTF8_PROBE = 1 << 16
+
+
+def _early_utf8_error(data: bytes) -> int | None:
+    """Offset of the first byte that is not UTF-8, if it lies in the first bytes.
+
+    Decoding stops at the first bad byte but costs as much as the file is long (cp1252
+    exports fail on their first umlaut): the first :data:`_UTF8_PROBE` bytes are tried
+    alone. An error there that is not the cut at the probe's end is where decoding the
+    whole file fails too (a UTF-8 sequence is told bad by its own bytes); ``None`` when
+    the probe decodes or ends in a cut sequence.
+    """
+    head = data[:_UTF8_PROBE]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.end < len(head):
+            return exc.start
+    return None
 
 
 def _mostly_utf8(data: bytes) -> bool:
