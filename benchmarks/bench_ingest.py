@@ -37,6 +37,8 @@ Run::
     .venv/bin/python benchmarks/bench_ingest.py                 # 1,000,000 follow-ups
     .venv/bin/python benchmarks/bench_ingest.py --rows 200000   # quicker
     .venv/bin/python benchmarks/bench_ingest.py --repeat 1 --stages
+    git archive COMMIT evaluation | tar -x -C /tmp/before   # an older package, then
+    .venv/bin/python benchmarks/bench_ingest.py --before /tmp/before   # before/after, interleaved
 
 Prints a markdown table and writes ``benchmarks/results/ingest.json``.
 """
@@ -239,6 +241,7 @@ def run(
     mapping: Path | None = None,
     kind: str = "ingest",
     stages: bool = False,
+    source: str | None = None,
 ) -> dict[str, object]:
     workspace = tmp / f"ws-{len(list(tmp.glob('ws-*')))}"
     workspace.mkdir()
@@ -254,8 +257,9 @@ def run(
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+        env={**os.environ, "PYTHONWARNINGS": "ignore",
+             **({"PYTHONPATH": source} if source else {})},
+    )  # fmt: skip
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     shutil.rmtree(workspace, ignore_errors=True)
     return {"scenario": name, **figures}
@@ -279,6 +283,13 @@ def main() -> None:
     parser.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per scenario")
     parser.add_argument("--stages", action="store_true", help="time the ingest's steps too")
+    parser.add_argument(
+        "--before",
+        default=None,
+        metavar="DIR",
+        help="also run the ingest scenarios with the package from DIR (e.g. an older commit "
+        "unpacked with git archive), interleaved with the current one: before/after figures",
+    )
     args = parser.parse_args()
     if args.child:
         workspace, key, *files = args.child
@@ -302,11 +313,18 @@ def main() -> None:
             ("ingest: follow-ups through a mapping", [mapped], mapping, "ingest"),
             ("ingest: follow-ups + enrolments", [follow, enrol], None, "ingest"),
         ]
+        if args.before:  # the same ingest scenarios with the older package, interleaved
+            scenarios += [
+                (f"before: {name}", files, mapping_file, kind, args.before)
+                for name, files, mapping_file, kind in scenarios
+                if kind == "ingest"
+            ]
+        scenarios = [(*s, None) if len(s) == 4 else s for s in scenarios]
         load_before = os.getloadavg()
         runs: dict[str, list[dict[str, object]]] = {name: [] for name, *_ in scenarios}
         for _ in range(max(args.repeat, 1)):
-            for name, files, mapping_file, kind in scenarios:
-                runs[name].append(run(name, files, tmp, mapping_file, kind))
+            for name, files, mapping_file, kind, source in scenarios:
+                runs[name].append(run(name, files, tmp, mapping_file, kind, source=source))
         stages = run("stages", [follow], tmp, stages=True)["stages"] if args.stages else {}
         load_after = os.getloadavg()
         results = [median_of(runs[name]) for name, *_ in scenarios]
@@ -327,6 +345,15 @@ def main() -> None:
         print(f"| {r['scenario']} | {r['rows_read']:,} | {r['rows_quarantined']:,} | {r['seconds']:.1f} | "
               f"{r['cpu_seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | "
               f"{r['ratio_pandas']:.2f} | {r['ratio_pandas_cpu']:.2f} | {r['ratio_pyarrow']:.2f} |")  # fmt: skip
+    by_name = {r["scenario"]: r for r in results}
+    for r in results:
+        if str(r["scenario"]).startswith("before: "):
+            now = by_name[str(r["scenario"])[len("before: ") :]]
+            same = "same" if now["snapshot"] == r["snapshot"] else "DIFFERENT"
+            print(f"\n{now['scenario']}: snapshot id {now['snapshot']}, before {r['snapshot']} ({same})"
+                  f"; CPU {r['cpu_seconds']:.2f} -> {now['cpu_seconds']:.2f} s", end="")  # fmt: skip
+    if any(str(r["scenario"]).startswith("before: ") for r in results):
+        print()
     if stages:
         print("\n| step of the follow-ups ingest (one run) | seconds | CPU s |\n|---|---:|---:|")
         for label, step in stages.items():
