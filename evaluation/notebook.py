@@ -270,19 +270,35 @@ class Context:
         return f"{key}: {caption}" if key else caption
 
     def _release(self, caption: str, build: Any, cells: Any, reveal: Any) -> DisclosedTable:
-        """Per-table protection and the release audit, repeated until both pass."""
+        """Per-table protection and the release audit, repeated until both pass.
+
+        Each round protects the table with the cells the audit asked to hide so far
+        (``extra``, less those it showed again: ``shown``) and audits it with the release.
+        A cell that was shown again and is then asked to be hidden once more (the per-table
+        pattern changed, or another run staged tables meanwhile) stays hidden for good
+        (``withdrawn``). Every round therefore adds a key to ``extra``, to ``shown`` or to
+        ``withdrawn``, each at most once, so the rounds end.
+        """
         publisher = self.publisher
         name = self.table_id(caption)
         extra: set[tuple[str, ...]] = set(publisher.remembered(name)) if publisher else set()
         shown: set[tuple[str, ...]] = set()
+        withdrawn: set[tuple[str, ...]] = set()
         began, programmes = time.perf_counter(), 0
-        for _ in range(50):
+        rounds = 0
+        while True:
             table = reveal(build(extra - shown), shown)
             if publisher is None:
                 return table
             found, weights = cells(name, table)
-            added, result = publisher.release(found, weights)
+            rounds += 1
+            if rounds > 3 * len(found) + 3:  # more than every key can make progress
+                raise ReleaseError(f"Geheimhaltung: Tabelle {caption!r} ließ sich nicht schützen")
+            added, result = publisher.release(found, weights, keep_hidden=withdrawn)
             programmes += result.programmes
+            again = {c.key for c in added} & shown
+            shown -= again
+            withdrawn |= again
             shown |= {c.key for c in result.revealed}
             if not added and not result.revealed:
                 table = replace(table, release_mask=_release_mask(table, build, extra - shown))
@@ -294,7 +310,6 @@ class Context:
                 )
                 return table
             extra |= {c.key for c in added}
-        raise ReleaseError(f"Geheimhaltung: Tabelle {caption!r} ließ sich nicht schützen")
 
     def published_table(self, frame: pd.DataFrame, *, caption: str, **options: Any) -> None:
         """Display figures about no individual person (official statistics, row counts, inputs).
@@ -437,10 +452,13 @@ class Context:
             cells.append(Cell(table, ("numerator",), int(hit.sum()), frozenset(ids[hit])))
         if figure["n"] is not None and int(figure["n"]) != cells[0].value:
             return  # n counts something else than the rows (e.g. distinct persons)
-        for _ in range(10):
-            added, result = self.publisher.release(cells, {})
-            hidden = {c.key for c in added}
-            if not hidden and not result.revealed:
+        keys = frozenset(c.key for c in cells)
+        for _ in range(3):
+            # once hidden, the figure stays hidden as a whole (shown again, it would go back
+            # and forth)
+            hidden = keys if any(not c.shown for c in cells) else frozenset()
+            added, result = self.publisher.release(cells, {}, keep_hidden=hidden)
+            if not added and not result.revealed:
                 break
             cells = [replace(c, shown=False) for c in cells]  # the figure goes as a whole
         if any(not c.shown for c in cells):

@@ -289,6 +289,41 @@ def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
     assert all(c.shown for c in protected.cells)
 
 
+def test_cells_to_keep_hidden_are_not_shown_again_though_pinned(root: Paths) -> None:
+    """``keep_hidden``: the caller's cells that must stay hidden are not revealed, neither by
+    the solver nor through the store's publisher; the others still are."""
+    regulated, other = people("r", 9), people("o", 20)
+    earlier = [
+        Cell("decisions", ("regulated",), 9, regulated),
+        Cell("decisions", ("total",), 29, regulated | other, total=True),
+    ]
+    new = [
+        Cell("months", ("regulated",), 9, regulated, shown=False),
+        Cell("months", ("other",), 20, other, shown=False),
+        Cell("months", ("total",), 29, regulated | other, total=True),
+    ]
+    protected, added, final = protect(
+        Release(earlier + new),
+        threshold=5,
+        open_for_change=lambda c: c.table == "months",
+        keep_hidden=lambda c: c.key == ("regulated",),
+    )
+    assert final.passed and not added
+    assert {c.key for c in final.revealed} == {("other",)}
+    assert {c.key for c in protected.cells if not c.shown} == {("regulated",)}
+
+    added, passed = publisher(root, "r1", "decisions/2024").release(earlier, {})
+    assert not added and passed.passed
+    second = publisher(root, "r2", "months/2024")
+    _, shown_again = second.release(new, {})
+    assert {c.key for c in shown_again.revealed} == {("regulated",), ("other",)}
+    _, kept = second.release(new, {}, keep_hidden={("regulated",), ("other",)})
+    assert kept.passed and not kept.revealed  # nothing to show: staged as it is
+    with store._connect(store.store_path(root)) as con:
+        staged = con.execute("SELECT cell_key, shown FROM cells WHERE run_id = 'r2'").fetchall()
+    assert sorted(staged) == [('["other"]', 0), ('["regulated"]', 0), ('["total"]', 1)]
+
+
 def test_a_new_table_two_steps_away_is_the_one_changed() -> None:
     """X = A+B and Y = B+C were published; a new Z = C pins the small A = X - Y + Z."""
     a, b, c = people("a", 2), people("b", 30), people("c", 20)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,14 +233,21 @@ class Publisher:
             ).fetchall()
         return {tuple(json.loads(r[0])) for r in rows}
 
-    def release(self, cells: list[Cell], weights: dict[str, int]) -> tuple[list[Cell], Audit]:
+    def release(
+        self,
+        cells: list[Cell],
+        weights: dict[str, int],
+        *,
+        keep_hidden: Collection[tuple[str, ...]] = (),
+    ) -> tuple[list[Cell], Audit]:
         """Audit new cells with everything published; stage them when they pass.
 
         Returns the cells that must be hidden in addition, and the audit, whose ``revealed``
         lists hidden cells that the rest of the release pins down and that are not
-        sensitive: they are to be shown. When either is non-empty nothing is staged: the
-        caller protects its table again and calls this once more. The audit and the staging are
-        one transaction, so that parallel runs see each other's tables.
+        sensitive: they are to be shown, except those whose key is in ``keep_hidden``.
+        When either is non-empty nothing is staged: the caller protects its table again and
+        calls this once more. The audit and the staging are one transaction, so that
+        parallel runs see each other's tables.
 
         Raises
         ------
@@ -248,6 +255,7 @@ class Publisher:
             When no further suppression within the new tables can protect the release.
         """
         new_tables = {c.table for c in cells}
+        keep = frozenset(keep_hidden)
         with _connect(self.path) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -270,6 +278,7 @@ class Publisher:
                     threshold=self.threshold,
                     zero_is_safe=self.zero_is_safe,
                     open_for_change=lambda c: c.table in new_tables,
+                    keep_hidden=lambda c: c.key in keep,
                     max_rounds=1,  # the caller's per-table solver adds the complements
                 )
                 if added or result.revealed:

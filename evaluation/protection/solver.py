@@ -639,6 +639,7 @@ def protect(
     threshold: int,
     zero_is_safe: bool = True,
     open_for_change: Callable[[Cell], bool],
+    keep_hidden: Callable[[Cell], bool] | None = None,
     max_rounds: int = 200,
 ) -> tuple[Release, list[Cell], Audit]:
     """Hide further cells until the release passes the audit.
@@ -652,6 +653,9 @@ def protect(
 
     With ``max_rounds=1`` the caller takes the cells to hide, protects its tables again (the
     per-table solver then adds the complements a single table needs) and calls again.
+    Cells for which ``keep_hidden`` returns true are never shown again, pinned or not: a
+    caller that showed a cell and then had to hide it once more passes it here, so that its
+    rounds cannot go back and forth between the two.
 
     Returns
     -------
@@ -663,6 +667,10 @@ def protect(
     release = Release(list(release.cells), dict(release.weights))
     added: list[Cell] = []
     audit_result = Audit()
+
+    def revealable(cell: Cell) -> bool:
+        return open_for_change(cell) and not (keep_hidden is not None and keep_hidden(cell))
+
     for _ in range(max_rounds):
         audit_result = audit(
             release, threshold=threshold, zero_is_safe=zero_is_safe, focus=open_for_change
@@ -670,7 +678,7 @@ def protect(
         _blame_newly_pinned(release, audit_result, threshold, zero_is_safe, open_for_change)
         if audit_result.passed:
             for finding in audit_result.pinned:
-                if open_for_change(finding.cell) and finding.cell not in added:
+                if revealable(finding.cell) and finding.cell not in added:
                     j = release.cells.index(finding.cell)
                     release.cells[j] = replace(finding.cell, shown=True)
                     audit_result.revealed.append(finding.cell)
@@ -694,7 +702,7 @@ def protect(
             audit_result.earlier = unattributable
             audit_result.findings = [f for f in audit_result.findings if f not in unattributable]
             if audit_result.passed:
-                continue_reveal = [f for f in audit_result.pinned if open_for_change(f.cell)]
+                continue_reveal = [f for f in audit_result.pinned if revealable(f.cell)]
                 for finding in continue_reveal:
                     j = release.cells.index(finding.cell)
                     release.cells[j] = replace(finding.cell, shown=True)
