@@ -266,8 +266,8 @@ def test_store_is_owner_only(root: Paths) -> None:
     assert store.store_path(root).stat().st_mode & 0o077 == 0
 
 
-def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
-    """Hiding a 9 that other tables pin down protects nothing: it is shown again."""
+def decisions_and_hidden_months() -> tuple[list[Cell], list[Cell]]:
+    """Decisions published before; a new months table whose two hidden cells they pin down."""
     regulated, other = people("r", 9), people("o", 20)
     earlier = [
         Cell("decisions", ("regulated",), 9, regulated),
@@ -278,6 +278,12 @@ def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
         Cell("months", ("other",), 20, other, shown=False),
         Cell("months", ("total",), 29, regulated | other, total=True),
     ]
+    return earlier, new
+
+
+def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
+    """Hiding a 9 that other tables pin down protects nothing: it is shown again."""
+    earlier, new = decisions_and_hidden_months()
     release = Release(earlier + new)
     result = audit(release, threshold=5)
     assert result.passed and {f.cell.key for f in result.pinned} == {("regulated",), ("other",)}
@@ -292,16 +298,7 @@ def test_a_pinned_complement_that_is_not_sensitive_is_shown_instead() -> None:
 def test_cells_to_keep_hidden_are_not_shown_again_though_pinned(root: Paths) -> None:
     """``keep_hidden``: the caller's cells that must stay hidden are not revealed, neither by
     the solver nor through the store's publisher; the others still are."""
-    regulated, other = people("r", 9), people("o", 20)
-    earlier = [
-        Cell("decisions", ("regulated",), 9, regulated),
-        Cell("decisions", ("total",), 29, regulated | other, total=True),
-    ]
-    new = [
-        Cell("months", ("regulated",), 9, regulated, shown=False),
-        Cell("months", ("other",), 20, other, shown=False),
-        Cell("months", ("total",), 29, regulated | other, total=True),
-    ]
+    earlier, new = decisions_and_hidden_months()
     protected, added, final = protect(
         Release(earlier + new),
         threshold=5,
