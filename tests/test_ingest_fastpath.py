@@ -236,9 +236,15 @@ def test_arrow_reads_what_the_csv_module_reads(text, block, monkeypatch):
         fast = read._records_arrow(text, ";", header)
     except read._FallBack:
         return  # the ingest reads such a file with the exact reader itself
-    careful = read._records_python(text, ";", len(header))
-    # blank records are left out next (Arrow reads an empty line of a one-column file as
-    # one empty field, the csv module as no field): compare what remains
+    assert_reads_alike(fast, read._records_python(text, ";", len(header)))
+
+
+def assert_reads_alike(fast, careful) -> None:
+    """Two reads of one text give the same records, row numbers and counts.
+
+    Blank records are left out first (Arrow reads an empty line of a one-column file as one
+    empty field, the csv module as no field): what remains is compared.
+    """
     fast_rows, fast_numbers, fast_blank = read._drop_blank(fast[0], fast[1])
     careful_rows, careful_numbers, careful_blank = read._drop_blank(careful[0], careful[1])
     pd.testing.assert_frame_equal(fast_rows.astype(object), careful_rows.astype(object))

@@ -8,31 +8,15 @@ the default must be back afterwards, also when the ingest fails.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.ingest import IngestError, ingest, pipeline
-from tests.test_ingest_helpers import fresh_workspace
+from evaluation.ingest import IngestError, pipeline
+from tests.test_ingest_fastpath import _ingest
 from tests.test_ingest_properties import garbled_participants
-
-KEY = bytes(range(32))
-
-
-def _ingest(folder: Path, data: bytes):
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    p, key = fresh_workspace(folder)
-    file = folder / "teilnehmende.csv"
-    file.write_bytes(data)
-    key.write_text(KEY.hex() + "\n")
-    key.chmod(0o600)
-    return ingest([file], root=p, key_file=key)
 
 
 @settings(

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.ingest import read
+from tests.test_ingest_fastpath import assert_reads_alike, csv_texts
 
 
 def defined_mostly_utf8(data: bytes) -> bool:
@@ -101,13 +102,9 @@ def test_decode_gives_the_text_encoding_or_message_it_gave(data, probe):
         read._UTF8_PROBE = original
 
 
-from tests.test_ingest_fastpath import csv_texts  # noqa: E402 - the messy CSV of the fast-path tests
-
-
 @settings(max_examples=80, deadline=None)
 @given(text=csv_texts(), block=st.sampled_from([16, 64, 1 << 22]), threads=st.booleans())
 def test_the_block_read_in_one_thread_equals_the_threaded_and_the_exact_read(text, block, threads):
-    import pandas as pd
     import pytest
 
     with pytest.MonkeyPatch.context() as mp:
@@ -118,13 +115,7 @@ def test_the_block_read_in_one_thread_equals_the_threaded_and_the_exact_read(tex
             fast = read._records_arrow(text, ";", header)
         except read._FallBack:
             return
-    careful = read._records_python(text, ";", len(header))
-    fast_rows, fast_numbers, fast_blank = read._drop_blank(fast[0], fast[1])
-    careful_rows, careful_numbers, careful_blank = read._drop_blank(careful[0], careful[1])
-    pd.testing.assert_frame_equal(fast_rows.astype(object), careful_rows.astype(object))
-    assert fast_numbers.tolist() == careful_numbers.tolist()
-    assert fast[2] == careful[2]
-    assert fast[3] + fast_blank == careful[3] + careful_blank
+    assert_reads_alike(fast, read._records_python(text, ";", len(header)))
 
 
 def test_a_field_longer_than_a_block_reads_alike_in_one_thread(monkeypatch):
