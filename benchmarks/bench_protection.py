@@ -269,6 +269,7 @@ def main() -> None:
         results["replay"] = part_replay(args.replay)
     if results:
         out = Path(__file__).parent / "results" / "protection.json"
+        out.parent.mkdir(parents=True, exist_ok=True)  # not in a fresh clone
         out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
 
