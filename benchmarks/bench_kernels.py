@@ -97,6 +97,9 @@ def with_runner(
     return wall, [o.duration_s for o in summary.outcomes], summary.count("ok")
 
 
+VARIANTS = ("by hand", "fresh kernels", "warm kernels")
+"""The plan variants the benchmark times (``--variants``)."""
+
 LAST_CPU: dict[str, float] = {}
 """CPU seconds of the last measured variant (this process and its ended children)."""
 
@@ -348,6 +351,17 @@ def memory(home: Path, runs: int, name: str = "labour_market") -> list[tuple[int
     return out
 
 
+def _table(what: str, column: str, values: dict[str, float]) -> None:
+    """Print a two-column markdown table of seconds (nothing when ``values`` is empty)."""
+    if not values:
+        return
+    print()
+    print(f"| {what} | {column} |")
+    print("| --- | ---: |")
+    for label, value in values.items():
+        print(f"| {label} | {value:.2f} s |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
@@ -372,6 +386,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--memory-notebook", default="labour_market", help="notebook of the memory figure"
+    )
+    parser.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="only the plan rounds (no per-run overhead, no memory figure)",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=list(VARIANTS),
+        help="which plan variants to time (default all three; 'by hand' is always the base)",
     )
     args = parser.parse_args()
 
@@ -429,7 +455,8 @@ def main() -> int:
             return 0
         # a first runner pass fills the history the annual report reads (not measured)
         with_runner(home, execute, period)
-        walls: dict[str, list[float]] = {"by hand": [], "fresh kernels": [], "warm kernels": []}
+        chosen = ["by hand", *(v for v in args.variants if v != "by hand")]
+        walls: dict[str, list[float]] = {label: [] for label in chosen}
         cpus: dict[str, list[float]] = {label: [] for label in walls}
         loads: list[float] = []
         per_run: dict[str, list[float]] = {"fresh kernels": [], "warm kernels": []}
@@ -442,6 +469,8 @@ def main() -> int:
                 ("fresh kernels", execute),
                 ("warm kernels", engines.execute_warm),
             ):
+                if label not in walls:
+                    continue
                 loads.append(os.getloadavg()[0])
                 wall, durations, n_ok = with_runner(home, executor, period)
                 walls[label].append(wall)
@@ -449,9 +478,10 @@ def main() -> int:
                 per_run[label].extend(durations)
                 ok[label] = n_ok
             loads.append(os.getloadavg()[0])
-        tiny = overhead(home, args.repeats)
-        tiny_runner = runner_overhead(home)
-        mem = memory(home, args.runs) if args.runs else []
+        plan_only = args.plan_only
+        tiny = {} if plan_only else overhead(home, args.repeats)
+        tiny_runner = {} if plan_only else runner_overhead(home)
+        mem = memory(home, args.runs) if args.runs and not plan_only else []
 
     hand = statistics.median(walls["by hand"])
     what = "whole demo plan" if args.plan == "all" else "yearly plan 2024"
@@ -472,20 +502,25 @@ def main() -> int:
             f"| {ok.get(label, '–')} |"
         )
     print()
-    print("| one-cell notebook through papermill | median per run |")
-    print("| --- | ---: |")
-    for label, value in tiny.items():
-        print(f"| {label} | {value:.2f} s |")
-    print()
-    print("| almost empty notebook through the runner (1 warm worker) | time |")
-    print("| --- | ---: |")
-    for label, value in tiny_runner.items():
-        print(f"| {label} | {value:.2f} s |")
-    print()
-    print("| labour-market 2024 on one warm kernel: run | kernel RSS | run time |")
-    print("| ---: | ---: | ---: |")
-    for i, rss, elapsed in mem:
-        print(f"| {i} | {rss:.0f} MiB | {elapsed:.2f} s |")
+    print(
+        "| round | load at start | " + " | ".join(f"{label} (× by hand)" for label in walls) + " |"
+    )
+    print("| ---: | ---: |" + " ---: |" * len(walls))
+    per_round = 1 + len(walls)  # loads: one before each variant of a round, one after
+    for i in range(args.repeats):
+        cells = [
+            f"{walls[label][i]:.1f} s ({walls[label][i] / walls['by hand'][i]:.2f})"
+            for label in walls
+        ]
+        print(f"| {i + 1} | {loads[i * per_round]:.1f} | " + " | ".join(cells) + " |")
+    _table("one-cell notebook through papermill", "median per run", tiny)
+    _table("almost empty notebook through the runner (1 warm worker)", "time", tiny_runner)
+    if mem:
+        print()
+        print("| labour-market 2024 on one warm kernel: run | kernel RSS | run time |")
+        print("| ---: | ---: | ---: |")
+        for i, rss, elapsed in mem:
+            print(f"| {i} | {rss:.0f} MiB | {elapsed:.2f} s |")
     if args.json:
         args.json.write_text(
             json.dumps(
