@@ -389,6 +389,61 @@ def test_the_parsed_stylesheet_is_reused_but_every_page_gets_its_own_trim():
     assert report.trim_css(css, {"jp-A", "jp-B"}) == both
 
 
+def test_the_parsed_stylesheet_is_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    """A worker's first report read nbconvert's stylesheet parsed by an earlier process
+    instead of parsing it again; the page is the same either way."""
+    import tinycss2
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EVALUATION_CACHE_DIR", str(cache))
+    css = (
+        ".jp-A { color: red; } .jp-B { color: blue; } @media print { .jp-A { margin: var(--m); } }"
+        " :root { --m: 0; --n: 1px; }"
+    )
+    parsed = report._parse_css_rules(css)
+    report._css_rules.cache_clear()
+    first = report.trim_css(css, {"jp-A"})
+    (written,) = cache.glob("css-rules-*.json")
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed again although the parse is on disk")
+
+    with monkeypatch.context() as m:  # the next process: read, not parsed
+        m.setattr(tinycss2, "parse_stylesheet", no_parse)
+        report._css_rules.cache_clear()
+        assert report._css_rules(css) == parsed
+        assert report.trim_css(css, {"jp-A"}) == first
+        assert ".jp-A{color:red}" in first and "@media print{.jp-A{margin:var(--m)}}" in first
+        assert "--m:0" in first and "--n" not in first
+    report._css_rules.cache_clear()
+    other = report.trim_css(css.replace("red", "green"), {"jp-A"})
+    assert "green" in other and len(list(cache.glob("css-rules-*.json"))) == 2, "own file"
+
+    for damage in ("[[1, 2", '[["@media x", 5]]', "{}", '[[[["a"]], []]]'):
+        written.write_text(damage, encoding="utf-8")
+        report._css_rules.cache_clear()
+        assert report._css_rules(css) == parsed, damage
+        assert json.loads(written.read_text(encoding="utf-8")), "the damaged file is replaced"
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    for unusable in (str(blocked / "cache"), ""):  # cannot be made / switched off
+        monkeypatch.setenv("EVALUATION_CACHE_DIR", unusable)
+        report._css_rules.cache_clear()
+        assert report.trim_css(css, {"jp-A"}) == first
+
+    # a whole report: no cache, a cold cache (written) and a warm one (read) agree byte for byte
+    nb = probe_notebook(tmp_path)
+    pages = []
+    for setting in ("", str(tmp_path / "pages"), str(tmp_path / "pages")):
+        monkeypatch.setenv("EVALUATION_CACHE_DIR", setting)
+        report._css_rules.cache_clear()
+        pages.append(_html(nb))
+    assert pages[0] == pages[1] == pages[2]
+    assert list((tmp_path / "pages").glob("css-rules-*.json"))
+    report._css_rules.cache_clear()
+
+
 def test_a_figure_built_with_the_cached_theme_equals_one_built_from_its_json():
     """Charts are drawn from figures whose theme is validated once per process; the figure is
     the one plotly builds from the notebook output, and changing it leaves the cache alone."""
