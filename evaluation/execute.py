@@ -113,6 +113,12 @@ class StaleInputs(Exception):
 
 #: Manifest key of what a project-level run read from the agencies (:func:`agency_inputs`).
 AGENCY_INPUTS = "agency_inputs"
+#: Manifest key of the reports a project-level run found not current and showed nothing of
+#: (``{agency id: {run key: run id}}``): published, but no longer matching the figures
+#: they were published from (:func:`report_matches_figures`). The Träger overview writes
+#: it into its staging folder (:data:`NOT_CURRENT_FILE`); :func:`render` copies it here.
+AGENCIES_NOT_CURRENT = "agencies_not_current"
+NOT_CURRENT_FILE = "agencies_not_current.json"
 
 
 def agency_inputs(
@@ -146,36 +152,92 @@ def agency_inputs(
     return out
 
 
-def stale_agencies(project: Paths, recorded: Mapping[str, Mapping[str, str | None]]) -> list[str]:
-    """The agencies whose reports changed since ``recorded`` (:func:`agency_inputs`), each
-    with the reason: a report republished, withdrawn or newly published, or a published
-    report whose figures are no longer the history's.
+def report_matches_figures(ws: Paths, agency_id: str, manifest: Mapping[str, Any]) -> bool:
+    """Whether a published report still shows the figures in its agency's history.
 
-    The second is checked against the report's own manifest: the digest of the figures it
-    read when it was published (``inputs_digest`` over its ``depends_on``,
-    :func:`evaluation.history.figures_digest`) must still be the digest of those runs'
-    figures, so a project-level run never publishes a figure that the agency's own
-    report does not show. One history read per agency (only when publishing).
+    The report's manifest holds the digest of the figures it read when it was published
+    (``inputs_digest`` over its ``depends_on``, :func:`evaluation.history.figures_digest`);
+    it matches when that is still the digest of those runs' figures. A report that reads
+    no figures of other runs always matches. One history read.
+
+    Parameters
+    ----------
+    ws
+        The agency's workspace.
+    agency_id
+        Its id (``""`` for the single-agency layout); ``depends_on`` names runs by
+        ``<agency id>:<run key>``.
+    manifest
+        The report's published manifest.
     """
     from evaluation import history
 
+    digest, depends_on = manifest.get("inputs_digest"), manifest.get("depends_on")
+    if not isinstance(digest, str) or not isinstance(depends_on, dict):
+        return True
+    prefix = f"{agency_id}:" if agency_id else ""
+    keys = sorted(k.removeprefix(prefix) for k in depends_on)
+    return history.figures_digest(keys, db=ws.history) == digest
+
+
+def stale_agencies(
+    project: Paths,
+    recorded: Mapping[str, Mapping[str, str | None]],
+    not_current: Mapping[str, Mapping[str, str | None]] | None = None,
+    *,
+    figures: bool = True,
+) -> list[str]:
+    """The agencies whose reports changed since ``recorded`` (:func:`agency_inputs`), each
+    with the reason, so that what a project-level run shows of them is no longer what
+    their own reports show.
+
+    Parameters
+    ----------
+    project
+        The project's workspace.
+    recorded
+        Per agency, the run id of each report the run reads, as published when the runner
+        finalised it (:data:`AGENCY_INPUTS`).
+    not_current
+        The reports the run found not current and showed nothing of
+        (:data:`AGENCIES_NOT_CURRENT`); ``None``: it showed every published report.
+    figures
+        Also compare the reports with the figures in the histories (one history read per
+        agency). Without, only republished reports count (before a run executes: the
+        run itself finds a report not current and shows nothing of it).
+
+    Returns
+    -------
+    list of str
+        ``"<agency> (<reason>)"``: a report republished, withdrawn or newly published; a
+        report shown whose figures are no longer the history's
+        (:func:`report_matches_figures`), so a project-level run never publishes a figure
+        that the agency's own report does not show; or a report found not current that
+        matches its figures again (the run would show it now: it is run again rather than
+        published incomplete).
+    """
     now = agency_inputs(project, recorded)
+    skipped = not_current or {}
     out: list[str] = []
     for agency_id, reports in sorted(recorded.items()):
-        if now.get(agency_id) != dict(reports):
+        excluded = dict(skipped.get(agency_id) or {})
+        if now.get(agency_id) != dict(reports) or any(
+            reports.get(k) != v for k, v in excluded.items()
+        ):
             out.append(f"{agency_id} (report republished)")
+            continue
+        if not figures:
             continue
         ws = project.agency(agency_id)
         for run_key, run_id in sorted(reports.items()):
             if run_id is None:
                 continue
             manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
-            digest, depends_on = manifest.get("inputs_digest"), manifest.get("depends_on")
-            if not isinstance(digest, str) or not isinstance(depends_on, dict):
-                continue  # a report that reads no figures of other runs
-            prefix = f"{agency_id}:" if agency_id else ""
-            keys = sorted(k.removeprefix(prefix) for k in depends_on)
-            if history.figures_digest(keys, db=ws.history) != digest:
+            matches = report_matches_figures(ws, agency_id, manifest)
+            if run_key in excluded and matches:
+                out.append(f"{agency_id} ({run_key} current again)")
+                break
+            if run_key not in excluded and not matches:
                 out.append(f"{agency_id} (figures of {run_key} changed)")
                 break
     return out
@@ -314,9 +376,12 @@ def under_lock(job: Job, body: Callable[[Job, Paths], Outcome]) -> Outcome:
         ):
             return Outcome(job.run_key, "skipped", output_dir=run_dir(root, job.run_key))
         recorded = job.manifest.get(AGENCY_INPUTS)
-        changed = stale_agencies(root, recorded) if recorded else []
-        if changed:  # a project-level run whose inputs are already out of date: publish
-            # would refuse it, so it is not executed (the runner tries again, then defers)
+        # a project-level run whose inputs were republished since the runner finalised it:
+        # publish would refuse it, so it is not executed (the runner tries again, then
+        # defers). A report out of date with its figures is no reason: the run shows
+        # nothing of it (AGENCIES_NOT_CURRENT), and publish checks that again.
+        changed = stale_agencies(root, recorded, figures=False) if recorded else []
+        if changed:
             return Outcome(
                 job.run_key,
                 "stale",
@@ -514,6 +579,8 @@ def render(job: Job, staging: Path, manifest: dict[str, Any], start: float) -> R
 
     figures = _read_figures(staging)
     manifest = _finish(manifest, start, "ok", None)
+    if (staging / NOT_CURRENT_FILE).exists():  # written by a project-level run
+        manifest[AGENCIES_NOT_CURRENT] = _read_json_file(staging / NOT_CURRENT_FILE)
     manifest["figures_recorded"] = 0 if job.adhoc else len(figures)
     rendering = time.perf_counter()
     html = report.export_html(
@@ -574,8 +641,9 @@ def publish(job: Job, root: Paths, staging: Path, rendered: Rendered) -> Outcome
                 "not published"
             )
     recorded = job.manifest.get(AGENCY_INPUTS)
-    if recorded:  # a project-level run: the reports it read in the agencies
-        changed = stale_agencies(root, recorded)
+    if recorded:  # a project-level run: the reports it read in the agencies, and those it
+        # found not current and showed nothing of
+        changed = stale_agencies(root, recorded, manifest.get(AGENCIES_NOT_CURRENT) or {})
         if changed:
             raise StaleInputs(
                 f"{job.run_key}: what it reads changed while it ran in "

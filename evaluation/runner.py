@@ -586,8 +586,11 @@ class _Plan:
                 by_agency[own_agency], db=self.roots.get(own_agency, self.root).history
             )
         else:  # project level: the annual reports it depends on carry their inputs'
-            # figures in their fingerprints (depends_on), which is what the overview reads
-            digest = provenance.fingerprint(agencies=sorted(by_agency))
+            # figures in their fingerprints (depends_on), and the run ids of the reports it
+            # reads say which of them are published: an annual report published anew from
+            # the same figures (one that was not current and showed nothing) reruns it
+            inputs = self._agency_inputs(by_agency)
+            digest = provenance.fingerprint(agencies=sorted(by_agency), reads=inputs)
         manifest = dict(job.manifest)
         manifest["depends_on"] = {d: self.jobs[d].manifest["fingerprint"] for d in deps}
         manifest["inputs_digest"] = digest
@@ -605,19 +608,23 @@ class _Plan:
             # reads there as published now (ex.agency_inputs, read through the manifest
             # indexes: no cost for a no-op), checked again when it publishes together with
             # those reports' figures (ex.stale_agencies -> StaleInputs)
-            inputs: dict[str, dict[str, str | None]] = {}
-            for agency, run_keys in sorted(by_agency.items()):
-                if agency not in self._manifests:
-                    self._manifests[agency] = _Manifests(self.roots.get(agency, self.root))
-                inputs[agency] = {}
-                for run_key in sorted(set(run_keys)):
-                    facts = self._manifests[agency].facts(run_key)
-                    ok = facts is not None and facts[1] == "ok" and facts[2] is not None
-                    inputs[agency][run_key] = str(facts[2]) if ok else None
             manifest[ex.AGENCY_INPUTS] = inputs
             job = replace(job, manifest=manifest)
         self.jobs[key] = job
         return job
+
+    def _agency_inputs(self, by_agency: dict[str, list[str]]) -> dict[str, dict[str, str | None]]:
+        """:func:`evaluation.execute.agency_inputs`, read through the manifest indexes."""
+        inputs: dict[str, dict[str, str | None]] = {}
+        for agency, run_keys in sorted(by_agency.items()):
+            if agency not in self._manifests:
+                self._manifests[agency] = _Manifests(self.roots.get(agency, self.root))
+            inputs[agency] = {}
+            for run_key in sorted(set(run_keys)):
+                facts = self._manifests[agency].facts(run_key)
+                ok = facts is not None and facts[1] == "ok" and facts[2] is not None
+                inputs[agency][run_key] = str(facts[2]) if ok else None
+        return inputs
 
     def current(self, key: str) -> bool:
         """:func:`evaluation.execute.is_current`, with the manifests read through an index."""

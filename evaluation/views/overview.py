@@ -10,6 +10,16 @@ overview's threshold and the threshold that agency's annual report used (read fr
 manifest), exactly as :func:`evaluation.annual.headline` hides it there – so the overview
 never shows a value that the agency's own annual report hid.
 
+An agency whose published annual report no longer matches the figures it was published
+from (its field runs were rerun and the annual report is not yet published anew, e.g. it
+keeps failing) is **not current**: the history holds figures that report does not show, so
+the overview shows none of them – the row says "Jahresbericht nicht aktuell", as an agency
+without a published annual report says "kein Jahresbericht" – and the other agencies are
+shown. The agencies found not current are written into the run's staging folder
+(:data:`evaluation.execute.NOT_CURRENT_FILE`, copied into the manifest); when the overview
+publishes, :func:`evaluation.execute.stale_agencies` checks that every agency shown is still
+current and every agency not shown still not current (else it is run again).
+
 No figure is aggregated over agencies (no total, no mean): a total beside the agencies'
 values would give away every hidden value as "total minus the others". Each cell is one
 agency's released figure, nothing computed from several agencies' persons.
@@ -48,12 +58,14 @@ WORDS = {
         "agency": "Agentur",
         "traeger": "Träger",
         "no_report": "kein Jahresbericht",
+        "not_current": "Jahresbericht nicht aktuell",
         "missing": "fehlt",
     },
     "en": {
         "agency": "Agency",
         "traeger": "Provider",
         "no_report": "no annual report",
+        "not_current": "annual report not current",
         "missing": "missing",
     },
 }
@@ -61,13 +73,25 @@ WORDS = {
 
 @dataclass(frozen=True)
 class AgencyYear:
-    """One agency's released key figures of one year (``table`` is ``None`` without report)."""
+    """One agency's released key figures of one year.
+
+    ``table`` is ``None`` without a published annual report and when that report is not
+    current (``current`` false: it no longer matches the figures in the agency's history).
+    """
 
     agency: Agency
     year: int
     table: pd.DataFrame | None
     threshold: int | None
     report_run_id: str | None
+    current: bool = True
+
+    @property
+    def state(self) -> Literal["shown", "no_report", "not_current"]:
+        """Whether the row shows figures, and if not, why."""
+        if not self.current:
+            return "not_current"
+        return "no_report" if self.table is None else "shown"
 
 
 def chosen(ids: str = "", project: Paths | None = None) -> list[Agency]:
@@ -146,13 +170,21 @@ def start(
     )
 
 
+def _annual_key(year: int) -> str:
+    return f"{ANNUAL_PLAN}/jahr/{year}"
+
+
 def _annual_manifest(agency: Agency, year: int) -> dict[str, Any] | None:
-    file = agency.paths.reports / ANNUAL_PLAN / "jahr" / str(year) / "manifest.json"
+    file = agency.paths.reports / _annual_key(year) / "manifest.json"
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return manifest if manifest.get("status") == "ok" else None
+    if not isinstance(manifest, dict):
+        return None
+    # as execute.agency_inputs records it: a report is published with a status ok and a run id
+    ok = manifest.get("status") == "ok" and manifest.get("run_id") is not None
+    return manifest if ok else None
 
 
 def _by_field(ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -174,15 +206,25 @@ def agency_year(
     language: Language = "de",
     ids: Sequence[str] = KEY_FIGURES,
 ) -> AgencyYear:
-    """The agency's key figures of ``year`` as its annual report of that year shows them."""
+    """The agency's key figures of ``year`` as its annual report of that year shows them.
+
+    Without a published annual report, or when that report no longer matches the figures
+    in the agency's history (:func:`evaluation.execute.report_matches_figures`), no figure
+    is read (``table`` is ``None``).
+    """
+    from evaluation import execute
+
     manifest = _annual_manifest(agency, year)
     if manifest is None:
         return AgencyYear(agency, year, None, None, None)
+    run_id = str(manifest["run_id"])
+    if not execute.report_matches_figures(agency.paths, agency.id, manifest):
+        return AgencyYear(agency, year, None, None, run_id, current=False)
     own = int(manifest.get("parameters", {}).get("suppression_threshold", rule.threshold))
     stricter = SuppressionRule(threshold=max(own, rule.threshold), marker=rule.marker)
     figures = annual.Figures.read(until=year, years=2, db=agency.paths.history)
     table = annual.headline(figures, year, rule=stricter, language=language, ids=_by_field(ids))
-    return AgencyYear(agency, year, table, stricter.threshold, manifest.get("run_id"))
+    return AgencyYear(agency, year, table, stricter.threshold, run_id)
 
 
 def collect(
@@ -192,9 +234,41 @@ def collect(
     rule: SuppressionRule,
     language: Language = "de",
     ids: Sequence[str] = KEY_FIGURES,
+    run_dir: Path | None = None,
 ) -> list[AgencyYear]:
-    """:func:`agency_year` for every agency."""
-    return [agency_year(a, year, rule=rule, language=language, ids=ids) for a in agencies]
+    """:func:`agency_year` for every agency.
+
+    With ``run_dir`` (the run's staging folder, ``ctx.run_dir`` in a report run) the
+    annual reports found not current are written there (:func:`record_not_current`), for
+    the check when the overview publishes.
+    """
+    rows = [agency_year(a, year, rule=rule, language=language, ids=ids) for a in agencies]
+    if run_dir is not None:
+        record_not_current(rows, run_dir)
+    return rows
+
+
+def not_current(rows: Sequence[AgencyYear]) -> dict[str, dict[str, str]]:
+    """The annual reports found not current, ``{agency id: {run key: run id}}``
+    (:data:`evaluation.execute.AGENCIES_NOT_CURRENT`)."""
+    return {
+        r.agency.id: {_annual_key(r.year): str(r.report_run_id)}
+        for r in rows
+        if r.state == "not_current"
+    }
+
+
+def record_not_current(rows: Sequence[AgencyYear], run_dir: Path) -> Path:
+    """Write :func:`not_current` into the run's folder, where publishing finds it.
+
+    Written also when every report is current (then empty), so the manifest says so.
+    """
+    from evaluation import execute
+    from evaluation.data import atomic_write_text
+
+    file = Path(run_dir) / execute.NOT_CURRENT_FILE
+    atomic_write_text(file, json.dumps(not_current(rows), sort_keys=True))
+    return file
 
 
 def _name(agency: Agency) -> str:
@@ -220,7 +294,8 @@ def side_by_side(
 
     A figure the agency's report hid (or that is hidden under the stricter threshold) is
     shown as the marker ``*`` – its value is never read, the history holds none – and one
-    not recorded says so (``fehlt``). No total row or column.
+    not recorded says so (``fehlt``). An agency without a published annual report, or whose
+    annual report is not current, says so in every figure column. No total row or column.
     """
     w = WORDS[language]
     cat = load_catalogue()
@@ -231,7 +306,7 @@ def side_by_side(
         cells: list[Any] = [_name(item.agency), str(item.agency.facts.get("traeger", ""))]
         masked = [False, False]
         if item.table is None:
-            cells += [w["no_report"]] * len(ids)
+            cells += [w[item.state]] * len(ids)
             masked += [False] * len(ids)
         else:
             by_id = {r["indicator_id"]: r for r in item.table.to_dict("records")}
@@ -270,12 +345,15 @@ def sources_table(
         if de
         else ["Agency", "Annual report (run)", "Threshold"]
     )
+    w = WORDS[language]
     records = [
         [
             _name(r.agency),
-            r.report_run_id or WORDS[language]["no_report"],
+            r.report_run_id or w["no_report"],
             "" if r.threshold is None else str(r.threshold),
         ]
+        if r.state != "not_current"
+        else [_name(r.agency), f"{r.report_run_id} ({w['not_current']})", ""]
         for r in rows
     ]
     values = pd.DataFrame(records, columns=columns, dtype=object)
@@ -298,6 +376,8 @@ __all__ = [
     "caption",
     "chosen",
     "collect",
+    "not_current",
+    "record_not_current",
     "side_by_side",
     "sources_table",
     "start",
