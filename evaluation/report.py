@@ -18,6 +18,7 @@ import functools
 import html
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -458,8 +459,12 @@ def export_html(
         },
     }
     nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    with _EXPORTER_LOCK:  # one exporter per process; :func:`warm_up` may use it in a thread
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
     return _trim_notebook_css(_unfocus(body))
+
+
+_EXPORTER_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)

@@ -336,6 +336,56 @@ def test_ending_the_browser_is_quick_and_leaves_no_process_profile_or_page_folde
     assert images.chart_images([spec()], fmt="svg")[0].startswith(b"<svg"), "a new one starts"
 
 
+def test_warm_up_pays_the_first_reports_costs_ahead_and_changes_no_report(tmp_path, monkeypatch):
+    """A worker's idle time (its kernel starting) can do what the first report paid once:
+    the browser is started, the exporter built, the stylesheet parsed; the reports that
+    follow, one of them rendered while the warm-up runs in a thread, are byte for byte
+    what they are without it."""
+    import threading
+
+    monkeypatch.setenv("EVALUATION_CACHE_DIR", str(tmp_path / "cache"))
+    nb = probe_notebook(tmp_path)
+    expected = _html(nb)
+    browser.shutdown()
+    report._html_exporter.cache_clear()
+    report._css_rules.cache_clear()
+    starts = browser.starts()
+    took = export.warm_up()
+    assert set(took) == {"html", "formats", "browser"}, took
+    assert browser.starts() == starts + 1 and browser.current().alive()
+    assert report._html_exporter.cache_info().currsize == 1
+    assert report._css_rules.cache_info().currsize == 1
+    chrome = browser.current()
+    hits = report._css_rules.cache_info().hits
+    assert _html(nb) == expected
+    assert report._css_rules.cache_info().hits == hits + 1, "the stylesheet was parsed ahead"
+    sets = images.chart_image_sets(report.figure_specs(nbformat_read(nb)), SVG)
+    assert browser.current() is chrome and sets["svg"][0].startswith(b"<svg"), "no new start"
+
+    pages = []
+    for _ in range(3):  # next to a report being rendered
+        report._html_exporter.cache_clear()
+        thread = threading.Thread(target=export.warm_up, kwargs={"start_browser": False})
+        thread.start()
+        pages.append(_html(nb))
+        thread.join(60)
+    assert pages == [expected] * 3
+
+    monkeypatch.setattr(images, "chromium", lambda: None)
+    monkeypatch.setattr(report, "export_html", _broken)
+    assert export.warm_up() == {"formats": pytest.approx(0, abs=5)}, "never raises"
+
+
+def nbformat_read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("kaputt")
+
+
 def test_each_worker_process_has_its_own_browser_and_leaves_none(tmp_path):
     import subprocess
     import sys

@@ -276,6 +276,112 @@ def export_formats(
     return written
 
 
+def warm_up(*, language: str = "de", start_browser: bool = True) -> dict[str, float]:
+    """Pay ahead what a process's first report pays once: meant for a worker's idle time
+    while its kernel starts, e.g. in a thread (``threading.Thread(target=warm_up)``).
+
+    Renders a small report with one chart to HTML in a temporary folder (nbconvert and its
+    templates, pandas and plotly's figure classes via :mod:`evaluation.plots`, the house
+    theme validated, the parsed stylesheet, BeautifulSoup), reads it as the formats do,
+    imports openpyxl and python-docx and starts the process's browser (chart page loaded).
+    A first report after it costs what a later one does. Safe next to a report being
+    rendered (the HTML exporter is used under a lock, the browser under its own). Never
+    raises: a step that fails is left to the first report, which then says what is wrong.
+
+    Returns
+    -------
+    dict
+        Seconds per step (``html``, ``formats``, ``browser``); a step that failed or was
+        not done is missing.
+    """
+    import tempfile
+
+    took: dict[str, float] = {}
+    lang = "en" if language == "en" else "de"
+    start = time.perf_counter()
+    html_text = ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="report-warm-up-") as folder:
+            html_text = _warm_up_html(Path(folder), lang)
+        took["html"] = time.perf_counter() - start
+    except Exception:  # noqa: BLE001 - the first report will say what is wrong
+        pass
+    start = time.perf_counter()
+    try:
+        import docx  # noqa: F401 - imported ahead of the first DOCX
+        import openpyxl  # noqa: F401 - and of the first XLSX
+
+        if html_text:
+            read_document(html_text)
+        took["formats"] = time.perf_counter() - start
+    except Exception:  # noqa: BLE001
+        pass
+    if start_browser and images.chromium() is not None:
+        start = time.perf_counter()
+        try:
+            from evaluation.export import browser
+
+            browser.run_job(lambda chrome, deadline: None, what="Browser nicht gestartet")
+            took["browser"] = time.perf_counter() - start
+        except Exception:  # noqa: BLE001
+            pass
+    return took
+
+
+def _warm_up_html(folder: Path, language: str) -> str:
+    """A small report (heading, table, one bar chart in the house theme) as HTML."""
+    import json
+
+    import nbformat
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from evaluation import plots, report
+
+    theme = pio.templates.merge_templates(
+        pio.templates["plotly_white"],
+        plots.house_template("en" if language == "en" else "de"),
+    )
+    fig = go.Figure(
+        [go.Bar(x=["2023", "2024"], y=[10, 12], name="A"), go.Bar(x=["2023", "2024"], y=[7, 9])],
+        layout={"template": theme, "title": "Probe", "xaxis_title": "Jahr"},
+    )
+    table = "<table><thead><tr><th>Jahr</th><th>n</th></tr></thead><tbody>" + (
+        "<tr><th>2024</th><td>12</td></tr></tbody></table>"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("## Probe\n\nText mit **Hervorhebung**."),
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"text/html": table}),
+                nbformat.v4.new_output(
+                    "display_data", data={report.PLOTLY_MIME: json.loads(pio.to_json(fig))}
+                ),
+            ],
+        ),
+    ]
+    path = folder / "notebook.ipynb"
+    nbformat.write(nb, path)
+    return report.export_html(
+        path,
+        provenance={
+            "run_id": "probe",
+            "run_key": "probe",
+            "parameters": {"agency": "Probe"},
+            "data": {"snapshot_id": "", "source": "", "manifest_sha256": ""},
+            "code": {"evaluation_version": "", "source_fingerprint": "", "git": {}},
+            "notebook": {"path": "", "sha256": ""},
+            "environment": {},
+        },
+        title="Probe",
+        field="Probe",
+        period_text="2024",
+        language=language,  # type: ignore[arg-type]
+    )
+
+
 def _left(deadline: float) -> float:
     """Seconds left until ``deadline`` (at least one, so the job can say it ran out)."""
     return max(deadline - time.monotonic(), 1.0)
@@ -307,4 +413,5 @@ __all__ = [
     "export_formats",
     "german_date",
     "read_document",
+    "warm_up",
 ]
