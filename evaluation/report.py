@@ -294,6 +294,52 @@ def figure_from_spec(spec: Mapping[str, Any]) -> Any:
     return plots.finish(fig)
 
 
+#: Figures drawn as images after their HTML, kept by :func:`figure_json` (a few reports).
+FIGURES_KEPT = 64
+_FIGURES: dict[str, tuple[str, int | None, str]] = {}
+_FIGURES_LOCK = threading.Lock()
+
+
+def _spec_key(spec: Mapping[str, Any]) -> str:
+    import hashlib
+
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _keep_figure(key: str, fig: Any) -> tuple[str, int | None, str]:
+    import plotly.io as pio
+
+    height = fig.layout.height
+    kept = (
+        pio.to_json(fig, validate=False),
+        int(height) if height else None,
+        str(fig.layout.title.text or ""),
+    )
+    with _FIGURES_LOCK:
+        _FIGURES.pop(key, None)
+        _FIGURES[key] = kept
+        while len(_FIGURES) > FIGURES_KEPT:
+            del _FIGURES[next(iter(_FIGURES))]
+    return kept
+
+
+def figure_json(spec: Mapping[str, Any]) -> tuple[str, int | None, str]:
+    """The finished figure of a notebook output (:func:`figure_from_spec`) as plotly JSON,
+    with its ``layout.height`` and title: what the chart images are drawn from.
+
+    The HTML report keeps these for the figures it draws, so the PDF's and the DOCX's
+    images of the same run do not build every figure a second time; an output seen for the
+    first time is built here.
+    """
+    key = _spec_key(spec)
+    with _FIGURES_LOCK:
+        kept = _FIGURES.get(key)
+    if kept is not None:
+        return kept
+    return _keep_figure(key, figure_from_spec(spec))
+
+
 @functools.lru_cache(maxsize=8)
 def _template(template_json: str) -> Any:
     """The validated plotly template of a figure's theme, built once per process.
@@ -334,6 +380,7 @@ def _figure_html(spec: Mapping[str, Any], index: int = 0, language: str = "de") 
 
     lang = "en" if language == "en" else "de"
     fig = figure_from_spec(spec)
+    _keep_figure(_spec_key(spec), fig)  # before anything reads it: for the chart images
     alt = plots.describe(fig, language=lang)
     if plots.single_bar(fig):
         # one bar says less than a sentence: the sentence and the table instead of a chart

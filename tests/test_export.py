@@ -444,6 +444,35 @@ def test_the_parsed_stylesheet_is_kept_on_disk_for_the_next_process(tmp_path, mo
     report._css_rules.cache_clear()
 
 
+def test_the_chart_images_use_the_figures_the_html_built_and_the_same_json(tmp_path, monkeypatch):
+    """The PDF's and DOCX's images are drawn from the figures the run's HTML report built
+    (kept, not built a second time); the JSON is the one a fresh build gives."""
+    nb = probe_notebook(tmp_path)
+    (spec,) = report.figure_specs(nbformat.read(nb, as_version=4))
+    fresh = report.figure_from_spec(spec)
+    expected = (pio.to_json(fresh, validate=False), None, "Austritte")
+    report._FIGURES.clear()
+    _html(nb)
+    built = []
+    original = report.figure_from_spec
+
+    def counting(spec_):
+        built.append(spec_)
+        return original(spec_)
+
+    monkeypatch.setattr(report, "figure_from_spec", counting)
+    assert report.figure_json(json.loads(json.dumps(spec))) == expected, "an equal output"
+    assert not built, "not built again"
+    other = json.loads(json.dumps(spec))
+    other["layout"]["title"]["text"] = "Eintritte"
+    assert report.figure_json(other)[2] == "Eintritte" and len(built) == 1, "a new one is built"
+    monkeypatch.setattr(report, "FIGURES_KEPT", 3)
+    for n in range(5):
+        other["layout"]["height"] = 300 + n
+        assert report.figure_json(other)[1] == 300 + n
+    assert len(report._FIGURES) == 3, "only the last few are kept"
+
+
 def test_a_figure_built_with_the_cached_theme_equals_one_built_from_its_json():
     """Charts are drawn from figures whose theme is validated once per process; the figure is
     the one plotly builds from the notebook output, and changing it leaves the cache alone."""

@@ -85,30 +85,29 @@ def chart_image_sets(
         return result
     if chromium() is None:
         raise ExportUnavailable(INSTALL_HINT)
-    import plotly.io as pio
-
     from evaluation.export import browser
-    from evaluation.report import figure_from_spec
+    from evaluation.report import figure_json
 
     started = time.perf_counter()
     figures = []
     titles = []
     for spec in specs:
-        fig = figure_from_spec(spec)
+        # built for the HTML report of the same run already (kept there), else built now
+        text, height, title = figure_json(spec)
         options = [
             (
                 fmt,
                 {
                     "format": fmt,
                     "width": int(size.get("width", 900)),
-                    "height": int(fig.layout.height or size.get("height", 480)),
+                    "height": int(height or size.get("height", 480)),
                     "scale": float(size.get("scale", 1)) if fmt == "png" else 1,
                 },
             )
             for fmt, size in kinds.items()
         ]
-        figures.append((pio.to_json(fig, validate=False), options))
-        titles.append(str(fig.layout.title.text or ""))
+        figures.append((text, options))
+        titles.append(title)
 
     def job(chrome: browser.Browser, deadline: float) -> dict[str, list[bytes]]:
         return chrome.images(
