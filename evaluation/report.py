@@ -33,6 +33,8 @@ PLOTLY_BASIC = VENDOR_DIR / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
 SHARED_PLOTLY = "assets/plotly-basic.min.js"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove", "remove_cell", "hide"}
+#: Where the template's inline script gets plotly.js (replaced at the end of the export).
+PLOTLY_JS_MARK = "/*evaluation:plotly.js:8d1f3c*/"
 
 TEXT: dict[str, dict[str, str]] = {
     "de": {
@@ -499,16 +501,22 @@ def export_html(
             "versions_text": _versions_text(provenance.get("environment", {})),
             "suppression_text": text["suppression"].format(threshold=threshold),
             "css": (TEMPLATE_DIR / "report" / "report.css").read_text(encoding="utf-8"),
-            "plotly_js": "" if plotly_src else _plotly_js(),
+            # put in after nbconvert's pass over the page (BeautifulSoup parses and writes
+            # the whole page again) and the CSS trim: 1 MB less for both to go through
+            "plotly_js": "" if plotly_src else PLOTLY_JS_MARK,
             "plotly_src": plotly_src or "",
             "status_note": "",
             "cover": cover_of(provenance, language),
         },
     }
     nb.metadata["title"] = title
-    with _EXPORTER_LOCK:  # one exporter per process; :func:`warm_up` may use it in a thread
+    with _EXPORTER_LOCK:  # one per process; export.warm_up may use it in a thread
         body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return _trim_notebook_css(_unfocus(body))
+    page = _trim_notebook_css(_unfocus(body))
+    if plotly_src:
+        return page
+    # the first mark is the template's, in <head> before any notebook content
+    return page.replace(PLOTLY_JS_MARK, _plotly_js(), 1)
 
 
 _EXPORTER_LOCK = threading.Lock()

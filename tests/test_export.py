@@ -473,6 +473,30 @@ def test_the_chart_images_use_the_figures_the_html_built_and_the_same_json(tmp_p
     assert len(report._FIGURES) == 3, "only the last few are kept"
 
 
+def test_plotly_js_goes_into_the_head_script_once_after_the_page_is_built(tmp_path):
+    """plotly.js is put in after nbconvert's and the CSS trim's passes over the page: in
+    the head's script, exactly once, and a notebook that shows the mark keeps its text."""
+    nb_path = probe_notebook(tmp_path)
+    book = nbformat.read(nb_path, as_version=4)
+    book.cells.append(nbformat.v4.new_markdown_cell(f"Marke: `{report.PLOTLY_JS_MARK}`"))
+    nbformat.write(book, nb_path)
+    page = _html(nb_path)
+    library = report._plotly_js()
+    assert page.count(library) == 1
+    head, body = page.split("</head>", 1)
+    assert f'<script type="text/javascript">{library}</script>' in head
+    assert report.PLOTLY_JS_MARK not in head and report.PLOTLY_JS_MARK in body
+    shared = report.export_html(
+        nb_path,
+        provenance=MANIFEST,
+        title="t",
+        field="f",
+        period_text="2024",
+        plotly_src="../assets/plotly.js",
+    )
+    assert library not in shared and 'src="../assets/plotly.js"' in shared
+
+
 def test_a_figure_built_with_the_cached_theme_equals_one_built_from_its_json():
     """Charts are drawn from figures whose theme is validated once per process; the figure is
     the one plotly builds from the notebook output, and changing it leaves the cache alone."""
