@@ -8,7 +8,10 @@ the folder is only read, everything is written to a temporary folder):
 2. the time to make XLSX, the chart images (kaleido in Chromium), DOCX and PDF
    (``report.export_formats``), median of ``--repeat`` runs, and the size of each file;
 3. the time headless Chromium needs to load and draw each HTML variant;
-4. chart images and PDF per report, the former way (kaleido, which reloads its page with
+4. (``--first-report``) a worker's first report in fresh processes, interleaved: without
+   the on-disk stylesheet cache, cold, and after :func:`evaluation.export.warm_up` ran in a
+   thread while the worker waited as for its kernel; with the browser's shutdown;
+5. chart images and PDF per report, the former way (kaleido, which reloads its page with
    plotly.js per figure, and a new ``chromium --print-to-pdf`` per PDF) against the
    process's one browser (:mod:`evaluation.export.browser`): each in a fresh process, the
    first report (which pays the browser's start) and the next ``--reports - 1``.
@@ -17,6 +20,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_export.py [RUN_FOLDER] [--repeat 3] [--reports 5]
     .venv/bin/python benchmarks/bench_export.py reports/sozialraum/jahr/2024 --only-browser
+    .venv/bin/python benchmarks/bench_export.py RUN_FOLDER --first-report --rounds 3
 
 Prints a markdown table and writes ``benchmarks/results/export.json``.
 """
@@ -227,19 +231,144 @@ def print_browser_table(comparison: dict) -> None:
         print(f"\nBrowser memory after the run (PSS): {memory / 2**20:.0f} MiB")
 
 
+FIRST_VARIANTS = ("cold", "no-css-cache", "warm-up")  # the first also fills the cache
+
+
+def first_report_child(folder: Path, variant: str, wait: float) -> None:
+    """In a fresh process like a worker (papermill imported): wait ``wait`` seconds as for
+    a kernel's start (``warm-up``: :func:`evaluation.export.warm_up` in a thread meanwhile),
+    then render the run's HTML and formats once and end the browser; prints JSON."""
+    import shutil
+    import threading
+
+    import papermill  # noqa: F401 - a worker has it imported before its first report
+
+    import evaluation.engines  # noqa: F401
+    from evaluation import export, report
+    from evaluation.export import browser
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if variant == "warm-up":
+        threading.Thread(target=export.warm_up, daemon=True).start()
+    time.sleep(wait)
+    with tempfile.TemporaryDirectory(prefix="bench-first-") as tmp:
+        run = Path(tmp)
+        shutil.copy(folder / "notebook.ipynb", run / "notebook.ipynb")
+        cpu = cpu_seconds()
+        start = time.perf_counter()
+        period = manifest["period"]
+        html = report.export_html(
+            run / "notebook.ipynb",
+            provenance=manifest,
+            title=manifest["title"],
+            field=manifest["field"],
+            period_text=report.period_text(period["start"], period["end"], period["label"]),
+        )
+        (run / "report.html").write_text(html, encoding="utf-8")
+        parts = {"html": time.perf_counter() - start}
+        export.export_formats(run / "notebook.ipynb", run, manifest=manifest, timings=parts)
+        render_s = time.perf_counter() - start
+        render_cpu = cpu_seconds() - cpu
+    start = time.perf_counter()
+    browser.shutdown()
+    print(
+        json.dumps(
+            {
+                "render_s": render_s,
+                "render_cpu_s": render_cpu,
+                "parts": parts,
+                "shutdown_s": time.perf_counter() - start,
+                "process_cpu_s": cpu_seconds(),
+            }
+        )
+    )
+
+
+def first_report(folder: Path, rounds: int, wait: float) -> dict[str, object]:
+    """A worker's first report, three ways, each in a fresh process, interleaved."""
+    import subprocess
+
+    out: dict[str, object] = {"load_before": os.getloadavg()[0], "wait_s": wait}
+    rows: dict[str, list[dict]] = {v: [] for v in FIRST_VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="bench-css-cache-") as cache:
+        for index in range(rounds + 1):  # the first (not counted) fills the cache
+            for variant in FIRST_VARIANTS:
+                env = {
+                    **os.environ,
+                    "EVALUATION_CACHE_DIR": "" if variant == "no-css-cache" else cache,
+                }
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        str(folder),
+                        "--first-child",
+                        variant,
+                        "--wait",
+                        str(wait),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=REPO,
+                    env=env,
+                )
+                if index:
+                    rows[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                else:
+                    break
+    out["rows"] = rows
+    out["load_after"] = os.getloadavg()[0]
+    print(
+        f"\nA worker's first report (after {wait:.0f} s of waiting as for its kernel), {rounds} rounds:\n"
+    )
+    print("| variant | render (median) | render CPU s | process CPU s | browser shutdown |")
+    print("| --- | --- | --- | --- | --- |")
+    for variant in FIRST_VARIANTS:
+        got = rows[variant]
+        med = {
+            k: statistics.median(r[k] for r in got)
+            for k in ("render_s", "render_cpu_s", "process_cpu_s", "shutdown_s")
+        }
+        each = ", ".join(f"{r['render_s']:.2f}" for r in got)
+        print(
+            f"| {variant} | {med['render_s']:.2f} s ({each}) | {med['render_cpu_s']:.2f} | "
+            f"{med['process_cpu_s']:.2f} | {med['shutdown_s']:.2f} s |"
+        )
+    print(f"Load average (1 min) {out['load_before']:.1f} before, {out['load_after']:.1f} after")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reports", type=int, default=5)
     parser.add_argument("--only-browser", action="store_true")
+    parser.add_argument(
+        "--first-report",
+        action="store_true",
+        help="only a worker's first report: cold, without the CSS cache, after export.warm_up",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--wait", type=float, default=3.0, help="seconds of a kernel's start")
     parser.add_argument("--child", choices=("before", "after"), help=argparse.SUPPRESS)
+    parser.add_argument("--first-child", choices=FIRST_VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from evaluation import export
 
     folder = args.folder or newest_annual(REPO / "reports")
     if args.child:
         browser_child(folder, args.child, args.reports)
+        return
+    if args.first_child:
+        first_report_child(folder, args.first_child, args.wait)
+        return
+    if args.first_report:
+        figures = first_report(folder, args.rounds, args.wait)
+        target = REPO / "benchmarks" / "results" / "export_first_report.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(figures, indent=2), encoding="utf-8")
         return
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     results: dict[str, object] = {
