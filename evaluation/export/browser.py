@@ -377,7 +377,7 @@ class Browser:
 
         Every job has returned when this is called, and the profile is a temporary folder
         that is deleted here, so there is nothing for Chromium to save: it is ended at once
-        (:meth:`kill`). A polite ``Browser.close`` first cost 0.4–0.5 s per worker at the
+        (:meth:`kill`). A polite ``Browser.close`` first cost 0.3–0.5 s per worker at the
         end of a plan (Chromium tidying a profile that is deleted anyway). ``timeout`` is
         kept for callers; ending takes well under a second.
         """
