@@ -145,10 +145,12 @@ def crosstab(people: pd.DataFrame, r: str, c: str) -> tuple[pd.DataFrame, pd.Dat
     return counts, units
 
 
-def interleaved(seed: int) -> tuple[Release, int]:
-    """Run A publishes one table, then a second; run B stages its table during A's rounds.
+def linked_runs(seed: int):
+    """Two runs' contexts on one new store and the people their tables count.
 
-    Returns everything staged in the store and the threshold.
+    Returns the random generator, the two contexts (runs A and B), three pairs of the
+    people's attributes in random order, the people each run counts, the threshold and the
+    store's path.
     """
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 70))
@@ -171,11 +173,24 @@ def interleaved(seed: int) -> tuple[Release, int]:
         ctx.show = lambda *a, **k: None
         return ctx
 
-    a, b = context("A"), context("B")
     pairs = [("a", "b"), ("a", "c"), ("b", "c")]
     rng.shuffle(pairs)
     sub_a = people.sample(frac=float(rng.uniform(0.6, 1)), random_state=seed)
     sub_b = people.sample(frac=float(rng.uniform(0.6, 1)), random_state=seed + 1)
+    return rng, context("A"), context("B"), pairs, sub_a, sub_b, threshold, path
+
+
+def staged_in(path: Path) -> Release:
+    with store._connect(path) as con:
+        return store._load(con)
+
+
+def interleaved(seed: int) -> tuple[Release, int]:
+    """Run A publishes one table, then a second; run B stages its table during A's rounds.
+
+    Returns everything staged in the store and the threshold.
+    """
+    rng, a, b, pairs, sub_a, sub_b, threshold, path = linked_runs(seed)
     counts, units = crosstab(sub_a, *pairs[0])
     a.counts_table(counts, caption="A0", margins=True, units=units)
     own = a.publisher.release
@@ -195,9 +210,7 @@ def interleaved(seed: int) -> tuple[Release, int]:
     if calls[0] < at:  # A's table passed in fewer rounds: B comes after it
         counts, units = crosstab(sub_b, *pairs[1])
         b.counts_table(counts, caption="B1", margins=True, units=units)
-    with store._connect(path) as con:
-        staged = store._load(con)
-    return staged, threshold
+    return staged_in(path), threshold
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -208,3 +221,66 @@ def test_a_table_staged_by_another_run_between_rounds_is_protected_against(seed:
     staged, threshold = interleaved(seed)
     assert {c.table for c in staged.cells} == {"test/A: A0", "test/A: A1", "test/B: B1"}
     assert audit(staged, threshold=threshold).passed
+
+
+# --- the real store: a second run stages its table while the first run's audit runs --------
+
+
+def during_audit(seed: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Release, int, list[str]]:
+    """Run B stages a table while run A's audit of its table runs on a snapshot of the store
+    (after A read the store, before A stages): A's audit passed on a store without B's table.
+
+    Returns everything staged, the threshold and, in order, who audited (``"A"``, ``"B"``;
+    ``"A passed"`` for the audit of A that B's table came in behind).
+    """
+    _, a, b, pairs, sub_a, sub_b, threshold, path = linked_runs(seed)
+    counts, units = crosstab(sub_a, *pairs[0])
+    a.counts_table(counts, caption="A0", margins=True, units=units)
+    original = store.Publisher._protect
+    log: list[str] = []
+
+    def protect(self, published, new_tables, keep):
+        added, result = original(self, published, new_tables, keep)
+        passed = not added and not result.revealed and result.passed
+        if self.run_id == "A" and passed and "A passed" not in log:
+            log.append("A passed")
+            counts, units = crosstab(sub_b, *pairs[1])
+            b.counts_table(counts, caption="B1", margins=True, units=units)
+        else:
+            log.append(self.run_id)
+        return added, result
+
+    monkeypatch.setattr(store.Publisher, "_protect", protect)
+    counts, units = crosstab(sub_a, *pairs[2])
+    a.counts_table(counts, caption="A1", margins=True, units=units)
+    return staged_in(path), threshold, log
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_table_staged_during_an_audit_is_audited_with_before_staging(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit runs without locking the store; a table another run staged meanwhile makes
+    the run audit again on the newer store before it stages, so everything staged passes."""
+    staged, threshold, log = during_audit(seed, monkeypatch)
+    assert {c.table for c in staged.cells} == {"test/A: A0", "test/A: A1", "test/B: B1"}
+    assert "A passed" in log
+    assert "A" in log[log.index("A passed") + 1 :]  # audited again after B staged
+    assert audit(staged, threshold=threshold).passed
+
+
+def test_without_the_check_before_staging_the_staged_release_can_disclose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same interleavings with the store's state taken as unchanged (no check): A stages
+    a table audited without B's, and for some of them the two tables together give away a
+    hidden cell or a small group – what the check before staging prevents."""
+    real = store.Publisher._state
+    # the same generation and row counts whatever was added: only the run's own earlier runs
+    monkeypatch.setattr(store.Publisher, "_state", lambda self, con: (real(self, con)[-1],))
+    failed = []
+    for seed in range(12):
+        staged, threshold, _ = during_audit(seed, monkeypatch)
+        if not audit(staged, threshold=threshold).passed:
+            failed.append(seed)
+    assert failed

@@ -34,6 +34,10 @@ from evaluation.protection.solver import Audit, protect
 
 ENV_RUN_KEY = "EVALUATION_RUN_KEY"
 
+OPTIMISTIC_ATTEMPTS = 3
+"""How often :meth:`Publisher.release` audits on a snapshot of the store before it audits
+with the store locked (when other runs staged tables during each of those audits)."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
     run_id TEXT NOT NULL,
@@ -246,8 +250,12 @@ class Publisher:
         lists hidden cells that the rest of the release pins down and that are not
         sensitive: they are to be shown, except those whose key is in ``keep_hidden``.
         When either is non-empty nothing is staged: the caller protects its table again and
-        calls this once more. The audit and the staging are one transaction, so that
-        parallel runs see each other's tables.
+        calls this once more. Parallel runs see each other's tables: the audit reads a
+        snapshot of the store without locking it (so two runs audit at the same time), and
+        the cells are staged only if, under the store's write lock, the store is still what
+        the audit read; otherwise the audit is repeated on the newer store. After
+        :data:`OPTIMISTIC_ATTEMPTS` such repeats, and before refusing, the audit runs with
+        the store locked, as one transaction with the staging.
 
         Raises
         ------
@@ -256,48 +264,101 @@ class Publisher:
         """
         new_tables = {c.table for c in cells}
         keep = frozenset(keep_hidden)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            # audit on a read snapshot (WAL: other runs keep staging meanwhile), then stage
+            # only if the store is still what was audited; else audit the newer store
+            with _connect(self.path) as con:
+                con.execute("BEGIN")
+                try:
+                    seen = self._state(con)
+                    published = self._published(con, seen, cells, weights)
+                finally:
+                    con.execute("ROLLBACK")
+            added, result = self._protect(published, new_tables, keep)
+            if added or result.revealed:
+                return added, result  # nothing staged: the caller protects and asks again
+            if not result.passed:
+                break  # refused only on the store as it is now (below, under the lock)
+            with _connect(self.path) as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    if self._state(con) != seen:
+                        con.execute("ROLLBACK")
+                        continue
+                    self._stage(con, cells, weights)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            return added, result
+        # contended, or refused: audit and stage in one transaction
         with _connect(self.path) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                published = _load(con)
-                if self.run_key:
-                    # the run's own earlier release is replaced by this one
-                    stale = {
-                        r[0]
-                        for r in con.execute(
-                            "SELECT DISTINCT run_id FROM cells WHERE run_key = ? AND run_id != ?",
-                            (self.run_key, self.run_id or ""),
-                        )
-                    }
-                    if stale:
-                        published = _load(con, stale)
-                published.cells = [c for c in published.cells if c.table not in new_tables]
-                published.add(cells, weights)
-                _, added, result = protect(
-                    published,
-                    threshold=self.threshold,
-                    zero_is_safe=self.zero_is_safe,
-                    open_for_change=lambda c: c.table in new_tables,
-                    keep_hidden=lambda c: c.key in keep,
-                    max_rounds=1,  # the caller's per-table solver adds the complements
-                )
+                published = self._published(con, self._state(con), cells, weights)
+                added, result = self._protect(published, new_tables, keep)
                 if added or result.revealed:
                     con.execute("ROLLBACK")
                     return added, result
                 if not result.passed:
                     raise ReleaseError(result.findings[0].message())
-                final = cells
-                if self.staging:
-                    _stage(con, self.run_id, self.run_key or "", final, weights)
-                    con.execute(
-                        "INSERT OR REPLACE INTO runs (run_id, threshold) VALUES (?, ?)",
-                        (self.run_id, self.threshold),
-                    )
+                self._stage(con, cells, weights)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return added, result
+
+    def _state(self, con: sqlite3.Connection) -> tuple:
+        """What :meth:`_published` reads, as a value that changes whenever it would read
+        something else: the store's generation (rows removed), the number and last row id of
+        cells and weights (rows added), and the earlier runs of this run key (replaced)."""
+        cells = con.execute("SELECT COUNT(*), MAX(rowid) FROM cells").fetchone()
+        weights = con.execute("SELECT COUNT(*), MAX(rowid) FROM weights").fetchone()
+        stale: tuple[str, ...] = ()
+        if self.run_key:
+            stale = tuple(
+                sorted(
+                    r[0]
+                    for r in con.execute(
+                        "SELECT DISTINCT run_id FROM cells WHERE run_key = ? AND run_id != ?",
+                        (self.run_key, self.run_id or ""),
+                    )
+                )
+            )
+        return (_generation(con), tuple(cells), tuple(weights), stale)
+
+    def _published(
+        self, con: sqlite3.Connection, state: tuple, cells: list[Cell], weights: dict[str, int]
+    ) -> Release:
+        """Everything published and staged, the run's own earlier release and the tables
+        of ``cells`` replaced by ``cells``."""
+        published = _load(con, set(state[-1]))
+        new_tables = {c.table for c in cells}
+        published.cells = [c for c in published.cells if c.table not in new_tables]
+        published.add(cells, weights)
+        return published
+
+    def _protect(
+        self, published: Release, new_tables: set[str], keep: frozenset
+    ) -> tuple[list[Cell], Audit]:
+        _, added, result = protect(
+            published,
+            threshold=self.threshold,
+            zero_is_safe=self.zero_is_safe,
+            open_for_change=lambda c: c.table in new_tables,
+            keep_hidden=lambda c: c.key in keep,
+            max_rounds=1,  # the caller's per-table solver adds the complements
+        )
+        return added, result
+
+    def _stage(self, con: sqlite3.Connection, cells: list[Cell], weights: dict[str, int]) -> None:
+        if self.staging:
+            _stage(con, self.run_id, self.run_key or "", cells, weights)
+            con.execute(
+                "INSERT OR REPLACE INTO runs (run_id, threshold) VALUES (?, ?)",
+                (self.run_id, self.threshold),
+            )
 
 
 def _stage(
