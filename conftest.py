@@ -29,6 +29,8 @@ def pytest_configure(config):
     home = Path(tempfile.mkdtemp(prefix="evaluation-tests-"))
     ensure_demo(root=paths(home))
     os.environ["EVALUATION_HOME"] = str(home)
+    # what reports cache between processes (the parsed stylesheet) stays in the session too
+    os.environ.setdefault("EVALUATION_CACHE_DIR", str(home / "cache"))
     config._evaluation_home = home
 
 
@@ -37,3 +39,5 @@ def pytest_unconfigure(config):
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
         os.environ.pop("EVALUATION_HOME", None)
+        if os.environ.get("EVALUATION_CACHE_DIR") == str(home / "cache"):
+            os.environ.pop("EVALUATION_CACHE_DIR")
