@@ -109,6 +109,22 @@ def _connect(path: Path | None = None):
         yield con
 
 
+@contextmanager
+def _writing(path: Path | None = None):
+    """A connection holding the store's write lock: committed when the block ends (unless
+    it rolled back itself), rolled back when it raises."""
+    with _connect(path) as con:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        if con.in_transaction:
+            con.execute("COMMIT")
+
+
 def _key_text(key: tuple[str, ...]) -> str:
     return json.dumps(list(key), ensure_ascii=False)
 
@@ -279,34 +295,21 @@ class Publisher:
                 return added, result  # nothing staged: the caller protects and asks again
             if not result.passed:
                 break  # refused only on the store as it is now (below, under the lock)
-            with _connect(self.path) as con:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    if self._state(con) != seen:
-                        con.execute("ROLLBACK")
-                        continue
+            with _writing(self.path) as con:
+                if self._state(con) == seen:
                     self._stage(con, cells, weights)
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-            return added, result
-        # contended, or refused: audit and stage in one transaction
-        with _connect(self.path) as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                published = self._published(con, self._state(con), cells, weights)
-                added, result = self._protect(published, new_tables, keep)
-                if added or result.revealed:
-                    con.execute("ROLLBACK")
                     return added, result
-                if not result.passed:
-                    raise ReleaseError(result.findings[0].message())
-                self._stage(con, cells, weights)
-                con.execute("COMMIT")
-            except BaseException:
+                con.execute("ROLLBACK")  # another run staged or committed meanwhile
+        # contended, or refused: audit and stage in one transaction
+        with _writing(self.path) as con:
+            published = self._published(con, self._state(con), cells, weights)
+            added, result = self._protect(published, new_tables, keep)
+            if added or result.revealed:
                 con.execute("ROLLBACK")
-                raise
+                return added, result
+            if not result.passed:
+                raise ReleaseError(result.findings[0].message())
+            self._stage(con, cells, weights)
         return added, result
 
     def _state(self, con: sqlite3.Connection) -> tuple:
