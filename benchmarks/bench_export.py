@@ -40,6 +40,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def html_report(notebook: Path, manifest: dict) -> str:
+    """The HTML report of an executed notebook, as the runner renders it from its manifest."""
+    from evaluation import report
+
+    period = manifest["period"]
+    return report.export_html(
+        notebook,
+        provenance=manifest,
+        title=manifest["title"],
+        field=manifest["field"],
+        period_text=report.period_text(period["start"], period["end"], period["label"]),
+    )
+
+
 def newest_annual(reports: Path) -> Path:
     folders = sorted(
         (m.parent for m in reports.glob("annual_report/jahr/*/manifest.json")),
@@ -60,14 +74,7 @@ def render(folder: Path, manifest: dict, *, full: bool) -> tuple[str, float]:
         report.plotly_js_source = lambda: ("full", get_plotlyjs())  # type: ignore[assignment]
     try:
         start = time.perf_counter()
-        period = manifest["period"]
-        html = report.export_html(
-            folder / "notebook.ipynb",
-            provenance=manifest,
-            title=manifest["title"],
-            field=manifest["field"],
-            period_text=report.period_text(period["start"], period["end"], period["label"]),
-        )
+        html = html_report(folder / "notebook.ipynb", manifest)
         return html, time.perf_counter() - start
     finally:
         report.plotly_js_source = original  # type: ignore[assignment]
@@ -244,7 +251,7 @@ def first_report_child(folder: Path, variant: str, wait: float) -> None:
     import papermill  # noqa: F401 - a worker has it imported before its first report
 
     import evaluation.engines  # noqa: F401
-    from evaluation import export, report
+    from evaluation import export, report  # noqa: F401 - imported before the clock starts
     from evaluation.export import browser
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -256,14 +263,7 @@ def first_report_child(folder: Path, variant: str, wait: float) -> None:
         shutil.copy(folder / "notebook.ipynb", run / "notebook.ipynb")
         cpu = cpu_seconds()
         start = time.perf_counter()
-        period = manifest["period"]
-        html = report.export_html(
-            run / "notebook.ipynb",
-            provenance=manifest,
-            title=manifest["title"],
-            field=manifest["field"],
-            period_text=report.period_text(period["start"], period["end"], period["label"]),
-        )
+        html = html_report(run / "notebook.ipynb", manifest)
         (run / "report.html").write_text(html, encoding="utf-8")
         parts = {"html": time.perf_counter() - start}
         export.export_formats(run / "notebook.ipynb", run, manifest=manifest, timings=parts)
