@@ -146,10 +146,17 @@ def agency_inputs(
         ws = project.agency(agency_id)
         out[agency_id] = {}
         for run_key in sorted(set(run_keys)):
-            manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
-            ok = manifest.get("status") == "ok" and manifest.get("run_id") is not None
-            out[agency_id][run_key] = str(manifest["run_id"]) if ok else None
+            manifest = published_manifest(ws, run_key)
+            out[agency_id][run_key] = None if manifest is None else str(manifest["run_id"])
     return out
+
+
+def published_manifest(ws: Paths, run_key: str) -> dict[str, Any] | None:
+    """The manifest of the run published for ``run_key`` in ``ws`` – status ``ok`` with a
+    run id – or ``None`` (nothing published, a failed run's record, an unreadable file)."""
+    manifest = _read_json_file(run_dir(ws, run_key) / "manifest.json")
+    ok = manifest.get("status") == "ok" and manifest.get("run_id") is not None
+    return manifest if ok else None
 
 
 def report_matches_figures(ws: Paths, agency_id: str, manifest: Mapping[str, Any]) -> bool:

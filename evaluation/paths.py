@@ -162,3 +162,14 @@ class Paths:
 def paths(root: str | os.PathLike[str] | None = None) -> Paths:
     """Return the workspace paths, for ``root`` or the default project root."""
     return Paths(Path(root).resolve() if root is not None else _default_root())
+
+
+def cache_dir() -> Path | None:
+    """Folder for what the reports cache between processes (the parsed stylesheet):
+    ``EVALUATION_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/evaluation`` or
+    ``~/.cache/evaluation``."""
+    given = os.environ.get("EVALUATION_CACHE_DIR")
+    if given is not None:
+        return Path(given) if given.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "evaluation"

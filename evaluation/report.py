@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from evaluation.paths import PACKAGE_DIR, Paths, paths
+from evaluation.paths import PACKAGE_DIR, Paths, cache_dir, paths
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 VENDOR_DIR = PACKAGE_DIR / "vendor"
@@ -645,18 +645,6 @@ _CssItem = tuple[Any, tuple[Any, ...]]
 CSS_CACHE_FORMAT = 1
 
 
-def cache_dir() -> Path | None:
-    """Folder for what the reports cache between processes: ``EVALUATION_CACHE_DIR`` (empty:
-    no cache), else ``$XDG_CACHE_HOME/evaluation`` or ``~/.cache/evaluation``."""
-    import os
-
-    given = os.environ.get("EVALUATION_CACHE_DIR")
-    if given is not None:
-        return Path(given) if given.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "evaluation"
-
-
 @functools.lru_cache(maxsize=4)
 def _css_rules(css: str) -> tuple[_CssItem, ...]:
     """The stylesheet parsed into what :func:`trim_css` filters: once per process, and
@@ -682,17 +670,12 @@ def _css_rules(css: str) -> tuple[_CssItem, ...]:
     except (OSError, ValueError, TypeError, KeyError, IndexError):
         pass  # no file yet, or a damaged one: parse and write it (again)
     rules = _parse_css_rules(css)
-    try:
-        import os
-        import tempfile
+    import contextlib
 
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".css-rules-", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_encode_css_rules(rules), fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    from evaluation.data import atomic_write_text
+
+    with contextlib.suppress(OSError):  # a folder that cannot be written: no cache
+        atomic_write_text(path, json.dumps(_encode_css_rules(rules), separators=(",", ":")))
     return rules
 
 

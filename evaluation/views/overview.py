@@ -175,16 +175,9 @@ def _annual_key(year: int) -> str:
 
 
 def _annual_manifest(agency: Agency, year: int) -> dict[str, Any] | None:
-    file = agency.paths.reports / _annual_key(year) / "manifest.json"
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    # as execute.agency_inputs records it: a report is published with a status ok and a run id
-    ok = manifest.get("status") == "ok" and manifest.get("run_id") is not None
-    return manifest if ok else None
+    from evaluation import execute
+
+    return execute.published_manifest(agency.paths, _annual_key(year))
 
 
 def _by_field(ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
