@@ -256,3 +256,36 @@ def test_sustained_share_counts_only_entrants_whose_window_is_complete():
     units = catalogue.lm_sustained_employment(tables, period, date(2025, 3, 31), within=12)
     # A: three months from month 1 (yes); B: never three in a row (no); C: window incomplete
     assert dict(zip(units["person_id"], units["numerator"], strict=True)) == {"A": 1, "B": 0}
+
+
+@pytest.mark.parametrize("months", [6, 12])
+def test_followup_margins_are_the_status_grouped_by_each_margin(demo_tables, months):
+    from types import SimpleNamespace
+
+    period = SimpleNamespace(start=date(2024, 1, 1), end=date(2024, 12, 31))
+    args = (demo_tables["enrolments"], demo_tables["followups"], period)
+    kwargs = {"months": months, "data_end": date(2025, 12, 31)}
+    out = labour.followup_with_margins(*args, **kwargs)
+    cells = labour.followup_in_period(*args, by=("project", "cohort"), **kwargs)
+    pd.testing.assert_frame_equal(
+        out.drop(index="total", level="project").drop(index="total", level="cohort"),
+        cells.sort_index(),
+        check_names=False,
+    )
+    by_project = labour.followup_in_period(*args, by=("project",), **kwargs)
+    pd.testing.assert_frame_equal(
+        out.xs("total", level="cohort").drop(index="total"), by_project, check_names=False
+    )
+    by_cohort = labour.followup_in_period(*args, by=("cohort",), **kwargs)
+    pd.testing.assert_frame_equal(
+        out.xs("total", level="project").drop(index="total"), by_cohort, check_names=False
+    )
+    overall = labour.followup_in_period(*args, by=(), **kwargs).iloc[0]
+    assert out.loc[("total", "total")].to_dict() == pytest.approx(overall.to_dict(), nan_ok=True)
+    assert (
+        out.loc[("total", "total"), "exits"]
+        == out["exits"]
+        .drop(index="total", level="project")
+        .drop(index="total", level="cohort")
+        .sum()
+    )

@@ -33,6 +33,22 @@ def test_setup_makes_the_house_style_default_and_german():
     assert pio.templates[plots.TEMPLATE_NAME].layout.separators == ".,"
 
 
+def test_setup_default_is_plotly_white_with_the_house_style_merged_once():
+    import plotly.graph_objects as go
+
+    for language, separators in (("de", ",."), ("en", ".,")):
+        plots.setup(language)
+        merged = pio.templates.merge_templates(
+            pio.templates["plotly_white"], plots.house_template(language)
+        )
+        theme = go.Figure(go.Bar(x=["a"], y=[1])).layout.template
+        assert theme.to_plotly_json() == merged.to_plotly_json()
+        assert theme.layout.separators == separators
+        # the white plot area comes from plotly_white, the colours from the house style
+        assert set(theme.layout.colorway) == PALETTE
+        assert theme.data.bar, "plotly_white's bar defaults are part of the theme"
+
+
 def test_bar_marks_suppressed_values_and_draws_no_number_for_them():
     fig = plots.bar(
         frame(),

@@ -171,6 +171,12 @@ def followup_status(
         months=months,
         data_end=data_end,
     )
+    return status_of_units(e, by)
+
+
+def status_of_units(e: pd.DataFrame, by: tuple[str, ...] = ("project", "cohort")) -> pd.DataFrame:
+    """The counts, shares and intervals of :func:`followup_status` from its units
+    (:func:`followup_units`), grouped by ``by`` (``()``: one row in total)."""
     grouped = e.groupby(list(by), observed=True) if by else e.assign(_all="total").groupby("_all")
     out = grouped.agg(
         exits=("enrolment_id", "size"),
@@ -288,19 +294,15 @@ def followup_with_margins(
     enrolments: pd.DataFrame, followups: pd.DataFrame, period, *, months: int, data_end: date
 ) -> pd.DataFrame:
     """:func:`followup_in_period` by project and cohort plus ``"total"`` rows for each margin."""
-    kwargs = {"months": months, "data_end": data_end}
-    cells = followup_in_period(enrolments, followups, period, by=("project", "cohort"), **kwargs)
+    units = followup_units_in_period(
+        enrolments, followups, period, months=months, data_end=data_end
+    )
+    cells = status_of_units(units, ("project", "cohort"))
     if cells.empty:
         return cells
-    by_project = followup_in_period(
-        enrolments, followups, period, by=("project",), **kwargs
-    ).assign(cohort="total")
-    by_cohort = followup_in_period(enrolments, followups, period, by=("cohort",), **kwargs).assign(
-        project="total"
-    )
-    overall = followup_in_period(enrolments, followups, period, by=(), **kwargs).assign(
-        project="total", cohort="total"
-    )
+    by_project = status_of_units(units, ("project",)).assign(cohort="total")
+    by_cohort = status_of_units(units, ("cohort",)).assign(project="total")
+    overall = status_of_units(units, ()).assign(project="total", cohort="total")
     parts = [
         cells.reset_index(),
         by_project.reset_index(),
