@@ -23,7 +23,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from evaluation.protection import solver
-from evaluation.protection.model import Cell, Release, synthetic_cells
+from evaluation.protection.model import Cell, Release, atoms_from_scratch, synthetic_cells
 from evaluation.protection.solver import _EPS, Audit, Finding, _quiet_highs, audit, protect
 
 # --------------------------------------------------------------------------------------------
@@ -93,9 +93,10 @@ def _reference_reader_atoms(
 ) -> tuple[np.ndarray, sparse.csr_matrix, dict[str, int]]:
     """Partition of the units by the shown cells only: the groups a reader can tell apart.
 
-    Returns the sizes, the shown-cells x groups matrix and each unit's group.
+    Returns the sizes, the shown-cells x groups matrix and each unit's group. (Built from
+    scratch for every call, as before the kept partitions of ``Release.atoms``.)
     """
-    atoms = release.atoms(shown)
+    atoms = atoms_from_scratch(release, shown)
     return atoms.sizes, atoms.matrix, atoms.group_of
 
 

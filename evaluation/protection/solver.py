@@ -35,6 +35,7 @@ count in two tables) are kept once. The findings are those of one programme per 
 from __future__ import annotations
 
 import math
+import operator
 import os
 import sys
 from collections import OrderedDict
@@ -46,7 +47,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from evaluation.protection.model import Cell, Release, _unit_ids
+from evaluation.protection.model import Atoms, Cell, Release, _unit_ids, forget_partitions
 
 _EPS = 1e-7
 
@@ -313,7 +314,9 @@ class _WitnessCache:
         have = self._store.pop(key, None)
         if have is not None and have.size:
             block = np.vstack([have, block])
-        _, first = np.unique(block, axis=0, return_index=True)
+        # the first of equal rows, in order (as ``np.unique(block, axis=0)``: -0.0 == 0.0)
+        keys = [row.tobytes() for row in np.ascontiguousarray(block + 0.0)]
+        first = list({k: i for i, k in reversed(list(enumerate(keys)))}.values())
         block = block[np.sort(first)][-self.per_component :]
         self._store[key] = block
         while len(self._store) > self.components or (
@@ -326,19 +329,17 @@ _WITNESSES = _WitnessCache()
 
 
 def forget_witnesses() -> None:
-    """Drop the solutions kept from earlier audits (a cold start, e.g. for a benchmark)."""
+    """Drop what earlier audits in this process left (a cold start, e.g. for a benchmark):
+    kept solutions, kept partitions of the atoms and what is known to be pinned."""
     _WITNESSES.clear()
+    _PINNED.clear()
+    forget_partitions()
 
 
-def _reader_atoms(
-    release: Release, shown: np.ndarray
-) -> tuple[np.ndarray, sparse.csr_matrix, dict[str, int]]:
-    """Partition of the units by the shown cells only: the groups a reader can tell apart.
-
-    Returns the sizes, the shown-cells x groups matrix and each unit's group.
-    """
-    atoms = release.atoms(shown)
-    return atoms.sizes, atoms.matrix, atoms.group_of
+def _reader_atoms(release: Release, shown: np.ndarray) -> Atoms:
+    """Partition of the units by the shown cells only: the groups a reader can tell apart
+    (its ``matrix`` is shown cells x groups)."""
+    return release.atoms(shown)
 
 
 def _distinct_rows(matrix: sparse.csr_matrix) -> np.ndarray:
@@ -398,12 +399,15 @@ def audit(
     if not cells:
         return result
     shown = np.array([c.shown for c in cells], dtype=bool)
-    atoms = release.atoms(shown)
+    focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
+    # the cells before the first focused one were published before: later audits of this
+    # process begin with them too, so their partition is kept (see Release.atoms)
+    atoms = release.atoms(shown, keep=int(np.argmax(focused)) if focused.any() else None)
     sizes, matrix = atoms.sizes, atoms.matrix
     representatives = atoms.representatives
+    by_group = matrix.tocsc()
     labels = _components(matrix)
     b_all = matrix @ sizes
-    focused = np.array([focus(c) if focus else True for c in cells], dtype=bool)
 
     def groups_of(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For cells ``chosen``: the row (index into ``chosen``), group and weight of each of
@@ -426,12 +430,11 @@ def audit(
             inside_component = np.zeros(labels.max() + 1, dtype=bool)
             inside_component[components] = True
             linked = np.flatnonzero(inside_component[labels])
-            near = np.unique(matrix.tocsc()[:, linked].indices)
+            near = np.unique(by_group[:, linked].indices)
             focused[near] = True
             others = np.flatnonzero(~shown & ~focused)
             row, group, _, _ = groups_of(others)
             focused[others[np.unique(row[inside_component[labels[group]]])]] = True
-    by_group = matrix.tocsc()
 
     systems: dict[int, tuple[sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
     programmes: dict[int, _Programme] = {}
@@ -687,11 +690,12 @@ def protect(
         targets = []
         unattributable = []
         shown = np.array([c.shown for c in release.cells], dtype=bool)
-        _, matrix, group_of = _reader_atoms(release, shown)
+        reader = _reader_atoms(release, shown)
+        reader_by_group = reader.matrix.tocsc()
         for finding in audit_result.findings:
             if finding.kind == "pinned":
                 continue
-            target = _complement(release, finding, open_for_change, (matrix, group_of))
+            target = _complement(release, finding, open_for_change, (reader, reader_by_group))
             if target is None:
                 unattributable.append(finding)
             elif target not in targets:
@@ -733,14 +737,19 @@ def _blame_newly_pinned(
         return
     keys = {(f.cell.table, f.cell.key) for f in closed}
     base = Release([c for c in release.cells if not open_for_change(c)], release.weights)
-    before = audit(
-        base,
-        threshold=threshold,
-        zero_is_safe=zero_is_safe,
-        focus=lambda c: (c.table, c.key) in keys,
-    )
-    result.programmes += before.programmes
-    already = {(f.cell.table, f.cell.key) for f in before.pinned}
+    known = _pinned_before(base, threshold, zero_is_safe)
+    missing = keys - known.keys()
+    if missing:
+        before = audit(
+            base,
+            threshold=threshold,
+            zero_is_safe=zero_is_safe,
+            focus=lambda c: (c.table, c.key) in missing,
+        )
+        result.programmes += before.programmes
+        pinned = {(f.cell.table, f.cell.key) for f in before.pinned}
+        known.update((k, k in pinned) for k in missing)
+    already = {k for k in keys if known[k]}
     result.findings = [
         replace(f, kind="cell")
         if f.kind == "pinned" and (f.cell.table, f.cell.key) in keys - already
@@ -749,11 +758,39 @@ def _blame_newly_pinned(
     ]
 
 
+#: per earlier release (its cells, weights, threshold and ``zero_is_safe``): whether each of
+#: its hidden cells asked about so far is pinned by it alone. Whether a cell is pinned does
+#: not depend on what else an audit looks at, so a run that asks again about the same
+#: release (a table protected once more and released again) is answered without an audit.
+_PINNED: list[tuple[list[Cell], dict[str, int], int, bool, dict[tuple, bool]]] = []
+_PINNED_KEPT = 4
+
+
+def _pinned_before(base: Release, threshold: int, zero_is_safe: bool) -> dict[tuple, bool]:
+    """What is known of the hidden cells of ``base`` (by table and key): pinned or not."""
+    for entry in _PINNED:
+        cells, weights, t, z, known = entry
+        if (
+            t == threshold
+            and z == zero_is_safe
+            and len(cells) == len(base.cells)
+            and all(map(operator.is_, cells, base.cells))
+            and weights == base.weights
+        ):
+            _PINNED.remove(entry)
+            _PINNED.append(entry)
+            return known
+    known: dict[tuple, bool] = {}
+    _PINNED.append((list(base.cells), dict(base.weights), threshold, zero_is_safe, known))
+    del _PINNED[:-_PINNED_KEPT]
+    return known
+
+
 def _complement(
     release: Release,
     finding: Finding,
     open_for_change: Callable[[Cell], bool],
-    reader: tuple[sparse.csr_matrix, dict[str, int]] | None = None,
+    reader: tuple[Atoms, sparse.csc_matrix] | None = None,
 ) -> int | None:
     """The cheapest shown, changeable cell nearest to the finding in the reader's equations.
 
@@ -765,16 +802,17 @@ def _complement(
     cells = release.cells
     if reader is None:
         shown = np.array([c.shown for c in cells], dtype=bool)
-        _, matrix, group_of = _reader_atoms(release, shown)
+        atoms = _reader_atoms(release, shown)
+        by_group = atoms.matrix.tocsc()
     else:
-        matrix, group_of = reader
+        atoms, by_group = reader
+    matrix = atoms.matrix
     if finding.kind == "group" and finding.atom is not None:
         frontier = np.array([finding.atom])
     else:
-        frontier = np.array(sorted({group_of[u] for u in finding.cell.units if u in group_of}))
+        frontier = atoms.atoms_of(finding.cell.units)
     if frontier.size == 0:
         return None
-    by_group = matrix.tocsc()
     seen_groups = np.zeros(matrix.shape[1], dtype=bool)
     seen_cells = np.zeros(matrix.shape[0], dtype=bool)
     seen_groups[frontier] = True
