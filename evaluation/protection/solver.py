@@ -306,6 +306,45 @@ class _WitnessCache:
         ok &= x.min(axis=1) >= -_NONNEGATIVE_TOL
         return list(x[ok])
 
+    def merged(
+        self, atoms: Atoms, cols: np.ndarray, a: sparse.csr_matrix, b: np.ndarray, recent: int = 16
+    ) -> list[np.ndarray]:
+        """Stored solutions over finer groups, summed into the groups ``cols`` of ``atoms``,
+        that solve ``a x = b``.
+
+        When cells are hidden, groups a reader told apart merge; a solution over the finer
+        groups, summed over each merged group, solves the coarser equations. Each stored
+        group is mapped by its representative unit; whatever the mapping gives is checked
+        (``a x = b``, ``x >= 0``) before it is used, like :meth:`feasible`.
+        """
+        if not self._store or not cols.size:
+            return []
+        column_of = np.full(atoms.sizes.size, -1, dtype=np.int64)
+        column_of[cols] = np.arange(cols.size)
+        for key in list(self._store)[-recent:][::-1]:
+            stored = self._store[key]
+            if stored.shape[1] <= cols.size:
+                continue  # not finer
+            reps = np.frombuffer(key, dtype=np.int64)
+            found, at = atoms.locate(reps)
+            if not found.all():
+                continue
+            column = column_of[atoms.unit_group[at]]
+            if (column < 0).any():
+                continue  # some of its groups are not in this component
+            into = sparse.csr_matrix(
+                (np.ones(reps.size), (np.arange(reps.size), column)),
+                shape=(reps.size, cols.size),
+            )
+            x = np.asarray(into.T @ stored.T).T
+            residual = np.abs(a @ x.T - b[:, None])
+            ok = (residual <= _FEASIBLE_TOL * (1.0 + np.abs(b))[:, None]).all(axis=0)
+            ok &= x.min(axis=1) >= -_NONNEGATIVE_TOL
+            if ok.any():
+                self._store.move_to_end(key)
+                return list(x[ok])
+        return []
+
     def keep(self, representatives: np.ndarray, solutions: list[np.ndarray]) -> None:
         """Remember solutions over these groups (in column order); the newest are kept."""
         order = np.argsort(representatives, kind="stable")
@@ -459,6 +498,8 @@ def audit(
         if component not in pools:
             a, b, cols = system(component)
             found = _WITNESSES.feasible(representatives[cols], a, b)
+            if not found:
+                found = _WITNESSES.merged(atoms, cols, a, b)
             reused[component] = len(found)
             pools[component] = [sizes[cols], *found]
         return pools[component]
