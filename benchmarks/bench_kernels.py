@@ -97,6 +97,21 @@ def with_runner(
     return wall, [o.duration_s for o in summary.outcomes], summary.count("ok")
 
 
+def code_state() -> str:
+    """Which code was measured: the commit, whether the package imported had uncommitted
+    changes, and the hash of its source (a benchmark of a tree someone is editing says so)."""
+    import evaluation
+    from evaluation.provenance import git_state, source_fingerprint
+
+    package = Path(evaluation.__file__).resolve().parent
+    state = git_state(package.parent)
+    dirty = " with uncommitted changes" if state["dirty"] else ""
+    return (
+        f"code: {package} at {(state['commit'] or 'no git')[:12]}{dirty}, "
+        f"package source {source_fingerprint(package)}"
+    )
+
+
 VARIANTS = ("by hand", "fresh kernels", "warm kernels")
 """The plan variants the benchmark times (``--variants``)."""
 
@@ -485,6 +500,7 @@ def main() -> int:
 
     hand = statistics.median(walls["by hand"])
     what = "whole demo plan" if args.plan == "all" else "yearly plan 2024"
+    print(code_state())
     print(
         f"{what}: {len(runs)} runs, 2 at a time, median of {args.repeats} rounds, "
         f"load average (1 min) {min(loads):.1f}–{max(loads):.1f}"
@@ -525,6 +541,7 @@ def main() -> int:
         args.json.write_text(
             json.dumps(
                 {
+                    "code": code_state(),
                     "plan": args.plan,
                     "walls": walls,
                     "cpu": cpus,
