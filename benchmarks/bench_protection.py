@@ -23,11 +23,20 @@ and once with the current one in a fresh process state; it prints programmes and
 of both and whether every audit gave the same cells to hide and the same findings. Part 4
 (``--sequence``) does the same for the synthetic tables of part 1 published one by one.
 Results go to ``benchmarks/results/protection.json`` as well.
+
+With ``--current-only`` the replay runs only the package on the path (no reference), and
+prints its CPU seconds, programmes and a digest of its decisions: run it alternately with
+``PYTHONPATH=<worktree of an older commit>`` and without, to compare two versions of the
+audit on the same store (each in its own process, so that nothing kept in memory by one
+helps the other). The replay audits each table once, with the cells it was published
+with; a run audits more often (a table protected once more is released again), so the
+replay underestimates what kept state saves within a table.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -200,7 +209,41 @@ def _print_comparison(title: str, out: dict[str, object]) -> None:
     )
 
 
-def part_replay(run_key: str) -> dict[str, object]:
+def _current_only(steps: list[tuple[Release, set[str]]], threshold: int) -> dict[str, object]:
+    """Audit each (release, open tables) with the package on the path only, from a cold
+    start, as a run does (one process, state kept between the audits)."""
+    solver.forget_witnesses()
+    programmes = 0
+    decisions = []
+    began = time.process_time()
+    for release, tables in steps:
+        _, added, final = protect(
+            release,
+            threshold=threshold,
+            open_for_change=lambda c, t=tables: c.table in t,
+            max_rounds=1,
+        )
+        programmes += final.programmes
+        decisions.append(
+            (
+                [(c.table, c.key) for c in added],
+                [(c.table, c.key) for c in final.revealed],
+                [(f.kind, f.cell.table, f.cell.key, f.low, f.high) for f in final.findings],
+                [f.message() for f in final.findings + final.earlier],
+            )
+        )
+    cpu = time.process_time() - began
+    digest = hashlib.sha256(repr(decisions).encode()).hexdigest()[:16]
+    return {
+        "package": str(Path(solver.__file__).parents[1]),
+        "audits": len(steps),
+        "programmes": programmes,
+        "cpu_seconds": round(cpu, 3),
+        "decisions": digest,
+    }
+
+
+def part_replay(run_key: str, current_only: bool = False) -> dict[str, object]:
     """The release audits of one run, replayed on the workspace's store."""
     path = store_path(paths())
     with sqlite3.connect(path) as con:
@@ -231,6 +274,15 @@ def part_replay(run_key: str) -> dict[str, object]:
         shown_tables = set(order[: i + 1])
         cells = [*others.cells, *[c for c in mine if c.table in shown_tables]]
         steps.append((Release(cells, dict(everything.weights)), {table}))
+    if current_only:
+        out = _current_only(steps, threshold)
+        out["run_key"] = run_key
+        print(
+            f"Replay of {run_key} ({out['package']}): {out['audits']} audits, "
+            f"{out['programmes']} LPs, {out['cpu_seconds']:.2f} s CPU, "
+            f"decisions {out['decisions']}"
+        )
+        return out
     out = _compare(steps, threshold)
     out["run_key"] = run_key
     _print_comparison(
@@ -257,6 +309,11 @@ def main() -> None:
     parser.add_argument("--store", action="store_true", help="also report the workspace's release")
     parser.add_argument("--replay", metavar="RUN_KEY", help="replay one run's release audits")
     parser.add_argument("--sequence", action="store_true", help="synthetic tables one by one")
+    parser.add_argument(
+        "--current-only",
+        action="store_true",
+        help="replay with the package on the path only (compare versions via PYTHONPATH)",
+    )
     args = parser.parse_args()
     results: dict[str, object] = {}
     if not args.replay:
@@ -266,7 +323,7 @@ def main() -> None:
     if args.sequence:
         results["sequence"] = part_sequence()
     if args.replay:
-        results["replay"] = part_replay(args.replay)
+        results["replay"] = part_replay(args.replay, args.current_only)
     if results:
         out = Path(__file__).parent / "results" / "protection.json"
         out.parent.mkdir(parents=True, exist_ok=True)  # not in a fresh clone

@@ -35,7 +35,6 @@ count in two tables) are kept once. The findings are those of one programme per 
 from __future__ import annotations
 
 import math
-import operator
 import os
 import sys
 from collections import OrderedDict
@@ -97,6 +96,8 @@ class Audit:
     revealed: list[Cell] = field(default_factory=list)
     #: findings no cell open for change bounds: left by earlier releases, not by these tables
     earlier: list[Finding] = field(default_factory=list)
+    #: the hidden cells whose bounds the audit computed (each is pinned or not)
+    checked: list[Cell] = field(default_factory=list, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -597,6 +598,7 @@ def audit(
         for j in np.flatnonzero(~shown & focused)
         if not (cells[j].value == 0 and zero_is_safe)
     ]
+    result.checked = [cells[j] for j in hidden]
     # every hidden cell's groups and the weight of its units in each, for all at once
     row_of, group_of_unit, weight_of_unit, complete = groups_of(np.asarray(hidden, dtype=int))
     lengths = np.fromiter((len(cells[j].units) for j in hidden), dtype=np.int64, count=len(hidden))
@@ -719,6 +721,7 @@ def protect(
         audit_result = audit(
             release, threshold=threshold, zero_is_safe=zero_is_safe, focus=open_for_change
         )
+        _note_pinned(release, threshold, zero_is_safe, audit_result)
         _blame_newly_pinned(release, audit_result, threshold, zero_is_safe, open_for_change)
         if audit_result.passed:
             for finding in audit_result.pinned:
@@ -788,8 +791,8 @@ def _blame_newly_pinned(
             focus=lambda c: (c.table, c.key) in missing,
         )
         result.programmes += before.programmes
-        pinned = {(f.cell.table, f.cell.key) for f in before.pinned}
-        known.update((k, k in pinned) for k in missing)
+        _note_pinned(base, threshold, zero_is_safe, before, known)
+        known.update((k, False) for k in missing - known.keys())
     already = {k for k in keys if known[k]}
     result.findings = [
         replace(f, kind="cell")
@@ -799,12 +802,31 @@ def _blame_newly_pinned(
     ]
 
 
-#: per earlier release (its cells, weights, threshold and ``zero_is_safe``): whether each of
-#: its hidden cells asked about so far is pinned by it alone. Whether a cell is pinned does
-#: not depend on what else an audit looks at, so a run that asks again about the same
-#: release (a table protected once more and released again) is answered without an audit.
+#: per release audited before (its cells, weights, threshold and ``zero_is_safe``): whether
+#: each of its hidden cells that an audit checked is pinned by it. Whether a cell is pinned
+#: does not depend on what else an audit looks at, so the release of the tables published
+#: before (the last release of the previous table, once it is staged; or the same store
+#: when a table protected once more is released again) is answered without an audit.
 _PINNED: list[tuple[list[Cell], dict[str, int], int, bool, dict[tuple, bool]]] = []
-_PINNED_KEPT = 4
+_PINNED_KEPT = 8
+
+
+def _note_pinned(
+    release: Release,
+    threshold: int,
+    zero_is_safe: bool,
+    result: Audit,
+    known: dict[tuple, bool] | None = None,
+) -> None:
+    """Remember which of the cells ``result`` checked are pinned (before other changes)."""
+    if not result.checked:
+        return
+    if known is None:
+        known = _pinned_before(release, threshold, zero_is_safe)
+    pinned = {(f.cell.table, f.cell.key) for f in result.findings if f.kind == "pinned"}
+    for cell in result.checked:
+        key = (cell.table, cell.key)
+        known[key] = key in pinned
 
 
 def _pinned_before(base: Release, threshold: int, zero_is_safe: bool) -> dict[tuple, bool]:
@@ -815,7 +837,7 @@ def _pinned_before(base: Release, threshold: int, zero_is_safe: bool) -> dict[tu
             t == threshold
             and z == zero_is_safe
             and len(cells) == len(base.cells)
-            and all(map(operator.is_, cells, base.cells))
+            and cells == base.cells  # the same objects mostly, or equal cells (staged since)
             and weights == base.weights
         ):
             _PINNED.remove(entry)
