@@ -42,6 +42,7 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,28 @@ def part_store() -> None:
         )
 
 
+def _replay(
+    run: Callable[..., tuple], steps: list[tuple[Release, set[str]]], threshold: int, decision
+) -> tuple[int, float, list]:
+    """Protect each (release, open tables) with ``run`` from a cold start, one round each,
+    as a run does (one process, state kept between the audits): programmes, CPU seconds and
+    ``decision(added, final)`` of every step."""
+    solver.forget_witnesses()
+    programmes = 0
+    decisions = []
+    began = time.process_time()
+    for release, tables in steps:
+        _, added, final = run(
+            release,
+            threshold=threshold,
+            open_for_change=lambda c, t=tables: c.table in t,
+            max_rounds=1,
+        )
+        programmes += final.programmes
+        decisions.append(decision(added, final))
+    return programmes, time.process_time() - began, decisions
+
+
 def _compare(steps: list[tuple[Release, set[str]]], threshold: int) -> dict[str, object]:
     """Audit each (release, open tables) with the reference and the current audit."""
     from tests.test_protection_speed_equivalence import finding_key, reference_protect
@@ -172,27 +195,17 @@ def _compare(steps: list[tuple[Release, set[str]]], threshold: int) -> dict[str,
     out: dict[str, object] = {}
     results = {}
     for name, run in (("reference", reference_protect), ("current", protect)):
-        solver.forget_witnesses()
-        programmes = 0
-        began = time.process_time()
-        got = []
-        for release, tables in steps:
-            protected, added, final = run(
-                release,
-                threshold=threshold,
-                open_for_change=lambda c, t=tables: c.table in t,
-                max_rounds=1,
-            )
-            programmes += final.programmes
-            got.append(
-                (
-                    [(c.table, c.key) for c in added],
-                    [(c.table, c.key) for c in final.revealed],
-                    [finding_key(f) for f in final.findings],
-                )
-            )
-        results[name] = got
-        out[name] = {"programmes": programmes, "cpu_seconds": round(time.process_time() - began, 2)}
+        programmes, cpu, results[name] = _replay(
+            run,
+            steps,
+            threshold,
+            lambda added, final: (
+                [(c.table, c.key) for c in added],
+                [(c.table, c.key) for c in final.revealed],
+                [finding_key(f) for f in final.findings],
+            ),
+        )
+        out[name] = {"programmes": programmes, "cpu_seconds": round(cpu, 2)}
     out["audits"] = len(steps)
     out["same_decisions"] = results["reference"] == results["current"]
     return out
@@ -212,27 +225,17 @@ def _print_comparison(title: str, out: dict[str, object]) -> None:
 def _current_only(steps: list[tuple[Release, set[str]]], threshold: int) -> dict[str, object]:
     """Audit each (release, open tables) with the package on the path only, from a cold
     start, as a run does (one process, state kept between the audits)."""
-    solver.forget_witnesses()
-    programmes = 0
-    decisions = []
-    began = time.process_time()
-    for release, tables in steps:
-        _, added, final = protect(
-            release,
-            threshold=threshold,
-            open_for_change=lambda c, t=tables: c.table in t,
-            max_rounds=1,
-        )
-        programmes += final.programmes
-        decisions.append(
-            (
-                [(c.table, c.key) for c in added],
-                [(c.table, c.key) for c in final.revealed],
-                [(f.kind, f.cell.table, f.cell.key, f.low, f.high) for f in final.findings],
-                [f.message() for f in final.findings + final.earlier],
-            )
-        )
-    cpu = time.process_time() - began
+    programmes, cpu, decisions = _replay(
+        protect,
+        steps,
+        threshold,
+        lambda added, final: (
+            [(c.table, c.key) for c in added],
+            [(c.table, c.key) for c in final.revealed],
+            [(f.kind, f.cell.table, f.cell.key, f.low, f.high) for f in final.findings],
+            [f.message() for f in final.findings + final.earlier],
+        ),
+    )
     digest = hashlib.sha256(repr(decisions).encode()).hexdigest()[:16]
     return {
         "package": str(Path(solver.__file__).parents[1]),

@@ -21,7 +21,7 @@ from evaluation.protection import model, solver
 from evaluation.protection.model import Atoms, Cell, Release, atoms_from_scratch
 from evaluation.protection.solver import audit, protect
 from tests.test_protection_release import plain_atoms
-from tests.test_protection_speed_equivalence import assert_same_audit, finding_key
+from tests.test_protection_speed_equivalence import apply_round, assert_same_audit, finding_key
 
 
 @pytest.fixture(autouse=True)
@@ -192,14 +192,5 @@ def test_audits_with_kept_state_find_what_cold_audits_find(seed: int) -> None:
             added, final = warm[1], warm[2]
             if not added and not final.revealed:
                 break
-            hide = {(c.table, c.key) for c in added}
-            show = {(c.table, c.key) for c in final.revealed}
-            cells = [
-                replace(c, shown=False)
-                if (c.table, c.key) in hide
-                else replace(c, shown=True)
-                if (c.table, c.key) in show
-                else c
-                for c in cells
-            ]
+            cells = apply_round(cells, added, final.revealed)
         published = candidate

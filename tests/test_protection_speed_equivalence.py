@@ -571,6 +571,20 @@ def test_audit_gives_the_reference_findings_on_random_linked_releases(seed: int)
             assert_same_audit(again, old)
 
 
+def apply_round(cells: list[Cell], added: list[Cell], revealed: list[Cell]) -> list[Cell]:
+    """``cells`` after one protection round: ``added`` hidden, ``revealed`` shown again."""
+    hide = {(c.table, c.key) for c in added}
+    show = {(c.table, c.key) for c in revealed}
+    return [
+        replace(c, shown=False)
+        if (c.table, c.key) in hide
+        else replace(c, shown=True)
+        if (c.table, c.key) in show
+        else c
+        for c in cells
+    ]
+
+
 def publish_table_by_table(
     seed: int, tables: int, persons: int, check: Callable[[tuple, tuple], None]
 ) -> tuple[int, int, int]:
@@ -608,16 +622,7 @@ def publish_table_by_table(
             added, final = old[1], old[2]
             if not added and not final.revealed:
                 break
-            hide = {(c.table, c.key) for c in added}
-            show = {(c.table, c.key) for c in final.revealed}
-            cells = [
-                replace(c, shown=False)
-                if (c.table, c.key) in hide
-                else replace(c, shown=True)
-                if (c.table, c.key) in show
-                else c
-                for c in cells
-            ]
+            cells = apply_round(cells, added, final.revealed)
         published = candidate
         t += 1
     return audits, lp_old, lp_new

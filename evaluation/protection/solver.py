@@ -376,12 +376,6 @@ def forget_witnesses() -> None:
     forget_partitions()
 
 
-def _reader_atoms(release: Release, shown: np.ndarray) -> Atoms:
-    """Partition of the units by the shown cells only: the groups a reader can tell apart
-    (its ``matrix`` is shown cells x groups)."""
-    return release.atoms(shown)
-
-
 def _distinct_rows(matrix: sparse.csr_matrix) -> np.ndarray:
     """The first of every set of equal, non-empty rows (a 0/1 matrix, sorted indices).
 
@@ -734,7 +728,7 @@ def protect(
         targets = []
         unattributable = []
         shown = np.array([c.shown for c in release.cells], dtype=bool)
-        reader = _reader_atoms(release, shown)
+        reader = release.atoms(shown)  # the groups a reader can tell apart
         reader_by_group = reader.matrix.tocsc()
         for finding in audit_result.findings:
             if finding.kind == "pinned":
@@ -865,7 +859,7 @@ def _complement(
     cells = release.cells
     if reader is None:
         shown = np.array([c.shown for c in cells], dtype=bool)
-        atoms = _reader_atoms(release, shown)
+        atoms = release.atoms(shown)  # the groups a reader can tell apart
         by_group = atoms.matrix.tocsc()
     else:
         atoms, by_group = reader
