@@ -244,7 +244,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.executor == "dask":
         from evaluation import distributed
 
-        client, cluster = distributed.connect(args.scheduler, args.jobs)
+        try:
+            client, cluster = distributed.connect(args.scheduler, args.jobs)
+        except distributed.SchedulerError as exc:
+            log.error("%s", exc)
+            return EXIT_FAILED
         print(f"Dask-Dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
         executor = distributed.DaskExecutor(client.scheduler.address, warm=not args.fresh_kernels)
         jobs = args.jobs or distributed.cluster_size(client)

@@ -45,6 +45,7 @@ from typing import Any, TextIO
 from evaluation.execute import Job, Outcome, describe_error
 
 ENV_SCHEDULER = "DASK_SCHEDULER_ADDRESS"
+CONNECT_TIMEOUT_S = 10.0  # how long connecting to a scheduler given by address may take
 
 
 def _on_cluster(client: Any, job: Job, warm: bool) -> Outcome:
@@ -68,15 +69,35 @@ def _on_cluster(client: Any, job: Job, warm: bool) -> Outcome:
     try:
         return execute_remote(job, submit)
     except Exception as exc:  # task raised, worker lost (KilledWorker), cancelled
-        return Outcome(
-            job.run_key,
-            "failed",
-            duration_s=round(time.monotonic() - start, 2),
-            error={"summary": f"{job.run_key}: Dask task failed: {describe_error(exc)}"},
-        )
+        return _failed(job, exc, start)
 
 
-def connect(address: str | None = None, workers: int | None = None) -> tuple[Any, Any]:
+def _failed(job: Job, exc: BaseException, start: float) -> Outcome:
+    """``job`` failed on the cluster with ``exc``: one line, as the runner's summary prints it
+    after the run key (``FAILED <run key>: <summary>``)."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        summary = "Dask worker lost while running it (KilledWorker); nothing published"
+    elif isinstance(exc, SchedulerError):
+        summary = str(exc)
+    else:
+        summary = f"Dask task failed: {describe_error(exc)}"
+    return Outcome(
+        job.run_key,
+        "failed",
+        duration_s=round(time.monotonic() - start, 2),
+        error={"summary": summary},
+    )
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached; the message is one German line."""
+
+
+def connect(
+    address: str | None = None, workers: int | None = None, timeout: float = CONNECT_TIMEOUT_S
+) -> tuple[Any, Any]:
     """A Dask client on ``address`` (or ``DASK_SCHEDULER_ADDRESS``), else on a new
     :class:`~dask.distributed.LocalCluster` of ``workers`` processes with one thread each.
 
@@ -84,13 +105,18 @@ def connect(address: str | None = None, workers: int | None = None) -> tuple[Any
     -------
     tuple
         ``(client, cluster)``; ``cluster`` is ``None`` when an existing scheduler is used.
+
+    Raises
+    ------
+    SchedulerError
+        ``address`` cannot be reached within ``timeout`` seconds (or is not a valid address).
     """
     import dask
     from dask.distributed import Client, LocalCluster
 
     address = address or os.environ.get(ENV_SCHEDULER) or None
     if address:
-        return Client(address), None
+        return _client(address, timeout), None
     # a run whose worker died is not sent to the next worker: it fails, the others go on
     # and a worker is given one task at a time (no task queued behind a running one)
     with dask.config.set(
@@ -225,6 +251,19 @@ def run_jobs_on_dask(
 _CLIENTS: dict[str, Any] = {}
 
 
+def _client(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+    """A client on the scheduler at ``address``; :class:`SchedulerError` if it is not there."""
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+        raise SchedulerError(
+            f"Dask-Scheduler {address} nicht erreichbar ({cause}); es wurde nichts ausgeführt"
+        ) from None
+
+
 @dataclass(frozen=True)
 class DaskExecutor:
     """An executor for :func:`evaluation.runner.run_plan` that runs each job on a Dask cluster.
@@ -250,11 +289,13 @@ class DaskExecutor:
     def __call__(self, job: Job) -> Outcome:
         """Execute ``job`` on the cluster and publish it here; a lost worker or a failing
         task is ``failed`` with one line."""
-        from dask.distributed import Client
-
         client = _CLIENTS.get(self.address)
         if client is None:
-            client = _CLIENTS[self.address] = Client(self.address)
+            start = time.monotonic()
+            try:
+                client = _CLIENTS[self.address] = _client(self.address)
+            except SchedulerError as exc:  # the scheduler went away during the plan
+                return _failed(job, exc, start)
         return _on_cluster(client, job, self.warm)
 
 
