@@ -82,8 +82,10 @@ def test_a_local_cluster_of_two_processes_runs_and_publishes_the_plan(
         probe_workspace.root / "data" / "snapshots", local_ws.root / "data" / "snapshots"
     )
     run_plan(root=local_ws, today=TODAY, out=io.StringIO(), jobs=1)
-    mine = figures[["indicator_id", "period", "n"]].astype(object)
-    theirs = history.read(db=local_ws.history)[["indicator_id", "period", "n"]].astype(object)
+    mine = figures[["indicator_id", "period", "value", "n", "suppressed"]].astype(object)
+    theirs = history.read(db=local_ws.history)[
+        ["indicator_id", "period", "value", "n", "suppressed"]
+    ].astype(object)
 
     def rows(frame):
         return sorted(map(str, frame.where(frame.notna(), None).to_dict("records")))
