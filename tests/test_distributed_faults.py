@@ -31,6 +31,7 @@ def test_an_unreachable_scheduler_is_a_german_line_not_a_traceback():
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow
 def test_the_executor_fails_a_run_in_one_line_when_the_scheduler_is_gone(probe_workspace):
     from evaluation.plan import load_plan
     from evaluation.runner import environment, prepare
